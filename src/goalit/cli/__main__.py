@@ -1,0 +1,5 @@
+import sys
+
+from goalit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,112 @@
+"""Loads, costs, the potential and best responses of Model A (spec B.7-B.9), vectorised over users.
+
+A profile ``a`` is an int array of actions (0 = local, 1..R = instances). ``n[r]`` counts users on
+action r (n[0] counts local users), ``m[j]`` counts users offloading through AP j.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from goalit.game.model import Game
+
+
+def loads(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, m): users per action and offloaders per AP."""
+    n = np.bincount(a, minlength=game.n_actions)
+    srv = game.server_of[a]
+    m = np.bincount(srv[srv >= 0], minlength=game.n_servers)
+    return n, m
+
+
+def user_costs(game: Game, a: np.ndarray) -> np.ndarray:
+    """C_i(a) for every user (cost units: seconds)."""
+    n, m = loads(game, a)
+    srv = game.server_of[a]
+    cong = game.step_time(a, n[a]) + game.ap_penalty(srv, m[np.maximum(srv, 0)])
+    return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+
+
+def latencies(game: Game, a: np.ndarray) -> np.ndarray:
+    """End-to-end latency of every user under Model A (s): fixed part + o_i d_r(n_r)."""
+    n, _ = loads(game, a)
+    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * game.step_time(a, n[a])
+
+
+def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
+    """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o d), or P_dev T_loc."""
+    n, _ = loads(game, a)
+    wait = game.output_tokens * game.step_time(a, n[a])
+    return game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
+
+
+def potential(game: Game, a: np.ndarray) -> float:
+    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8)."""
+    n, m = loads(game, a)
+    cols = game.potential_table.shape[1] - 1
+    r = np.arange(game.n_actions)
+    cong = game.potential_table[r, np.minimum(n, cols)].sum()
+    cong += (np.maximum(n - cols, 0) * game.step_table[r, cols]).sum()
+    ap = (np.maximum(m - game.subchannels, 0) * game.penalty_s).sum()
+    own = (game.beta[np.arange(game.n_users), a] / game.alpha).sum()
+    return float(cong + ap + own)
+
+
+def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(N, R+1) matrix of C_i(x, a_-i): each user's cost of every action, the others fixed.
+
+    Moving to x != a_i adds the user to x's load (d_x(n_x + 1)) and, if x's AP differs from the
+    current one, to the AP count (h(m + 1)); staying costs the current C_i(a).
+    """
+    n_users = game.n_users
+    rows = np.arange(n_users)
+    srv_x = game.server_of
+    d_next = game.step_time(np.arange(game.n_actions), n + 1)
+    d_next[0] = 0.0
+    m_x = m[np.maximum(srv_x, 0)]
+    h_next = game.ap_penalty(srv_x, m_x + 1)
+    h_cur = game.ap_penalty(srv_x, m_x)
+    cost = game.alpha[:, None] * (d_next + h_next)[None, :] + game.beta
+
+    srv_i = srv_x[a]
+    # moves within the current AP do not change its count: h(m) instead of h(m+1)
+    if (h_next != h_cur).any():
+        same_ap = (srv_x[None, :] == srv_i[:, None]) & (srv_i[:, None] >= 0)
+        cost -= np.where(same_ap, game.alpha[:, None] * (h_next - h_cur)[None, :], 0.0)
+    stay = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
+    cost[rows, a] = game.alpha * stay + game.beta[rows, a]
+    return cost
+
+
+def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None):
+    """(br, gain): each user's best response and its normalised gain (C_i(a) - C_i(br)) / alpha_i (s/token).
+
+    Ties keep the current action (gain 0).
+    """
+    if n is None or m is None:
+        n, m = loads(game, a)
+    cost = response_costs(game, a, n, m)
+    rows = np.arange(game.n_users)
+    br = np.argmin(cost, axis=1)
+    cur = cost[rows, a]
+    best = cost[rows, br]
+    with np.errstate(invalid="ignore"):
+        gain = np.where(best < cur, (cur - best) / game.alpha, 0.0)
+    br = np.where(gain > 0, br, a)
+    return br, gain
+
+
+def max_regret(game: Game, a: np.ndarray) -> float:
+    """max_i of the normalised gain of a unilateral best response (s/token); 0 at a pure NE."""
+    _, gain = best_responses(game, a)
+    return float(gain.max()) if gain.size else 0.0
+
+
+def isolated_start(game: Game) -> np.ndarray:
+    """All local where allowed; other users at their cheapest action on an otherwise empty system."""
+    solo = game.alpha[:, None] * game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))[
+        None, :
+    ] + game.beta
+    solo[:, 0] = game.beta[:, 0]
+    a = np.where(np.isfinite(game.beta[:, 0]), 0, np.argmin(solo, axis=1))
+    return a.astype(np.int64)

@@ -1,0 +1,206 @@
+"""Build the game (Model A) from a scenario: every user's cost of every action, as NumPy tables.
+
+Actions are indexed ``0`` (run locally) and ``1..R`` (model instances, server by server). The cost of
+user i playing action r under profile a is (spec B.7)
+
+    C_i(a) = alpha_i * [d_r(n_r(a)) + h_j(m_j(a))] + beta_i(r),
+
+with ``d_r`` the decode step time of instance r at batch n (s/token; ``d_0 = 0`` for local),
+``h_j`` the AP penalty (0 up to K_j offloaders, H beyond), ``alpha_i = o_i (w_T + w_E p_idle)`` and
+``beta_i(r)`` everything that does not depend on the other users (``inf`` where r is not allowed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from goalit.errors import ScenarioError
+from goalit.physics import energy, llm, quality, radio
+from goalit.scenario.model import Scenario
+
+LOCAL = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Game:
+    """Cost tables of one scenario. Shapes: N users, R instances (+1 with local), M servers/APs.
+
+    step_table[r, n]: d_r(n) in s/token for n = 0..C, with column C valid for every n >= C.
+    potential_table[r, n]: sum_{k=1..n} step_table[r, k].
+    """
+
+    n_users: int
+    server_of: np.ndarray  # (R+1,) server index of each action, -1 for local
+    level_of: np.ndarray  # (R+1,) level name of each action (the local level for action 0)
+    ppl_of: np.ndarray  # (R+1,) perplexity of each action
+    capacity: np.ndarray  # (R+1,) KV capacity in sequences (local: huge)
+    subchannels: np.ndarray  # (M,) K_j
+    penalty_s: float  # H (s/token)
+    step_table: np.ndarray  # (R+1, C+1)
+    potential_table: np.ndarray  # (R+1, C+1)
+    alpha: np.ndarray  # (N,) s of cost per (s/token) of step time
+    beta: np.ndarray  # (N, R+1) load-independent cost, inf if not allowed
+    fixed_latency_s: np.ndarray  # (N, R+1) T_up + T_pre + T_dl, or T_loc for local
+    fixed_energy_j: np.ndarray  # (N, R+1) p_tx T_up + p_idle T_pre, or P_dev T_loc for local
+    idle_power_w: np.ndarray  # (N,)
+    output_tokens: np.ndarray  # (N,)
+    epsilon: float  # s/token
+    max_slots: int
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.server_of.shape[0])
+
+    @property
+    def n_servers(self) -> int:
+        return int(self.subchannels.shape[0])
+
+    @property
+    def allowed(self) -> np.ndarray:
+        """(N, R+1) boolean: action allowed for the user (reachable, within PPL bound, fits)."""
+        return np.isfinite(self.beta)
+
+    def step_time(self, action: np.ndarray, load: np.ndarray) -> np.ndarray:
+        """d_r(n) for arrays of actions and loads (s/token)."""
+        cols = self.step_table.shape[1] - 1
+        return self.step_table[action, np.minimum(load, cols)]
+
+    def ap_penalty(self, server: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """h_j(m): 0 up to K_j offloaders on AP j, H beyond; 0 for server -1 (local)."""
+        k = self.subchannels[np.maximum(server, 0)]
+        return np.where((server >= 0) & (count > k), self.penalty_s, 0.0)
+
+    def take_users(self, index: np.ndarray) -> Game:
+        """The game restricted to a subset of users (same instances and servers)."""
+        kw = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        for f in ("alpha", "beta", "fixed_latency_s", "fixed_energy_j", "idle_power_w", "output_tokens"):
+            kw[f] = kw[f][index]
+        kw["n_users"] = int(np.asarray(kw["alpha"]).shape[0])
+        return Game(**kw)
+
+
+def build_game(scenario: Scenario) -> Game:
+    """Vectorised cost tables of ``scenario`` (spec B.4-B.7)."""
+    u, m, g, rad = scenario.users, scenario.llm, scenario.game, scenario.radio
+    n_users = len(u)
+    s = u.prompt_tokens.astype(float)
+    o = u.output_tokens.astype(float)
+    ref_ppl = m.reference_level.perplexity
+    ctx = g.context_tokens if g.context_tokens is not None else float(s.mean() + o.mean() / 2.0)
+    kv_ctx = g.kv_context_tokens if g.kv_context_tokens is not None else float(s.max() + o.max())
+    n0 = radio.noise_psd_w_hz(rad.noise_psd_dbm_hz, rad.noise_figure_db)
+
+    dev_names = np.asarray(u.device, dtype=object)
+    dev = {name: scenario.hardware[name] for name in set(dev_names.tolist())}
+    idle_w = np.array([dev[d].idle_power_w for d in dev_names])
+    tx_w = np.array([dev[d].radio_tx_power_w for d in dev_names])
+
+    insts = [(j, inst) for j, sv in enumerate(scenario.servers) for inst in sv.instances]
+    n_act = len(insts) + 1
+    server_of = np.array([-1] + [j for j, _ in insts])
+    level_of = np.array([scenario.local_level] + [i.level for _, i in insts], dtype=object)
+    ppl_of = np.array([m.levels[lv].perplexity for lv in level_of])
+    capacity = np.full(n_act, np.iinfo(np.int64).max // 4, dtype=np.int64)
+    for r, (j, inst) in enumerate(insts, start=1):
+        hw = scenario.hardware[scenario.servers[j].hardware]
+        lv = m.levels[inst.level]
+        capacity[r] = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+
+    finite_caps = capacity[1:]
+    cols = int(min(n_users, finite_caps.max() if finite_caps.size else 0)) + 1
+    loads = np.arange(cols + 1)
+    step = np.zeros((n_act, cols + 1))
+    for r, (j, inst) in enumerate(insts, start=1):
+        hw = scenario.hardware[scenario.servers[j].hardware]
+        lv = m.levels[inst.level]
+        d = llm.decode_step_time_s(
+            loads, loads * ctx, m.params, lv.weight_bytes, m.kv_bytes_per_token, inst.share,
+            hw.flops_fp16, hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(inst.level), hw.step_overhead_s,
+        )  # fmt: skip
+        step[r] = np.where(loads > capacity[r], g.capacity_penalty_s, d)
+    step[:, 0] = 0.0
+    potential = np.cumsum(step, axis=1)
+
+    w_t, w_q, w_e = u.w_latency, u.w_quality, u.w_energy
+    alpha = o * (w_t + w_e * idle_w)
+    beta = np.full((n_users, n_act), np.inf)
+    lat = np.zeros((n_users, n_act))
+    en = np.zeros((n_users, n_act))
+
+    # local execution
+    loc_lv = m.levels[scenario.local_level]
+    t_loc = np.empty(n_users)
+    e_loc = np.empty(n_users)
+    fits = np.empty(n_users, dtype=bool)
+    for name, hw in dev.items():
+        sel = dev_names == name
+        t_loc[sel] = llm.local_time_s(
+            s[sel], o[sel], m.params, loc_lv.weight_bytes, hw.flops_fp16, hw.mem_bw_bytes_per_s,
+            hw.eta_c, hw.eta_m_for(scenario.local_level),
+        )  # fmt: skip
+        e_loc[sel] = energy.local_energy_j(t_loc[sel], hw.power_w)
+        fits[sel] = hw.memory_bytes >= loc_lv.weight_bytes + m.kv_bytes_per_token * (s[sel] + o[sel])
+    q_loc = float(quality.quality_loss(loc_lv.perplexity, ref_ppl))
+    ok_loc = fits & (loc_lv.perplexity <= u.max_perplexity)
+    lat[:, LOCAL] = t_loc
+    en[:, LOCAL] = e_loc
+    beta[:, LOCAL] = np.where(ok_loc, w_t * t_loc + w_q * o * q_loc + w_e * e_loc, np.inf)
+
+    # offloading: radio per server, compute per instance
+    for j, sv in enumerate(scenario.servers):
+        hw = scenario.hardware[sv.hardware]
+        dx, dy = u.x_m - sv.position_m[0], u.y_m - sv.position_m[1]
+        reach = np.hypot(dx, dy) <= sv.ap.coverage_m
+        pl = radio.path_loss_umi_los_db(
+            radio.distance_3d_m(dx, dy, rad.bs_height_m - rad.ue_height_m), rad.carrier_ghz
+        )
+        up_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, u.tx_power_w, pl, n0)
+        dl_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, sv.ap.tx_power_w, pl, n0)
+        t_up = radio.transfer_delay_s(s, m.token_bits, up_rate, rad.access_overhead_s)
+        t_dl = radio.transfer_delay_s(o, m.token_bits, dl_rate, rad.access_overhead_s)
+        for r in np.flatnonzero(server_of == j):
+            inst = next(i for i in sv.instances if i.level == level_of[r])
+            lv = m.levels[inst.level]
+            t_pre = llm.prefill_time_s(
+                s, m.params, lv.weight_bytes, inst.share, hw.flops_fp16, hw.mem_bw_bytes_per_s,
+                hw.eta_c, hw.eta_m_for(inst.level),
+            )  # fmt: skip
+            q = float(quality.quality_loss(lv.perplexity, ref_ppl))
+            e_fix = energy.offload_energy_j(t_up, t_pre, tx_w, idle_w)
+            ok = reach & (lv.perplexity <= u.max_perplexity) & (capacity[r] >= 1)
+            lat[:, r] = t_up + t_pre + t_dl
+            en[:, r] = e_fix
+            beta[:, r] = np.where(ok, w_t * lat[:, r] + w_q * o * q + w_e * e_fix, np.inf)
+
+    return Game(
+        n_users=n_users,
+        server_of=server_of,
+        level_of=level_of,
+        ppl_of=ppl_of,
+        capacity=capacity,
+        subchannels=np.array([sv.ap.subchannels for sv in scenario.servers], dtype=np.int64),
+        penalty_s=g.capacity_penalty_s,
+        step_table=step,
+        potential_table=potential,
+        alpha=alpha,
+        beta=beta,
+        fixed_latency_s=lat,
+        fixed_energy_j=en,
+        idle_power_w=idle_w,
+        output_tokens=o,
+        epsilon=g.epsilon,
+        max_slots=g.max_slots,
+    )
+
+
+def check_feasible(game: Game) -> None:
+    """Raise a one-line ``ScenarioError`` naming the first user that has no allowed action."""
+    none = ~game.allowed.any(axis=1)
+    if none.any():
+        i = int(np.flatnonzero(none)[0])
+        raise ScenarioError(
+            f"users[{i}]: no feasible action (no reachable instance within max_perplexity and with KV "
+            "capacity, and the local model is not allowed)"
+        )

@@ -1,0 +1,1 @@
+"""Algorithms that choose a profile for a static game, behind one registry (``goalit.solvers.registry``)."""
