@@ -18,9 +18,34 @@ import numpy as np
 
 from goalit.errors import ScenarioError
 from goalit.physics import energy, llm, quality, radio
-from goalit.scenario.model import Scenario
+from goalit.scenario.model import Scenario, Users
 
 LOCAL = 0
+
+
+@dataclass(frozen=True, eq=False)
+class InstanceParams:
+    """Physical parameters of every action (index 0 = local, on the user's device), for Model B and OT.
+
+    Arrays of shape (R+1,): weight bytes M_q, share theta, dense FLOP/s F, memory bandwidth BW (bytes/s),
+    efficiencies eta_c and eta_m, step overhead delta_0 (s), memory of the instance theta*Mem (bytes) and
+    server power (W, the instance's share). Index 0 holds the local model's M_q and zeros elsewhere (the
+    device depends on the user; see ``Game.fixed_latency_s[:, 0]``).
+    """
+
+    weight_bytes: np.ndarray
+    share: np.ndarray
+    flops: np.ndarray
+    mem_bw: np.ndarray
+    eta_c: np.ndarray
+    eta_m: np.ndarray
+    overhead_s: np.ndarray
+    memory_bytes: np.ndarray
+    power_w: np.ndarray
+    params: float  # P, model parameters
+    kv_bytes_per_token: float  # kappa
+    context_tokens: float  # nominal context l-bar used in Model A step times
+    kv_context_tokens: float  # tokens reserved per sequence for KV capacity
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +73,11 @@ class Game:
     output_tokens: np.ndarray  # (N,)
     epsilon: float  # s/token
     max_slots: int
+    prompt_tokens: np.ndarray  # (N,) s_i
+    deadline_s: np.ndarray  # (N,) tau_i
+    uplink_s: np.ndarray  # (N, R+1) T_up incl. t_0 (0 for local)
+    downlink_s: np.ndarray  # (N, R+1) T_dl incl. t_0 (0 for local)
+    instances: InstanceParams
 
     @property
     def n_actions(self) -> int:
@@ -75,21 +105,38 @@ class Game:
     def take_users(self, index: np.ndarray) -> Game:
         """The game restricted to a subset of users (same instances and servers)."""
         kw = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        for f in ("alpha", "beta", "fixed_latency_s", "fixed_energy_j", "idle_power_w", "output_tokens"):
+        for f in USER_FIELDS:
             kw[f] = kw[f][index]
         kw["n_users"] = int(np.asarray(kw["alpha"]).shape[0])
         return Game(**kw)
 
 
-def build_game(scenario: Scenario) -> Game:
-    """Vectorised cost tables of ``scenario`` (spec B.4-B.7)."""
-    u, m, g, rad = scenario.users, scenario.llm, scenario.game, scenario.radio
+USER_FIELDS = (
+    "alpha", "beta", "fixed_latency_s", "fixed_energy_j", "idle_power_w", "output_tokens", "prompt_tokens",
+    "deadline_s", "uplink_s", "downlink_s",
+)  # fmt: skip
+
+
+def build_game(
+    scenario: Scenario,
+    users: Users | None = None,
+    context_tokens: float | None = None,
+    kv_context_tokens: float | None = None,
+) -> Game:
+    """Vectorised cost tables of ``scenario`` (spec B.4-B.7).
+
+    ``users`` replaces the scenario's users (e.g. the requests of a simulation). The nominal context
+    l-bar and the per-sequence KV reservation come from, in order: the arguments, the scenario's
+    ``[game]`` table, the users (mean s + mean o / 2; max s + max o).
+    """
+    u = scenario.users if users is None else users
+    m, g, rad = scenario.llm, scenario.game, scenario.radio
     n_users = len(u)
     s = u.prompt_tokens.astype(float)
     o = u.output_tokens.astype(float)
     ref_ppl = m.reference_level.perplexity
-    ctx = g.context_tokens if g.context_tokens is not None else float(s.mean() + o.mean() / 2.0)
-    kv_ctx = g.kv_context_tokens if g.kv_context_tokens is not None else float(s.max() + o.max())
+    ctx = context_tokens or g.context_tokens or float(s.mean() + o.mean() / 2.0)
+    kv_ctx = kv_context_tokens or g.kv_context_tokens or float(s.max() + o.max())
     n0 = radio.noise_psd_w_hz(rad.noise_psd_dbm_hz, rad.noise_figure_db)
 
     dev_names = np.asarray(u.device, dtype=object)
@@ -123,11 +170,32 @@ def build_game(scenario: Scenario) -> Game:
     step[:, 0] = 0.0
     potential = np.cumsum(step, axis=1)
 
+    ip = {k: np.zeros(n_act) for k in ("weight_bytes", "share", "flops", "mem_bw", "eta_c", "eta_m",
+                                          "overhead_s", "memory_bytes", "power_w")}  # fmt: skip
+    ip["weight_bytes"][0] = m.levels[scenario.local_level].weight_bytes
+    for r, (j, inst) in enumerate(insts, start=1):
+        hw = scenario.hardware[scenario.servers[j].hardware]
+        ip["weight_bytes"][r] = m.levels[inst.level].weight_bytes
+        ip["share"][r] = inst.share
+        ip["flops"][r] = hw.flops_fp16
+        ip["mem_bw"][r] = hw.mem_bw_bytes_per_s
+        ip["eta_c"][r] = hw.eta_c
+        ip["eta_m"][r] = hw.eta_m_for(inst.level)
+        ip["overhead_s"][r] = hw.step_overhead_s
+        ip["memory_bytes"][r] = inst.share * hw.memory_bytes
+        ip["power_w"][r] = inst.share * hw.power_w
+    instances = InstanceParams(
+        **ip, params=m.params, kv_bytes_per_token=m.kv_bytes_per_token, context_tokens=ctx,
+        kv_context_tokens=kv_ctx,
+    )  # fmt: skip
+
     w_t, w_q, w_e = u.w_latency, u.w_quality, u.w_energy
     alpha = o * (w_t + w_e * idle_w)
     beta = np.full((n_users, n_act), np.inf)
     lat = np.zeros((n_users, n_act))
     en = np.zeros((n_users, n_act))
+    up = np.zeros((n_users, n_act))
+    down = np.zeros((n_users, n_act))
 
     # local execution
     loc_lv = m.levels[scenario.local_level]
@@ -171,6 +239,8 @@ def build_game(scenario: Scenario) -> Game:
             e_fix = energy.offload_energy_j(t_up, t_pre, tx_w, idle_w)
             ok = reach & (lv.perplexity <= u.max_perplexity) & (capacity[r] >= 1)
             lat[:, r] = t_up + t_pre + t_dl
+            up[:, r] = t_up
+            down[:, r] = t_dl
             en[:, r] = e_fix
             beta[:, r] = np.where(ok, w_t * lat[:, r] + w_q * o * q + w_e * e_fix, np.inf)
 
@@ -192,6 +262,11 @@ def build_game(scenario: Scenario) -> Game:
         output_tokens=o,
         epsilon=g.epsilon,
         max_slots=g.max_slots,
+        prompt_tokens=s,
+        deadline_s=np.asarray(u.deadline_s, dtype=float),
+        uplink_s=up,
+        downlink_s=down,
+        instances=instances,
     )
 
 
