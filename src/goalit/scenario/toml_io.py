@@ -219,6 +219,8 @@ def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_nam
 def _generate_servers(t: Table, cat: ProfileCatalogue, levels: set[str], start: int) -> list[Server]:
     count = int(t.number("count", gt=0, integer=True))
     area = t.point("area_m", (300.0, 300.0))
+    if min(area) <= 0:
+        t.fail("must be > 0 in both dimensions", "area_m")
     ap_t = t.table("ap", None)
     ap = _parse_ap(ap_t) if ap_t is not None else AccessPoint(20e6, 1e6)
     templates = []
