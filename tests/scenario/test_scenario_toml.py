@@ -185,6 +185,12 @@ MINIMAL = {
 }  # fmt: skip
 
 
+GEN_SERVERS = {
+    "count": 2,
+    "templates": [{"hardware": "rtx-4090", "instances": [{"level": "q2_k", "share": 1}]}],
+}
+
+
 def with_(path: str, value, doc=None):
     """A copy of MINIMAL with ``path`` (dotted, integers index lists) set to ``value`` (None deletes)."""
     import copy
@@ -239,6 +245,16 @@ def with_(path: str, value, doc=None):
         (with_("radio", {"noise_figure_db": float("nan")}), "radio.noise_figure_db: must be finite"),
         (with_("speed", 3), "speed: unknown key"),
         (with_("users_generate", {"count": 0}), "users_generate.count: must be > 0"),
+        (with_("users_generate", {"count": 2, "area_m": [0, 10]}), "users_generate.area_m: must be > 0"),
+        (
+            with_("servers_generate", GEN_SERVERS | {"area_m": [100, 0]}),
+            "servers_generate.area_m: must be > 0",
+        ),
+        (
+            with_("servers_generate", GEN_SERVERS | {"area_m": [-5, 10]}),
+            "servers_generate.area_m: must be > 0",
+        ),
+        (with_("servers_generate", GEN_SERVERS | {"templates": []}), "servers_generate.templates: must list"),
         (with_("users_generate", {"count": 3, "w_energy": {"uniform": [1, 0]}}), "users_generate.w_energy"),
         (with_("users_generate", {"count": 3, "prompt_tokens": {"normal": [1, 2]}}), "unknown distribution"),
     ],
