@@ -290,7 +290,17 @@ def build_game(
 
 
 def check_feasible(game: Game) -> None:
-    """Raise a one-line ``ScenarioError`` naming the first user that has no allowed action."""
+    """Raise a one-line ``ScenarioError`` naming the first user whose costs overflow float64 (finite but
+    absurdly large inputs) or that has no allowed action."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = game.alpha * (game.step_table.max() + game.penalty_s)
+    overflow = ~np.isfinite(worst) | np.isnan(game.beta).any(axis=1)
+    if overflow.any():
+        i = int(np.flatnonzero(overflow)[0])
+        raise ScenarioError(
+            f"users[{i}]: the cost overflows (a weight, token count, distance or [game] value is far too "
+            "large)"
+        )
     none = ~game.allowed.any(axis=1)
     if none.any():
         i = int(np.flatnonzero(none)[0])
