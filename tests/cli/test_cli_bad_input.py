@@ -130,6 +130,22 @@ IN_PROCESS: dict[str, tuple[object, str, tuple[str, ...]]] = {
         "validate",
         ("users[0].device", "unknown value 'pager'"),
     ),
+    "integer_too_large": (
+        edit("prompt_tokens = 100", "prompt_tokens = 1e30"),
+        "validate",
+        ("users[0].prompt_tokens", "must be <= 9007199254740992"),
+    ),
+    "cost_overflow": (
+        edit("w_quality = 0.0", "w_quality = 0.0\nw_latency = 1e308"),
+        "solve",
+        ("bad.toml: users[0]", "the cost overflows"),
+    ),
+    "generated_servers_without_area": (
+        'servers_generate = { count = 2, area_m = [100.0, 0.0], templates = [{ hardware = "rtx-4090", '
+        'instances = [{ level = "q2_k", share = 1.0 }] }] }\n' + VALID[VALID.index("[[users]]") :],
+        "validate",
+        ("servers_generate.area_m", "must be > 0"),
+    ),
 }
 
 FLAG_CASES: dict[str, tuple[list[str], tuple[str, ...]]] = {
