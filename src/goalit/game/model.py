@@ -22,6 +22,7 @@ from goalit.physics import energy, llm, quality, radio
 from goalit.scenario.model import Scenario, Users
 
 LOCAL = 0
+UNLIMITED = int(np.iinfo(np.int64).max // 4)  # capacity / sub-channel count that never binds (fits int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,11 +169,12 @@ def build_game(
     server_of = np.array([-1] + [j for j, _ in insts])
     level_of = np.array([scenario.local_level] + [i.level for _, i in insts], dtype=object)
     ppl_of = np.array([m.levels[lv].perplexity for lv in level_of])
-    capacity = np.full(n_act, np.iinfo(np.int64).max // 4, dtype=np.int64)
+    capacity = np.full(n_act, UNLIMITED, dtype=np.int64)
     for r, (j, inst) in enumerate(insts, start=1):
         hw = scenario.hardware[scenario.servers[j].hardware]
         lv = m.levels[inst.level]
-        capacity[r] = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+        cap = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+        capacity[r] = min(cap, UNLIMITED)
 
     finite_caps = capacity[1:]
     cols = int(min(n_users, finite_caps.max() if finite_caps.size else 0)) + 1
@@ -269,7 +271,7 @@ def build_game(
         level_of=level_of,
         ppl_of=ppl_of,
         capacity=capacity,
-        subchannels=np.array([sv.ap.subchannels for sv in scenario.servers], dtype=np.int64),
+        subchannels=np.array([min(sv.ap.subchannels, UNLIMITED) for sv in scenario.servers], dtype=np.int64),
         penalty_s=g.capacity_penalty_s,
         step_table=step,
         potential_table=potential,
