@@ -1,7 +1,8 @@
 """build_game golden values (spec B.4-B.7): one user, one RTX 4090 instance, every term by hand.
 
 World: server at (0, 0) with a q4_k_m instance of share 0.5 on an RTX 4090; AP sub-channel b0 = 1 MHz,
-AP power 1 W; BS and UE antennas at the same height, so d_3D = 100 m for the user at (100, 0).
+AP power 1 W; BS and UE antennas both at 10 m, so d_3D = 100 m for the user at (100, 0), inside the UMi
+LOS breakpoint distance (4 * 9 * 9 * 3.5e9 / c = 3.78 km): PL1 applies.
 Radio: 3.5 GHz, N0 = -170 dBm/Hz + 10 dB = 1e-19 W/Hz, t_0 = 10 ms. Nominal context l = 400 tokens.
 User: s = 200, o = 100 tokens; w_T = 1, w_Q = 0.5 s/nat, w_E = 0.1 s/J; radiated p = 0.1 W;
 phone: transmit 1 W (electrical), idle 0.2 W, local run 6 W; local model q4_k_m.
@@ -41,8 +42,8 @@ carrier_ghz = 3.5
 noise_psd_dbm_hz = -170.0
 noise_figure_db = 10.0
 access_overhead_s = 0.010
-bs_height_m = 1.5
-ue_height_m = 1.5
+bs_height_m = 10.0
+ue_height_m = 10.0
 [game]
 context_tokens = 400
 kv_context_tokens = 1024

@@ -59,3 +59,28 @@ def test_uplink_delay():
     assert radio.transfer_delay_s(200, 17, 11.533769e6, 0.010) == pytest.approx(0.010294787, rel=1e-7)
     # no payload: only the access overhead t_0
     assert radio.transfer_delay_s(0, 17, 1e6, 0.010) == pytest.approx(0.010)
+
+
+def test_breakpoint_distance():
+    # d'_BP = 4 * (10 - 1) * (1.5 - 1) * 3.5e9 / c = 210.14 m (3GPP TR 38.901, UMi defaults of the scenarios)
+    assert radio.breakpoint_distance_m(10.0, 1.5, 3.5) == pytest.approx(210.1454, abs=1e-3)
+
+
+def test_two_slope_path_loss():
+    bp = radio.breakpoint_distance_m(10.0, 1.5, 3.5)
+    near = radio.path_loss_umi_los_two_slope_db(100.0, 10.0, 1.5, 3.5)
+    # below the breakpoint it is PL1 of the 3-D distance sqrt(100^2 + 8.5^2)
+    assert near == pytest.approx(radio.path_loss_umi_los_db(np.hypot(100.0, 8.5), 3.5))
+    # PL2 is continuous with PL1 at the breakpoint (within the model's 0.1 dB) and steeper beyond it:
+    # 40 dB per decade of distance instead of 21.
+    left = radio.path_loss_umi_los_two_slope_db(bp * (1 - 1e-9), 10.0, 1.5, 3.5)
+    right = radio.path_loss_umi_los_two_slope_db(bp * (1 + 1e-9), 10.0, 1.5, 3.5)
+    assert abs(right - left) < 0.1
+    far = radio.path_loss_umi_los_two_slope_db(np.array([1000.0, 2000.0]), 10.0, 1.5, 3.5)
+    assert far[1] - far[0] == pytest.approx(40 * np.log10(np.hypot(2000, 8.5) / np.hypot(1000, 8.5)))
+    # hand value at 400 m: 32.4 + 40 log10(400.0903) + 20 log10(3.5) - 9.5 log10(210.1376^2 + 8.5^2)
+    assert far[0] > radio.path_loss_umi_los_db(np.hypot(1000.0, 8.5), 3.5)
+    expected = 32.4 + 40 * np.log10(np.hypot(400, 8.5)) + 20 * np.log10(3.5) - 9.5 * np.log10(
+        210.1454**2 + 8.5**2
+    )
+    assert radio.path_loss_umi_los_two_slope_db(400.0, 10.0, 1.5, 3.5) == pytest.approx(expected, abs=1e-3)

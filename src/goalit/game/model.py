@@ -242,8 +242,8 @@ def build_game(
         hw = scenario.hardware[sv.hardware]
         dx, dy = u.x_m - sv.position_m[0], u.y_m - sv.position_m[1]
         reach = np.hypot(dx, dy) <= sv.ap.coverage_m
-        pl = radio.path_loss_umi_los_db(
-            radio.distance_3d_m(dx, dy, rad.bs_height_m - rad.ue_height_m), rad.carrier_ghz
+        pl = radio.path_loss_umi_los_two_slope_db(
+            np.hypot(dx, dy), rad.bs_height_m, rad.ue_height_m, rad.carrier_ghz
         )
         up_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, u.tx_power_w, pl, n0)
         dl_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, sv.ap.tx_power_w, pl, n0)
