@@ -23,7 +23,7 @@ and AP. Requests in service (uplink started, admitted, or running locally) never
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from goalit.errors import GoalitInputError
 from goalit.game import dynamics
 from goalit.game.goalit import GRANTS, goalit
-from goalit.game.model import Game
+from goalit.game.model import USER_FIELDS, Game
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
@@ -59,6 +59,7 @@ class View:
     waited_s: np.ndarray
     rng: np.random.Generator
     sim: Simulation
+    subgames: SubgameBuilder
 
     def fixed(self) -> tuple[np.ndarray, np.ndarray]:
         """Requests in service on instances (not movable) and their actions."""
@@ -98,30 +99,74 @@ class Policy:
         self.stats[key] = self.stats.get(key, 0) + value
 
 
+class SubgameBuilder:
+    """Builds the games of request subsets fast (a dict copy and a few small gathers per call).
+
+    ``background(ids, n_fixed, m_fixed)``: the game of users ``ids`` with fixed loads folded in,
+    d'_r(n) = d_r(n + f_r) and K'_j = K_j - g_j (see the module docstring). Its step and potential
+    tables keep only the columns 0..|ids|+1 that loads of |ids| users can reach (column |ids|+1 is
+    d'(|ids|+1), evaluated by a best response at load |ids|); ``restricted(...)``: the game of pinned
+    users (action set = their current action) followed by free users, full tables.
+    """
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        self.base = {f: getattr(game, f) for f in game.__dataclass_fields__}
+        c = game.step_table.shape[1] - 1
+        self.last_col = c
+        self.rows = np.arange(game.n_actions)[:, None]
+        self.cols = np.arange(c + 1)[None, :]
+
+    def _game(self, kw: dict) -> Game:
+        # Game is a frozen dataclass without __post_init__: filling __dict__ is what __init__ would do.
+        g = object.__new__(Game)
+        g.__dict__.update(kw)
+        return g
+
+    def take(self, ids: np.ndarray) -> dict:
+        kw = dict(self.base)
+        if ids.shape[0] == 1:  # a view, no copy
+            k = int(ids[0])
+            for f in USER_FIELDS:
+                kw[f] = self.base[f][k : k + 1]
+        else:
+            for f in USER_FIELDS:
+                kw[f] = self.base[f][ids]
+        kw["n_users"] = int(ids.shape[0])
+        return kw
+
+    def background(self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
+        kw = self.take(ids)
+        width = min(ids.shape[0] + 2, self.last_col + 1)
+        cols = np.minimum(self.cols[:, :width] + n_fixed[:, None], self.last_col)
+        step = self.game.step_table[self.rows, cols]
+        step[:, 0] = 0.0
+        kw["step_table"] = step
+        kw["potential_table"] = np.cumsum(step, axis=1)
+        kw["subchannels"] = self.game.subchannels - m_fixed
+        return self._game(kw)
+
+    def restricted(self, fixed_ids: np.ndarray, fixed_actions: np.ndarray, ids: np.ndarray) -> Game:
+        kw = self.take(np.concatenate([fixed_ids, ids]).astype(np.int64))
+        nf = fixed_ids.shape[0]
+        if nf:
+            beta = kw["beta"].copy()
+            rows = np.arange(nf)
+            keep = beta[rows, fixed_actions]
+            beta[:nf] = np.inf
+            beta[rows, fixed_actions] = keep
+            kw["beta"] = beta
+        return self._game(kw)
+
+
 def background_game(game: Game, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
     """The game of users ``ids`` with fixed loads folded in: d'_r(n) = d_r(n + f_r), K'_j = K_j - g_j."""
-    sub = game.take_users(ids)
-    c = game.step_table.shape[1] - 1
-    cols = np.minimum(np.arange(c + 1)[None, :] + np.asarray(n_fixed)[:, None], c)
-    step = np.take_along_axis(game.step_table, cols, axis=1)
-    step[:, 0] = 0.0
-    return replace(
-        sub, step_table=step, potential_table=np.cumsum(step, axis=1), subchannels=game.subchannels - m_fixed
-    )
+    return SubgameBuilder(game).background(np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed))
 
 
 def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray, ids: np.ndarray) -> Game:
     """The game of ``fixed_ids`` (action set = their current action) followed by ``ids`` (free)."""
-    sub = game.take_users(np.concatenate([fixed_ids, ids]).astype(np.int64))
-    nf = fixed_ids.shape[0]
-    if nf == 0:
-        return sub
-    beta = sub.beta.copy()
-    rows = np.arange(nf)
-    keep = beta[rows, fixed_actions]
-    beta[:nf] = np.inf
-    beta[rows, fixed_actions] = keep
-    return replace(sub, beta=beta)
+    return SubgameBuilder(game).restricted(fixed_ids, fixed_actions, ids)
 
 
 @dataclass
@@ -134,7 +179,7 @@ class GoalitPolicy(Policy):
     max_slots: int | None = None
 
     def decide(self, view: View) -> Decision:
-        sub = background_game(view.game, view.ids, view.n_fixed, view.m_fixed)
+        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed)
         init = view.current.copy()
         new = init < 0
         if new.any():
@@ -161,7 +206,7 @@ class RegistryPolicy(Policy):
         from goalit.solvers.registry import get_solver
 
         fixed_ids, fixed_act = view.fixed()
-        sub = restricted_game(view.game, fixed_ids, fixed_act, view.ids)
+        sub = view.subgames.restricted(fixed_ids, fixed_act, view.ids)
         res = get_solver(self.name)(sub, view.rng, **self.options)
         nf = fixed_ids.shape[0]
         prof = np.asarray(res.profile, np.int64)[nf:]

@@ -26,7 +26,7 @@ from goalit.game.model import Game, build_game
 from goalit.physics import llm
 from goalit.scenario.model import Scenario, Users
 from goalit.sim import engine
-from goalit.sim.policies import WAIT, Decision, Policy, View
+from goalit.sim.policies import WAIT, Decision, Policy, SubgameBuilder, View
 from goalit.sim.server import ChannelPool, ContinuousInstance, StaticInstance
 from goalit.sim.workload import Workload
 
@@ -136,6 +136,7 @@ class Simulation:
         self.pending: list[int] = []  # arrived, not dispatched
         self.queued_at: dict[int, int] = {}  # request -> instance, waiting for KV admission (continuous)
         self.allowed_any = np.isfinite(game.beta).any(axis=1)
+        self.subgames = SubgameBuilder(game)
         self.t_end = 0.0
         self.wall_s = 0.0
         self.stalled = False
@@ -255,7 +256,7 @@ class Simulation:
         srv = self.game.server_of
         m_fixed = np.bincount(srv[1:], weights=n_fixed[1:], minlength=self.game.n_servers).astype(np.int64)
         view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
-                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self)  # fmt: skip
+                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self, subgames=self.subgames)  # fmt: skip
         self._apply(view, self.policy.decide(view), t)
 
     # -- events --------------------------------------------------------------------------------------
