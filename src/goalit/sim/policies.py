@@ -65,9 +65,9 @@ class View:
         """Requests in service on instances (not movable) and their actions."""
         return self.sim.fixed_requests(self.ids)
 
-    def available_s(self) -> np.ndarray:
-        """(R+1,) seconds from ``t`` until each instance can start new work (0: now; local: 0)."""
-        return self.sim.available_s(self.t)
+    def available(self) -> np.ndarray:
+        """(R+1,) bool: instance r can start a new static batch now (index 0, local: False)."""
+        return self.sim.available()
 
 
 @dataclass
@@ -112,6 +112,8 @@ class SubgameBuilder:
     def __init__(self, game: Game) -> None:
         self.game = game
         self.base = {f: getattr(game, f) for f in game.__dataclass_fields__}
+        # allowed actions per user (Game.candidates, a cached property) depend on the user's row only
+        self.per_user = {"candidates": game.candidates, "candidate_beta": game.candidate_beta}
         c = game.step_table.shape[1] - 1
         self.last_col = c
         self.rows = np.arange(game.n_actions)[:, None]
@@ -137,6 +139,8 @@ class SubgameBuilder:
 
     def background(self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
         kw = self.take(ids)
+        for f, v in self.per_user.items():
+            kw[f] = v[ids]
         width = min(ids.shape[0] + 2, self.last_col + 1)
         cols = np.minimum(self.cols[:, :width] + n_fixed[:, None], self.last_col)
         step = self.game.step_table[self.rows, cols]
@@ -239,7 +243,7 @@ class OtGahPolicy(Policy):
         if planner is None:
             from goalit.solvers.otgah import plan_epoch as planner
         plan = planner(
-            view.game, view.ids, available=view.available_s(), waited_s=view.waited_s, epoch_s=self.epoch_s,
+            view.game, view.ids, available=view.available(), waited_s=view.waited_s, epoch_s=self.epoch_s,
             **self.options,
         )  # fmt: skip
         self._count("decisions")

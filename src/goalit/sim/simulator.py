@@ -148,24 +148,15 @@ class Simulation:
         ids = np.array(sorted(k for k in self.active if k not in mov), np.int64)
         return ids, self.action[ids] if ids.size else np.empty(0, np.int64)
 
-    def available_s(self, t: float) -> np.ndarray:
-        out = np.zeros(self.game.n_actions)
+    def available(self) -> np.ndarray:
+        """(R+1,) bool: instance r can start a new static batch now (continuous instances: always)."""
+        out = np.ones(self.game.n_actions, bool)
+        out[0] = False
         for r in range(1, self.game.n_actions):
             inst = self.instances[r]
             if isinstance(inst, StaticInstance):
-                end = float(inst.cur_ends[-1]) if inst.current is not None else t
-                for ids, _ in inst.batches:  # queued batches run after the current one (lower bound)
-                    end += self._static_duration(inst, ids)
-                out[r] = max(end - t, 0.0)
-            elif inst.phase != 0:
-                out[r] = max(float(inst.seg_ends[inst.event_k - 1]) - t, 0.0) if inst.phase == 2 else 0.0
+                out[r] = inst.free
         return out
-
-    def _static_duration(self, inst: StaticInstance, ids: np.ndarray) -> float:
-        n = int(ids.shape[0])
-        s_max, o_max = int(self.prompt[ids].max()), int(self.output[ids].max())
-        total = n * (s_max + np.arange(o_max, dtype=np.int64))
-        return inst.prefill_time(float(n * s_max)) + float(inst.decode_times(n, total).sum())
 
     # -- dispatch ----------------------------------------------------------------------------------------
 
