@@ -165,7 +165,9 @@ class SubgameBuilder:
 
 def background_game(game: Game, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
     """The game of users ``ids`` with fixed loads folded in: d'_r(n) = d_r(n + f_r), K'_j = K_j - g_j."""
-    return SubgameBuilder(game).background(np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed))
+    return SubgameBuilder(game).background(
+        np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed)
+    )
 
 
 def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray, ids: np.ndarray) -> Game:
@@ -188,7 +190,9 @@ class GoalitPolicy(Policy):
         new = init < 0
         if new.any():
             init[new] = dynamics.isolated_start(sub)[new]
-        tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots)
+        tr = goalit(
+            sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
+        )
         self._count("decisions")
         self._count("slots", tr.slots)
         self._count("updates", tr.updates)
@@ -197,7 +201,12 @@ class GoalitPolicy(Policy):
         return Decision(tr.profile)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "grant": self.grant, "epsilon": self.epsilon, "max_slots": self.max_slots}
+        return {
+            **super().describe(),
+            "grant": self.grant,
+            "epsilon": self.epsilon,
+            "max_slots": self.max_slots,
+        }
 
 
 @dataclass
@@ -216,7 +225,9 @@ class RegistryPolicy(Policy):
         prof = np.asarray(res.profile, np.int64)[nf:]
         ok = np.isfinite(sub.beta[np.arange(nf, sub.n_users), prof])
         if not ok.all():
-            raise RuntimeError(f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}")
+            raise RuntimeError(
+                f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}"
+            )
         self._count("decisions")
         self._count("slots", int(res.slots))
         self._count("updates", int(res.updates))
@@ -285,16 +296,22 @@ def make_policy(name: str, **options: Any) -> Policy:
     if name == "goalit":
         unknown = set(options) - {"grant", "epsilon", "max_slots"}
         if unknown:
-            raise GoalitInputError(f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
-                                   "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)")  # fmt: skip
+            raise GoalitInputError(
+                f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
+                "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)"
+            )
         grant = options.get("grant", "parallel")
         if grant not in GRANTS:
             raise GoalitInputError(f"policy goalit: grant must be one of {', '.join(GRANTS)}, not {grant!r}")
-        return GoalitPolicy(epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options)
+        return GoalitPolicy(
+            epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options
+        )
     if name == "ot-gah":
         planner = options.pop("planner", None)
         return OtGahPolicy(
-            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s), planner=planner, options=options
+            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s),
+            planner=planner,
+            options=options,
         )
     return RegistryPolicy(
         name=name, epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), options=options

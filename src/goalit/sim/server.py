@@ -186,7 +186,12 @@ class ContinuousInstance(_InstanceBase):
         if done.any():
             fin = ids[done]
             keep = ~done
-            self.ids, self.ctx, self.rem, self.fresh = ids[keep], self.ctx[keep], self.rem[keep], self.fresh[keep]
+            self.ids, self.ctx, self.rem, self.fresh = (
+                ids[keep],
+                self.ctx[keep],
+                self.rem[keep],
+                self.fresh[keep],
+            )
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
                 sim.decode_done(q, t)
