@@ -84,6 +84,8 @@ BAD = {
                                    "timestamp decreases"),
     "azure-negative-length": ("t.csv", AZ_HEAD + GOOD[0] + "\n2023-11-16 18:15:50.9951690,-5,109\n", 3,
                               "ContextTokens", "negative length"),
+    "azure-non-integer-length": ("t.csv", AZ_HEAD + GOOD[0] + "\n2023-11-16 18:15:50.9951690,396,1.5\n", 3,
+                                 "GeneratedTokens", "not an integer token count"),
     "azure-empty-file": ("t.csv", "", 1, "TIMESTAMP", "empty file"),
     "azure-header-only": ("t.csv", AZ_HEAD, 2, "TIMESTAMP", "empty trace"),
     "mooncake-missing-column": ("t.jsonl", mc((0, 5, 3), (10, 5, None)), 2, "output_length", "missing field"),

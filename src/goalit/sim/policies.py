@@ -175,6 +175,38 @@ def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray
     return SubgameBuilder(game).restricted(fixed_ids, fixed_actions, ids)
 
 
+def goalit_one_player(
+    game: Game,
+    rng: np.random.Generator,
+    initial: np.ndarray,
+    grant: str = "parallel",
+    epsilon: float | None = None,
+    max_slots: int | None = None,
+) -> tuple[np.ndarray, int, int, int, bool]:
+    """:func:`goalit` on a one-player game without its per-slot bookkeeping: (profile, slots, updates,
+    messages, converged), identical to the protocol's (tested against it).
+
+    Slot 1: the player's best response (``dynamics.best_responses``); it requests and is granted the move
+    iff its normalised gain exceeds epsilon (``grant="random"`` draws the grant from ``rng`` exactly as
+    the protocol does). With one player, the cost of every action x is alpha (d_x(1) + h_j(x)(1)) +
+    beta(x) whatever the current action, so after the move slot 2 has no request and ends the run.
+    """
+    eps = game.epsilon if epsilon is None else epsilon
+    cap = game.max_slots if max_slots is None else max_slots
+    a = np.asarray(initial, dtype=np.int64).copy()
+    if cap < 1:
+        return a, 0, 0, 0, False
+    br, gain = dynamics.best_responses(game, a)
+    if not gain[0] > eps:
+        return a, 1, 0, 1, True  # no request: END broadcast
+    if grant == "random":
+        rng.choice(np.zeros(1, np.int64), size=1)
+    a[0] = br[0]
+    if cap < 2:
+        return a, 1, 1, 3, False
+    return a, 2, 1, 4, True  # RTU + grant + load broadcast, then END
+
+
 @dataclass
 class GoalitPolicy(Policy):
     """GOALIT re-solved at each arrival (or epoch), warm-started; options as :func:`goalit`."""
@@ -190,15 +222,23 @@ class GoalitPolicy(Policy):
         new = init < 0
         if new.any():
             init[new] = dynamics.isolated_start(sub)[new]
-        tr = goalit(
-            sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
-        )
+        if sub.n_users == 1:
+            profile, slots, updates, messages, converged = goalit_one_player(
+                sub, view.rng, init, self.grant, self.epsilon, self.max_slots
+            )
+        else:
+            tr = goalit(
+                sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
+            )
+            profile, slots, updates, messages, converged = (
+                tr.profile, tr.slots, tr.updates, tr.messages, tr.converged,
+            )  # fmt: skip
         self._count("decisions")
-        self._count("slots", tr.slots)
-        self._count("updates", tr.updates)
-        self._count("messages", tr.messages)
-        self._count("not_converged", int(not tr.converged))
-        return Decision(tr.profile)
+        self._count("slots", slots)
+        self._count("updates", updates)
+        self._count("messages", messages)
+        self._count("not_converged", int(not converged))
+        return Decision(profile)
 
     def describe(self) -> dict[str, Any]:
         return {

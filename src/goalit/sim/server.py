@@ -94,12 +94,19 @@ class _InstanceBase:
 
 
 class ContinuousInstance(_InstanceBase):
-    """Iteration-level continuous batching with KV-memory admission (see module docstring)."""
+    """Iteration-level continuous batching with KV-memory admission (see module docstring).
+
+    Admission control runs when a prompt arrives and whenever memory frees: a request whose KV
+    reservation fits (and, with ``max_batch``, whose batch slot is free), with nobody blocked ahead of
+    it, is *accepted*: its memory is reserved and it is prefilled at the next step boundary. Otherwise
+    it waits in the FIFO ``blocked`` queue (listed in ``sim.queued_at``, where a policy may re-route it).
+    """
 
     def __init__(self, r: int, game: Game, sim: Simulation, max_batch: int | None = None) -> None:
         super().__init__(r, game, sim)
         self.max_batch = max_batch
-        self.queue: deque[int] = deque()
+        self.blocked: deque[int] = deque()  # waiting for KV memory (or a batch slot), FIFO
+        self.accepted: list[int] = []  # memory reserved, prefilled at the next step boundary
         self.ids = np.empty(0, np.int64)
         self.ctx = np.empty(0, np.int64)
         self.rem = np.empty(0, np.int64)
@@ -116,31 +123,53 @@ class ContinuousInstance(_InstanceBase):
     def reserve_bytes(self, k: int) -> float:
         return self.kappa * float(self.sim.prompt[k] + self.sim.output[k])
 
-    def _head_admissible(self) -> bool:
-        if not self.queue:
-            return False
-        if self.max_batch is not None and self.ids.shape[0] >= self.max_batch:
-            return False
-        return self.reserve_bytes(self.queue[0]) <= self.kv_free
+    def _fits(self, k: int) -> bool:
+        if self.max_batch is not None:
+            held = self.ids.shape[0] + len(self.prefilling) + len(self.accepted)
+            if held >= self.max_batch:
+                return False
+        return self.reserve_bytes(k) <= self.kv_free
+
+    def _accept(self, k: int) -> None:
+        self.kv_free -= self.reserve_bytes(k)
+        self.accepted.append(k)
+
+    def _admit_blocked(self) -> None:
+        """Accept blocked requests in FIFO order while they fit."""
+        queued_at = self.sim.queued_at
+        while self.blocked and self._fits(self.blocked[0]):
+            k = self.blocked.popleft()
+            del queued_at[k]
+            self._accept(k)
 
     def enqueue(self, k: int, t: float) -> None:
-        """Request ``k`` (its prompt arrived) joins the admission queue at time ``t``."""
-        self.queue.append(k)
-        self.wake(t)
+        """Request ``k`` (its prompt arrived) meets admission control at time ``t``."""
+        if not self.blocked and self._fits(k):
+            self._accept(k)
+            self.wake(t)
+        else:
+            self.blocked.append(k)
+            self.sim.queued_at[k] = self.r
 
-    def withdraw(self, k: int, t: float) -> None:
-        """Take queued request ``k`` out (it is re-routed by the policy)."""
-        self.queue.remove(k)
-        self.wake(t)
+    def withdraw(self, k: int) -> None:
+        """Take blocked request ``k`` out (it is re-routed); call :meth:`readmit` once all moves are done."""
+        self.blocked.remove(k)
+        del self.sim.queued_at[k]
+
+    def readmit(self, t: float) -> None:
+        """Admission control after withdrawals: the new head of the blocked queue may fit now."""
+        self._admit_blocked()
+        if self.accepted:
+            self.wake(t)
 
     def wake(self, t: float) -> None:
-        """Make sure an admissible queue head is admitted at the next step boundary after ``t``."""
+        """Prefill the accepted requests at the next step boundary after ``t``."""
         if self.phase == IDLE:
-            if self.queue and not self.waking:
+            if not self.waking:
                 self.waking = True
                 self.version += 1
                 self.sim.events.push(t, engine.INSTANCE, self.r, self.version)
-        elif self.phase == DECODE and self._head_admissible():
+        elif self.phase == DECODE:
             k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
             if k < self.event_k:
                 self.event_k = k
@@ -195,20 +224,14 @@ class ContinuousInstance(_InstanceBase):
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
                 sim.decode_done(q, t)
+            self._admit_blocked()
 
     def _schedule(self, t: float) -> None:
         sim = self.sim
-        admitted: list[int] = []
         n = self.ids.shape[0]
-        while self.queue and (self.max_batch is None or n + len(admitted) < self.max_batch):
-            need = self.reserve_bytes(self.queue[0])
-            if need > self.kv_free:
-                break
-            q = self.queue.popleft()
-            sim.queued_at.pop(q, None)
-            self.kv_free -= need
-            admitted.append(q)
+        admitted = self.accepted
         if admitted:
+            self.accepted = []
             adm = np.asarray(admitted, np.int64)
             s = sim.prompt[adm]
             tau = self.prefill_time(float(s.sum()))

@@ -195,6 +195,7 @@ class Simulation:
             )
         in_batch: set[int] = set()
         dispatched: set[int] = set()
+        withdrawn: set[int] = set()
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
                 members = ids[pos]
@@ -221,9 +222,9 @@ class Simulation:
                 raise RuntimeError(
                     f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch"
                 )
-            if cur >= 1:  # re-route a request waiting in an admission queue
-                self.instances[cur].withdraw(k, t)
-                del self.queued_at[k]
+            if cur >= 1:  # re-route a request blocked in an admission queue
+                self.instances[cur].withdraw(k)
+                withdrawn.add(cur)
                 self.load[cur] -= 1
                 del self.active[k]
                 self.reroutes[k] += 1
@@ -234,7 +235,6 @@ class Simulation:
                     self.action[k] = a
                     self.load[a] += 1
                     self.active[k] = a
-                    self.queued_at[k] = a
                     self.instances[a].enqueue(k, t)
                 else:
                     self._send(k, a, t)
@@ -247,6 +247,8 @@ class Simulation:
                 self._send(k, a, t)
         if dispatched:
             self.pending = [k for k in self.pending if k not in dispatched]
+        for r in sorted(withdrawn):
+            self.instances[r].readmit(t)
 
     def _decide(self, t: float) -> None:
         """Ask the policy about the pending (and, if it re-routes, the queued) requests."""
@@ -324,7 +326,6 @@ class Simulation:
                 if isinstance(inst, StaticInstance):
                     inst.uplink_done(a, t)
                 else:
-                    self.queued_at[a] = r
                     inst.enqueue(a, t)
             elif kind == engine.LOCAL_DONE:
                 self.last_token_s[a] = t
