@@ -135,4 +135,5 @@ def simulate(
         events=int(sim.events.popped + len(w)),
         stalled=sim.stalled,
         wall_s=sim.wall_s,
+        decide_wall_s=sim.decide_wall_s,
     )

@@ -7,7 +7,9 @@ in an instance's admission queue) and the loads that requests already in service
 and AP. Requests in service (uplink started, admitted, or running locally) never move.
 
 * ``goalit``: the GOALIT protocol (:func:`goalit.game.goalit.goalit`) warm-started from the current
-  actions of the movable requests (new ones start from :func:`~goalit.game.dynamics.isolated_start`).
+  actions of the movable requests (new ones start from :func:`~goalit.game.dynamics.isolated_start`);
+  decisions with at most ``small_goalit.MAX_PLAYERS`` movable requests run the protocol's scalar twin
+  :func:`goalit.sim.small_goalit.goalit_small` (same outcome and counters, tested), for speed.
   Requests in service are folded into the game as *background load*: the step table of instance r is
   shifted by its fixed load f_r, d'_r(n) = d_r(n + f_r), and AP j's sub-channel count becomes
   K_j - g_j. This is exactly the game in which the fixed requests are players whose action set is
@@ -32,6 +34,7 @@ from goalit.errors import GoalitInputError
 from goalit.game import dynamics
 from goalit.game.goalit import GRANTS, goalit
 from goalit.game.model import USER_FIELDS, Game
+from goalit.sim import small_goalit
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
@@ -137,7 +140,10 @@ class SubgameBuilder:
         kw["n_users"] = int(ids.shape[0])
         return kw
 
-    def background(self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
+    def background(
+        self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray, potential: bool = True
+    ) -> Game:
+        """``potential=False`` leaves ``potential_table`` None (for callers that never evaluate Phi)."""
         kw = self.take(ids)
         for f, v in self.per_user.items():
             kw[f] = v[ids]
@@ -146,7 +152,7 @@ class SubgameBuilder:
         step = self.game.step_table[self.rows, cols]
         step[:, 0] = 0.0
         kw["step_table"] = step
-        kw["potential_table"] = np.cumsum(step, axis=1)
+        kw["potential_table"] = np.cumsum(step, axis=1) if potential else None
         kw["subchannels"] = self.game.subchannels - m_fixed
         return self._game(kw)
 
@@ -175,38 +181,6 @@ def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray
     return SubgameBuilder(game).restricted(fixed_ids, fixed_actions, ids)
 
 
-def goalit_one_player(
-    game: Game,
-    rng: np.random.Generator,
-    initial: np.ndarray,
-    grant: str = "parallel",
-    epsilon: float | None = None,
-    max_slots: int | None = None,
-) -> tuple[np.ndarray, int, int, int, bool]:
-    """:func:`goalit` on a one-player game without its per-slot bookkeeping: (profile, slots, updates,
-    messages, converged), identical to the protocol's (tested against it).
-
-    Slot 1: the player's best response (``dynamics.best_responses``); it requests and is granted the move
-    iff its normalised gain exceeds epsilon (``grant="random"`` draws the grant from ``rng`` exactly as
-    the protocol does). With one player, the cost of every action x is alpha (d_x(1) + h_j(x)(1)) +
-    beta(x) whatever the current action, so after the move slot 2 has no request and ends the run.
-    """
-    eps = game.epsilon if epsilon is None else epsilon
-    cap = game.max_slots if max_slots is None else max_slots
-    a = np.asarray(initial, dtype=np.int64).copy()
-    if cap < 1:
-        return a, 0, 0, 0, False
-    br, gain = dynamics.best_responses(game, a)
-    if not gain[0] > eps:
-        return a, 1, 0, 1, True  # no request: END broadcast
-    if grant == "random":
-        rng.choice(np.zeros(1, np.int64), size=1)
-    a[0] = br[0]
-    if cap < 2:
-        return a, 1, 1, 3, False
-    return a, 2, 1, 4, True  # RTU + grant + load broadcast, then END
-
-
 @dataclass
 class GoalitPolicy(Policy):
     """GOALIT re-solved at each arrival (or epoch), warm-started; options as :func:`goalit`."""
@@ -217,13 +191,15 @@ class GoalitPolicy(Policy):
     max_slots: int | None = None
 
     def decide(self, view: View) -> Decision:
-        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed)
+        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
+        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=not small)
         init = view.current.copy()
         new = init < 0
         if new.any():
-            init[new] = dynamics.isolated_start(sub)[new]
-        if sub.n_users == 1:
-            profile, slots, updates, messages, converged = goalit_one_player(
+            start = small_goalit.isolated_start_small if small else dynamics.isolated_start
+            init[new] = start(sub)[new]
+        if small:
+            profile, slots, updates, messages, converged = small_goalit.goalit_small(
                 sub, view.rng, init, self.grant, self.epsilon, self.max_slots
             )
         else:

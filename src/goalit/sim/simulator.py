@@ -148,6 +148,7 @@ class Simulation:
         self.subgames = SubgameBuilder(game)
         self.t_end = 0.0
         self.wall_s = 0.0
+        self.decide_wall_s = 0.0  # wall time inside policy.decide
         self.stalled = False
 
     # -- state queries used by policies ----------------------------------------------------------------
@@ -266,7 +267,10 @@ class Simulation:
         view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
                     waited_s=t - self.arrival[ids], rng=self.rng, sim=self,
                     subgames=self.subgames)  # fmt: skip
-        self._apply(view, self.policy.decide(view), t)
+        w0 = time.perf_counter()
+        decision = self.policy.decide(view)
+        self.decide_wall_s += time.perf_counter() - w0
+        self._apply(view, decision, t)
 
     # -- events --------------------------------------------------------------------------------------
 
