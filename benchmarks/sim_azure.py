@@ -22,7 +22,14 @@ import numpy as np
 import goalit
 from goalit.sim.workload import load_trace
 
-TRACE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "traces" / "AzureLLMInferenceTrace_conv.csv"
+TRACE = (
+    Path(__file__).resolve().parents[1]
+    / ".."
+    / "shared"
+    / "data"
+    / "traces"
+    / "AzureLLMInferenceTrace_conv.csv"
+)
 
 
 def main() -> None:
@@ -40,23 +47,25 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} (shared machine), numpy {np.__version__}")  # fmt: skip
     t0 = time.perf_counter()
     w = load_trace(trace)
-    print(f"trace {trace.name}: {len(w)} requests over {w.span_s:.0f} s, parsed in {time.perf_counter() - t0:.2f} s")
+    parse_s = time.perf_counter() - t0
+    print(f"trace {trace.name}: {len(w)} requests over {w.span_s:.0f} s, parsed in {parse_s:.2f} s")
     print(f"{'fraction':>8} {'requests':>9} {'events':>8} {'wall s':>7} {'cpu s':>7} {'decide s':>8} "
           f"{'events/s':>9} {'x real':>7} {'p95 lat s':>9} {'unfin.':>6}")  # fmt: skip
     for frac in (float(x) for x in args.fractions.split(",")):
         best = None
         for _ in range(args.repeat):
             c0, t0 = time.process_time(), time.perf_counter()
-            res = goalit.simulate(args.scenario, policy=args.policy, workload=w,
-                                  duration_s=None if frac >= 1 else frac * (w.span_s + 1e-6), seed=0)  # fmt: skip
+            duration = None if frac >= 1 else frac * (w.span_s + 1e-6)
+            res = goalit.simulate(args.scenario, policy=args.policy, workload=w, duration_s=duration, seed=0)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             if best is None or wall < best[0]:
                 best = (wall, cpu, res)
         wall, cpu, res = best
         m = res.metrics
         real = res.workload["span_s"]
-        print(f"{frac:8.2f} {m['arrived']:>9} {res.events:>8} {wall:7.2f} {cpu:7.2f} {res.decide_wall_s:8.2f} "
-              f"{res.events / wall:9.0f} {real / wall:7.0f} {m['p95_latency_s']:9.2f} {m['unfinished']:>6}")  # fmt: skip
+        print(f"{frac:8.2f} {m['arrived']:>9} {res.events:>8} {wall:7.2f} {cpu:7.2f} "
+              f"{res.decide_wall_s:8.2f} {res.events / wall:9.0f} {real / wall:7.0f} "
+              f"{m['p95_latency_s']:9.2f} {m['unfinished']:>6}")  # fmt: skip
 
 
 if __name__ == "__main__":

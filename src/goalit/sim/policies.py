@@ -2,9 +2,10 @@
 
 A policy is asked to decide at every arrival (``epoch_s=None``) or at every epoch boundary
 (``epoch_s > 0``). It sees a :class:`View`: the game of all requests (Model A cost tables, built once),
-the *movable* requests (arrived and not yet dispatched, plus, with ``reroute_queued``, requests waiting
-in an instance's admission queue) and the loads that requests already in service put on every instance
-and AP. Requests in service (uplink started, admitted, or running locally) never move.
+the *movable* requests (arrived and not yet dispatched, plus, with ``reroute_queued``, requests blocked
+in an instance's admission queue by KV memory) and the loads that requests already in service put on
+every instance and AP. Requests in service (uplink started, accepted by an instance, or running
+locally) never move.
 
 * ``goalit``: the GOALIT protocol (:func:`goalit.game.goalit.goalit`) warm-started from the current
   actions of the movable requests (new ones start from :func:`~goalit.game.dynamics.isolated_start`);

@@ -1,9 +1,10 @@
 """Model instances of Model B (spec B.8) and the APs' sub-channel pools.
 
-:class:`ContinuousInstance` serves with iteration-level (continuous) batching: at every step boundary
-it admits queued requests in FIFO order while their KV reservation fits, runs one compute-bound
-prefill step for the admitted prompts (the running batch pauses, as in vLLM without chunked
-prefill), and otherwise runs decode steps of duration
+:class:`ContinuousInstance` serves with iteration-level (continuous) batching: admission control
+accepts an arriving prompt when its KV reservation fits (FIFO: nobody blocked ahead of it), else it
+waits for memory; at the next step boundary the accepted prompts get one compute-bound prefill step
+(the running batch pauses, as in vLLM without chunked prefill); otherwise the instance runs decode
+steps of duration
 
     tau_r(t) = max{(M_q + kappa sum_k l_k(t)) / (eta_m theta BW), 2 P |batch| / (eta_c theta F)} + delta_0
 
@@ -11,9 +12,9 @@ with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the 
 and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
 :func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
 advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
-only its end is an event; a request that can be admitted mid-segment cuts the segment at the end of
-the step in progress. Each request reserves KV memory for its full context, kappa (s + o), from
-admission to its last token (the server is told the output length, as with ``max_tokens = o``).
+only its end is an event; a request accepted mid-segment cuts the segment at the end of the step in
+progress. Each request reserves KV memory for its full context, kappa (s + o), from acceptance to its
+last token (the server is told the output length, as with ``max_tokens = o``).
 
 :class:`StaticInstance` serves whole batches (OT-GAH, spec B.10): a batch starts when the instance is
 free and all its prompts have arrived, is padded to its longest prompt and output (prefill of
