@@ -23,7 +23,8 @@ def game():
 def test_registry_names_and_schema(make_game):
     game = make_game(12, 3)
     assert list(REGISTRY) == [
-        "goalit", "ot-gah", "optimum", "local", "nearest-fp16", "nearest-q4", "random", "least-loaded", "greedy",
+        "goalit", "ot-gah", "optimum", "local", "nearest-fp16", "nearest-q4", "random", "least-loaded",
+        "greedy",
     ]  # fmt: skip
     keys = None
     for name in REGISTRY:

@@ -15,7 +15,7 @@ gt = pytest.importorskip("quantecon.game_theory")
 
 
 def normal_form(game):
-    """QuantEcon NormalFormGame over each user's allowed actions; payoff = -C_i(a) from goalit.game.dynamics."""
+    """QuantEcon NormalFormGame over the users' allowed actions; payoff -C_i(a) from goalit.game.dynamics."""
     actions = [np.flatnonzero(row) for row in game.allowed]
     shape = tuple(a.size for a in actions)
     payoff = np.empty((*shape, game.n_users))

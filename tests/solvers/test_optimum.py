@@ -60,7 +60,14 @@ def test_optimum_below_every_algorithm_and_poa_at_least_one(make_game, seed):
 
 def test_optimum_result_schema(make_game):
     res = solve(make_game(5, 7), "optimum", time_limit_s=30.0)
-    for key in ("milp_status", "mip_gap", "mip_dual_bound", "milp_nodes", "milp_variables", "milp_constraints"):
+    for key in (
+        "milp_status",
+        "mip_gap",
+        "mip_dual_bound",
+        "milp_nodes",
+        "milp_variables",
+        "milp_constraints",
+    ):
         assert key in res.extras
     s = res.summary()
     assert s["algorithm"] == "optimum" and s["milp_status"] == "optimal"

@@ -25,7 +25,9 @@ def test_static_batch_time_is_padded_prefill_plus_decode_steps(game):
                       ip.weight_bytes[r] / (ip.eta_m[r] * th * ip.mem_bw[r]))  # fmt: skip
             dec = 0.0
             for t in range(1, o + 1):
-                mem = (ip.weight_bytes[r] + ip.kv_bytes_per_token * b * (s + t)) / (ip.eta_m[r] * th * ip.mem_bw[r])
+                mem = (ip.weight_bytes[r] + ip.kv_bytes_per_token * b * (s + t)) / (
+                    ip.eta_m[r] * th * ip.mem_bw[r]
+                )
                 comp = 2 * ip.params * b / (ip.eta_c[r] * th * ip.flops[r])
                 dec += max(mem, comp) + ip.overhead_s[r]
             got = otgah.static_batch_time_s(game, r, b, s, o)[0]
@@ -33,8 +35,14 @@ def test_static_batch_time_is_padded_prefill_plus_decode_steps(game):
     # monotone in every argument
     t = otgah.static_batch_time_s(game, 3, np.arange(1, 30), 200, 200)
     assert np.all(np.diff(t) > 0)
-    assert otgah.static_batch_time_s(game, 3, 4, 201, 200)[0] > otgah.static_batch_time_s(game, 3, 4, 200, 200)[0]
-    assert otgah.static_batch_time_s(game, 3, 4, 200, 201)[0] > otgah.static_batch_time_s(game, 3, 4, 200, 200)[0]
+    assert (
+        otgah.static_batch_time_s(game, 3, 4, 201, 200)[0]
+        > otgah.static_batch_time_s(game, 3, 4, 200, 200)[0]
+    )
+    assert (
+        otgah.static_batch_time_s(game, 3, 4, 200, 201)[0]
+        > otgah.static_batch_time_s(game, 3, 4, 200, 200)[0]
+    )
 
 
 def test_static_batch_memory(game):
@@ -142,7 +150,9 @@ def test_plan_epoch_contract(game):
     plan = otgah.plan_epoch(game, pending)
     check_plan(game, pending, plan)
     assert plan.exact and plan.nodes_explored > 0
-    assert set(np.unique(plan.assignment)) <= {0} | set(range(1, game.n_actions))  # no epoch after: nobody waits
+    assert set(np.unique(plan.assignment)) <= {0} | set(
+        range(1, game.n_actions)
+    )  # no epoch after: nobody waits
 
 
 def test_plan_epoch_waiting_available_and_waited(game):

@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             "optimum_status": cmp.optimum_status, "poa_goalit": cmp.poa, "results": rows,
         })  # fmt: skip
         return 0
-    print(f"scenario {scenario.name}: {scenario.n_users} users, {len(scenario.servers)} servers; seed {args.seed}")
+    print(
+        f"scenario {scenario.name}: {scenario.n_users} users, {len(scenario.servers)} servers; "
+        f"seed {args.seed}"
+    )
     rows = []
     for r in cmp.results:
         s = r.summary()

@@ -28,7 +28,10 @@ class Comparison:
 
 
 def compare(
-    game: Game, seed: int = 0, algorithms: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None
+    game: Game,
+    seed: int = 0,
+    algorithms: list[str] | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> Comparison:
     """Solve ``game`` with each algorithm (default: the whole registry); every one gets a fresh
     ``algorithm`` stream of ``seed``. ``options[name]`` holds keyword options of algorithm ``name``.

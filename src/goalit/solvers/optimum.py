@@ -136,7 +136,9 @@ def solve_milp(game: Game, time_limit_s: float | None = None, mip_rel_gap: float
         a_max = float(alpha[users].sum())
         p = new_vars(np.zeros(1), True, np.ones(1))
         q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
-        rows.add(np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j)
+        rows.add(
+            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
+        )
         rows.add(
             np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
         )

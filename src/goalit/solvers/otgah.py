@@ -44,7 +44,14 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
     ip = game.instances
     b = np.atleast_1d(np.asarray(batch, dtype=float))
     pre = llm.prefill_time_s(
-        b * s_max, ip.params, ip.weight_bytes[r], ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r]
+        b * s_max,
+        ip.params,
+        ip.weight_bytes[r],
+        ip.share[r],
+        ip.flops[r],
+        ip.mem_bw[r],
+        ip.eta_c[r],
+        ip.eta_m[r],
     )
     t = np.arange(1, int(o_max) + 1, dtype=float)
     dec = llm.decode_step_time_s(
@@ -128,7 +135,14 @@ class BatchTimes:
         b = np.arange(1, self.b_cap + 1, dtype=float)[:, None]
         t = np.arange(1, int(self.outputs[-1]) + 1, dtype=float)[None, :]
         pre = llm.prefill_time_s(
-            b * s, ip.params, ip.weight_bytes[r], ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r]
+            b * s,
+            ip.params,
+            ip.weight_bytes[r],
+            ip.share[r],
+            ip.flops[r],
+            ip.mem_bw[r],
+            ip.eta_c[r],
+            ip.eta_m[r],
         )
         dec = llm.decode_step_time_s(
             b, b * (s + t), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token, ip.share[r], ip.flops[r],
@@ -333,7 +347,9 @@ def plan_epoch(
     stuck = free & doomed & ~local_ok
     if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
         late = np.where(stuck[:, None], np.inf, -np.inf)
-        _allocate(game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes)
+        _allocate(
+            game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes
+        )
     plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
     plan.info["fallback_local"] = int((doomed & local_ok).sum())
     return plan
