@@ -14,13 +14,35 @@ from goalit.solvers.registry import REGISTRY
 
 def assert_same_optimum(game):
     ref = brute_force.enumerate_profiles(game)
-    out = optimum.solve_milp(game)
-    assert out.status == "optimal"
-    assert out.objective == pytest.approx(ref.social_cost, rel=1e-6)
-    # the MILP's objective is the game's social cost of the profile it returns
-    assert dynamics.user_costs(game, out.profile).sum() == pytest.approx(out.objective)
-    assert out.dual_bound <= out.objective * (1 + 1e-6)
-    assert 0.0 <= out.mip_gap <= 1e-6
+    for formulation in optimum.FORMULATIONS:
+        for reduce in (True, False):
+            # a poor incumbent (everyone alone at their cheapest) keeps the reduction honest
+            inc = dynamics.isolated_start(game)
+            out = optimum.solve_milp(game, formulation=formulation, reduce=reduce, incumbent=inc)
+            assert out.status == "optimal"
+            assert out.objective == pytest.approx(ref.social_cost, rel=1e-6), (formulation, reduce)
+            # the reported objective is the game's social cost of the profile returned
+            assert dynamics.user_costs(game, out.profile).sum() == pytest.approx(out.objective)
+            assert out.dual_bound <= out.objective * (1 + 1e-6)
+            assert 0.0 <= out.mip_gap <= 1e-6
+    # the default incumbent (GOALIT's equilibrium) gives the same optimum
+    assert optimum.solve_milp(game).objective == pytest.approx(ref.social_cost, rel=1e-6)
+
+
+def test_reduction_keeps_the_optimum_and_drops_overloads(make_game):
+    game = make_game(5, 9)
+    ref = brute_force.enumerate_profiles(game)
+    red = optimum.reduce_by_bound(game, optimum.incumbent_profile(game))
+    assert red.lower_bound <= ref.social_cost <= red.upper_bound
+    n, _ = dynamics.loads(game, ref.profile)
+    assert red.keep[np.arange(game.n_users), ref.profile].all()
+    assert np.all(n[1:] <= red.k_max[1:])
+    assert np.all(red.k_max[1:] <= np.minimum(game.capacity[1:], game.n_users))  # beyond KV capacity: H
+
+
+def test_unknown_formulation(make_game):
+    with pytest.raises(ValueError, match="formulation"):
+        optimum.solve_milp(make_game(3, 0), formulation="nope")
 
 
 def test_milp_equals_brute_force_on_the_small_scenario():
@@ -90,3 +112,15 @@ def test_brute_force_costs_match_dynamics(make_game, congested):
     got = brute_force.profile_costs(game, profiles)
     want = np.array([dynamics.user_costs(game, p) for p in profiles])
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_time_limit_reports_status_and_keeps_the_incumbent(make_game):
+    game = make_game(30, 5)
+    inc = optimum.incumbent_profile(game)
+    out = optimum.solve_milp(game, time_limit_s=1e-6, incumbent=inc)
+    assert out.status == "time or iteration limit"
+    assert out.objective <= dynamics.user_costs(game, inc).sum() + 1e-9
+    res = solve(game, "optimum", time_limit_s=1e-6)
+    assert res.converged is False and res.extras["milp_status"] == "time or iteration limit"
+    gap = res.extras["mip_gap"]  # None when HiGHS has no bound yet
+    assert gap is None or gap >= 0

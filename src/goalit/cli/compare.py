@@ -67,7 +67,8 @@ def note(s: dict) -> str:
     """A short per-algorithm status for the table."""
     algo = s["algorithm"]
     if algo == "optimum":
-        return f"MILP {s['milp_status']}, gap {s['mip_gap']:.2g}"
+        gap = "unknown" if s["mip_gap"] is None else f"{s['mip_gap']:.2g}"
+        return f"MILP {s['milp_status']}, gap {gap}"
     if algo == "ot-gah":
         return f"{s['nodes_explored']} nodes, {s['batched_users']} batched, {s['waiting_run_local']} local"
     if algo == "greedy":
