@@ -171,7 +171,11 @@ def _max_batch(problem: BatchProblem, game: Game) -> int:
 
 
 def optimal_batch(
-    game: Game, problem: BatchProblem, max_nodes: int | None = None, times: BatchTimes | None = None
+    game: Game,
+    problem: BatchProblem,
+    max_nodes: int | None = None,
+    times: BatchTimes | None = None,
+    bound_pruning: bool = True,
 ) -> BatchChoice:
     """OT: the feasible static batch with the most served tokens, by depth-first search with pruning.
 
@@ -183,7 +187,8 @@ def optimal_batch(
     b_lim - b more, b_lim the largest batch meeting memory and the tightest deadline at the current
     padding) cannot beat the incumbent. ``nodes`` counts the root and every child generated (bounded),
     pruned or not. Exact unless ``max_nodes`` stops it (``exact=False``). ``times``: a cache of
-    instance ``problem.r`` to reuse across searches.
+    instance ``problem.r`` to reuse across searches. ``bound_pruning=False`` keeps only feasibility
+    pruning (for measuring what each rule saves).
     """
     n = int(problem.output_tokens.size)
     b_cap = _max_batch(problem, game)
@@ -231,7 +236,7 @@ def optimal_batch(
         vals = o[comp]
         for q, j in enumerate(comp.tolist()):
             # the best any batch containing this batch + some of comp[q:] can do (values sorted descending)
-            if value + int(vals[q : q + room].sum()) <= best["value"]:
+            if bound_pruning and value + int(vals[q : q + room].sum()) <= best["value"]:
                 break
             if max_nodes is not None and state["nodes"] >= max_nodes:
                 state["stopped"] = True
@@ -242,7 +247,7 @@ def optimal_batch(
             up2, bud2 = max(up_max, up[j]), min(budget, bud[j])
             rest = compatible(comp[q + 1 :], b + 1, s2, o2, up2, bud2)
             lim2 = limit(s2, o2, bud2 - up2)
-            if value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]:
+            if bound_pruning and value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]:
                 continue
             members.append(j)
             visit(members, b + 1, s2, o2, up2, bud2, value + int(o[j]), rest)
