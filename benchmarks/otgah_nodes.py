@@ -1,4 +1,4 @@
-"""OT (DFTSP-style tree search) nodes explored vs exhaustive search, and OT-GAH epochs on the default scenario.
+"""OT (DFTSP-style tree search) nodes explored vs exhaustive search; OT-GAH epochs on the default servers.
 
 Part 1: random OT subproblems (n requests drawn from default-like users, one instance of the default
 scenario, deadlines as drawn, 20 sub-channels), n = 4..20: mean nodes of OT with feasibility + bound
@@ -74,7 +74,8 @@ def main() -> None:
         plan = otgah.plan_epoch(g, np.arange(n))
         dt = time.perf_counter() - t0
         batched = int(sum(m.size for m in plan.batches.values()))
-        print(f"{n:>5} {plan.searches:>8} {plan.nodes_explored:>8} {batched:>7} {plan.served_tokens:>7} {dt:7.2f}")
+        tokens = plan.served_tokens
+        print(f"{n:>5} {plan.searches:>8} {plan.nodes_explored:>8} {batched:>7} {tokens:>7} {dt:7.2f}")
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def main() -> None:
           f"seeds 5000..{5000 + args.instances - 1}); MILP status: "
           f"{sum(s == 'optimal' for s in statuses)} optimal; MILP time median {np.median(t_opt):.2f} s, "
           f"max {max(t_opt):.2f} s")  # fmt: skip
-    print(f"GOALIT PoA: median {np.median(poa):.4f}, mean {poa.mean():.4f}, p90 {np.percentile(poa, 90):.4f}, "
-          f"max {poa.max():.4f}, min {poa.min():.4f}, share with PoA = 1 (<1e-9): {np.mean(poa < 1 + 1e-9):.2f}")
+    print(
+        f"GOALIT PoA: median {np.median(poa):.4f}, mean {poa.mean():.4f}, p90 {np.percentile(poa, 90):.4f}, "
+        f"max {poa.max():.4f}, min {poa.min():.4f}, share with PoA = 1 (<1e-9): {np.mean(poa < 1 + 1e-9):.2f}"
+    )
     print(f"{'algorithm':<13} {'median S/S*':>11} {'max S/S*':>11}")
     for name, vals in ratios.items():
         v = np.array(vals)

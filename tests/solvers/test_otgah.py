@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -196,3 +198,28 @@ def test_static_solver_matches_plan(game):
     assert res.extras["served_tokens"] == plan.served_tokens
     assert res.extras["waiting_run_local"] == int((plan.assignment == 0).sum())
     assert res.extras["ot_exact"] is True
+
+
+def test_plan_epoch_edge_cases(game):
+    empty = otgah.plan_epoch(game, np.zeros(0, dtype=np.int64), epoch_s=1.0)
+    assert empty.assignment.size == 0 and not empty.batches
+    pending = np.arange(8)
+    none_free = otgah.plan_epoch(game, pending, np.zeros(game.n_actions, dtype=bool), epoch_s=1.0)
+    assert not none_free.batches and np.all(none_free.assignment <= 0)
+
+
+def test_plan_epoch_best_effort_without_local(game):
+    """Requests that may not run locally and have already missed their deadline still get a batch."""
+    beta = game.beta.copy()
+    beta[:, 0] = np.inf
+    g = dataclasses.replace(game, beta=beta)
+    pending = np.arange(6)
+    plan = otgah.plan_epoch(g, pending, waited_s=g.deadline_s[pending] + 5.0, epoch_s=1.0)
+    assert np.all(plan.assignment != 0)
+    assert (plan.assignment >= 1).any()
+    for r, pos in plan.batches.items():
+        users = pending[pos]
+        s, o = int(g.prompt_tokens[users].max()), int(g.output_tokens[users].max())
+        assert otgah.static_batch_fits(g, r, pos.size, s, o)
+    res = otgah.solve_otgah(g.take_users(pending), np.random.default_rng(0))
+    assert np.all(res.profile >= 1)  # nobody runs locally when it is not allowed

@@ -247,7 +247,10 @@ def optimal_batch(
             up2, bud2 = max(up_max, up[j]), min(budget, bud[j])
             rest = compatible(comp[q + 1 :], b + 1, s2, o2, up2, bud2)
             lim2 = limit(s2, o2, bud2 - up2)
-            if bound_pruning and value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]:
+            if (
+                bound_pruning
+                and value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]
+            ):
                 continue
             members.append(j)
             visit(members, b + 1, s2, o2, up2, bud2, value + int(o[j]), rest)
@@ -351,7 +354,7 @@ def plan_epoch(
     plan.assignment[doomed & local_ok] = LOCAL
     stuck = free & doomed & ~local_ok
     if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
-        late = np.where(stuck[:, None], np.inf, -np.inf)
+        late = np.broadcast_to(np.where(stuck, np.inf, -np.inf)[:, None], budget.shape)
         _allocate(
             game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes
         )
