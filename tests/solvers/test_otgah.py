@@ -192,7 +192,7 @@ def test_plan_epoch_one_level_per_server(game):
 
 def test_static_solver_matches_plan(game):
     res = solve(game, "ot-gah")
-    plan = otgah.plan_epoch(game, np.arange(game.n_users))
+    plan = otgah.plan_epoch(game, np.arange(game.n_users), model_capacity=True)
     assert np.array_equal(res.profile, np.where(plan.assignment < 0, 0, plan.assignment))
     assert res.extras["nodes_explored"] == plan.nodes_explored
     assert res.extras["served_tokens"] == plan.served_tokens
@@ -223,3 +223,19 @@ def test_plan_epoch_best_effort_without_local(game):
         assert otgah.static_batch_fits(g, r, pos.size, s, o)
     res = otgah.solve_otgah(g.take_users(pending), np.random.default_rng(0))
     assert np.all(res.profile >= 1)  # nobody runs locally when it is not allowed
+
+
+def test_static_solver_respects_model_a_capacity(make_game):
+    """Model A reserves KV for the longest sequence of the scenario; the static solver's batches fit it,
+    so its profile is never charged the penalty H (plan_epoch alone only checks the batch's own padding)."""
+    for n_users, seed in ((20, 5002), (40, 300)):
+        game = make_game(n_users, seed)
+        res = solve(game, "ot-gah")
+        n = np.bincount(res.profile, minlength=game.n_actions)
+        assert np.all(n[1:] <= game.capacity[1:])
+        assert res.metrics.social_cost < game.penalty_s  # no H anywhere
+    # without the cap, the FP16 batch of seed 5002 fits physically but exceeds Model A's capacity
+    game = make_game(20, 5002)
+    plan = otgah.plan_epoch(game, np.arange(20))
+    n = np.bincount(np.maximum(plan.assignment, 0), minlength=game.n_actions)
+    assert np.any(n[1:] > game.capacity[1:])

@@ -320,6 +320,7 @@ def plan_epoch(
     *,
     one_level_per_server: bool = False,
     max_nodes: int | None = None,
+    model_capacity: bool = False,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -331,6 +332,9 @@ def plan_epoch(
     if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
     instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
     per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
+    the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
+    batch that fits physically; the static solver sets it.
     """
     pending = np.asarray(pending, dtype=np.int64)
     n_p = int(pending.size)
@@ -344,7 +348,8 @@ def plan_epoch(
     plan = EpochPlan(np.full(n_p, WAIT, dtype=np.int64), {}, {}, 0)
     free = np.ones(n_p, dtype=bool)
     room = game.subchannels.astype(np.int64).copy()
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes)
+    cap = game.capacity if model_capacity else None
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes, cap)
 
     # earliest finish of each request served alone now on any allowed instance (availability ignored)
     solo = _solo_finish(game, pending, allowed)
@@ -356,7 +361,17 @@ def plan_epoch(
     if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
         late = np.broadcast_to(np.where(stuck, np.inf, -np.inf)[:, None], budget.shape)
         _allocate(
-            game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes
+            game,
+            plan,
+            pending,
+            allowed,
+            late,
+            stuck.copy(),
+            avail,
+            room,
+            one_level_per_server,
+            max_nodes,
+            cap,
         )
     plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
     plan.info["fallback_local"] = int((doomed & local_ok).sum())
@@ -378,7 +393,7 @@ def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.nda
     return out
 
 
-def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes) -> None:
+def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap) -> None:
     """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
     b_cap = int(min(pending.size, room.max(initial=0)))
@@ -395,7 +410,7 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
             prompt_tokens=game.prompt_tokens[users].astype(np.int64),
             uplink_s=game.uplink_s[users, r],
             budget_s=budget[pos, r],
-            max_batch=int(room[j]),
+            max_batch=int(room[j] if cap is None else min(room[j], cap[r])),
         )
         choice = optimal_batch(game, prob, max_nodes, tables[r])
         plan.nodes_explored += choice.nodes
@@ -410,7 +425,7 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
             if got is not None:
                 pos, ch = got
                 members = pos[ch.members]
-                if not free[members].all() or ch.members.size > room[game.server_of[r]]:
+                if not free[members].all() or ch.members.size > room[game.server_of[r]]:  # cap is fixed
                     got = None
             if got is None:
                 got = cache[r] = solve(r)
@@ -438,8 +453,9 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
 def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
     """Static OT-GAH: one epoch over all users with every instance free; requests not batched run locally.
 
-    Options: ``one_level_per_server`` (bool), ``max_nodes`` (int). Users whose local model is not
-    allowed and who were not batched take their cheapest instance alone (``extras["forced"]``).
+    Batches are capped at Model A's KV capacity (``model_capacity=True``), since the profile is scored
+    under Model A. Options: ``one_level_per_server`` (bool), ``max_nodes`` (int). Users whose local
+    model is not allowed and who were not batched take their cheapest instance alone (``forced``).
     """
     t0 = time.perf_counter()
     plan = plan_epoch(
@@ -447,6 +463,7 @@ def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveRe
         np.arange(game.n_users),
         one_level_per_server=bool(options.get("one_level_per_server", False)),
         max_nodes=options.get("max_nodes"),
+        model_capacity=True,
     )
     profile = plan.assignment.copy()
     waiting = profile == WAIT
