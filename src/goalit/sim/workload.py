@@ -61,6 +61,27 @@ class Workload:
         """N / span: requests per second over the arrival window (0 for fewer than two requests)."""
         return len(self) / self.span_s if self.span_s > 0 else 0.0
 
+    def check(self) -> Workload:
+        """Validate a workload built in code (traces are validated while read); returns ``self``."""
+        name = self.source or "workload"
+        t = np.asarray(self.arrival_s)
+        if t.ndim != 1 or not np.isfinite(t).all() or (t < 0).any():
+            raise TraceError(f"{name}: arrival_s must be a 1-D array of finite times >= 0")
+        bad = np.flatnonzero(np.diff(t) < 0)
+        if bad.size:
+            raise TraceError(f"{name}: request {int(bad[0]) + 1}: arrival time decreases")
+        if (self.prompt_tokens is None) != (self.output_tokens is None):
+            raise TraceError(f"{name}: give both prompt_tokens and output_tokens, or neither")
+        if self.prompt_tokens is not None:
+            for col, lo in (("prompt_tokens", 0), ("output_tokens", 1)):
+                x = np.asarray(getattr(self, col))
+                if x.shape != t.shape or not np.issubdtype(x.dtype, np.integer):
+                    raise TraceError(f"{name}: {col} must be integers, one per request")
+                if (x < lo).any():
+                    k = int(np.flatnonzero(x < lo)[0])
+                    raise TraceError(f"{name}: request {k}: {col} must be >= {lo}, not {int(x[k])}")
+        return self
+
     def describe(self) -> dict:
         """JSON-ready description: source, size, span, rate and the transforms applied."""
         d = {
