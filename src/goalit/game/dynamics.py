@@ -21,10 +21,7 @@ def loads(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def user_costs(game: Game, a: np.ndarray) -> np.ndarray:
     """C_i(a) for every user (cost units: seconds)."""
-    n, m = loads(game, a)
-    srv = game.server_of[a]
-    cong = game.step_time(a, n[a]) + game.ap_penalty(srv, m[np.maximum(srv, 0)])
-    return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    return _staying_cost(game, a, *loads(game, a))
 
 
 def latencies(game: Game, a: np.ndarray) -> np.ndarray:
@@ -52,29 +49,37 @@ def potential(game: Game, a: np.ndarray) -> float:
     return float(cong + ap + own)
 
 
-def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """(N, R+1) matrix of C_i(x, a_-i): each user's cost of every action, the others fixed.
+def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """d_x(n_x + 1) + h_j(x)(.) per token for user i moving to action x[i, k] (x broadcast against (N, 1)).
 
-    Moving to x != a_i adds the user to x's load (d_x(n_x + 1)) and, if x's AP differs from the
-    current one, to the AP count (h(m + 1)); staying costs the current C_i(a).
+    Joining x adds one to its load and, if x's AP differs from the user's current one, to that AP's
+    count: h(m + 1); a move within the current AP leaves the count, h(m).
     """
-    n_users = game.n_users
-    rows = np.arange(n_users)
-    srv_x = game.server_of
+    srv = game.server_of
     d_next = game.step_time(np.arange(game.n_actions), n + 1)
     d_next[0] = 0.0
-    m_x = m[np.maximum(srv_x, 0)]
-    h_next = game.ap_penalty(srv_x, m_x + 1)
-    h_cur = game.ap_penalty(srv_x, m_x)
-    srv_i = srv_x[a]
-    h = np.broadcast_to(h_next, (n_users, h_next.size))
-    # moves within the current AP do not change its count: h(m) instead of h(m+1)
-    if (h_next != h_cur).any():
-        same_ap = (srv_x[None, :] == srv_i[:, None]) & (srv_i[:, None] >= 0)
-        h = np.where(same_ap, h_cur[None, :], h_next[None, :])
-    cost = game.alpha[:, None] * (d_next[None, :] + h) + game.beta
-    stay = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
-    cost[rows, a] = game.alpha * stay + game.beta[rows, a]
+    m_x = m[np.maximum(srv, 0)]
+    h_next = game.ap_penalty(srv, m_x + 1)
+    h_cur = game.ap_penalty(srv, m_x)
+    if not (h_next != h_cur).any():
+        return (d_next + h_next)[x]
+    srv_i = srv[a][:, None]
+    same_ap = (srv[x] == srv_i) & (srv_i >= 0)
+    return d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
+
+
+def _staying_cost(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """C_i(a) for every user, from given loads."""
+    srv_i = game.server_of[a]
+    cong = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
+    return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+
+
+def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """(N, R+1) matrix of C_i(x, a_-i): each user's cost of every action x, the others fixed."""
+    step = _moving_step(game, a, n, m, np.arange(game.n_actions)[None, :])
+    cost = game.alpha[:, None] * step + game.beta
+    cost[np.arange(game.n_users), a] = _staying_cost(game, a, n, m)
     return cost
 
 
@@ -88,21 +93,8 @@ def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np
         n, m = loads(game, a)
     rows = np.arange(game.n_users)
     cand = game.candidates
-    srv_x = game.server_of
-    d_next = game.step_time(np.arange(game.n_actions), n + 1)
-    d_next[0] = 0.0
-    m_x = m[np.maximum(srv_x, 0)]
-    h_next = game.ap_penalty(srv_x, m_x + 1)
-    h_cur = game.ap_penalty(srv_x, m_x)
-    srv_i = srv_x[a]
-    if (h_next != h_cur).any():  # moves within the current AP: h(m) instead of h(m+1)
-        same_ap = (srv_x[cand] == srv_i[:, None]) & (srv_i[:, None] >= 0)
-        step = d_next[cand] + np.where(same_ap, h_cur[cand], h_next[cand])
-    else:
-        step = (d_next + h_next)[cand]
-    cost = game.alpha[:, None] * step + game.candidate_beta
-    stay = game.alpha * (game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)]))
-    stay += game.beta[rows, a]
+    cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
+    stay = _staying_cost(game, a, n, m)
     cost = np.where(cand == a[:, None], stay[:, None], cost)
     k = np.argmin(cost, axis=1)
     best = cost[rows, k]
