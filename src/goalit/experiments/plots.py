@@ -1,0 +1,217 @@
+"""The figures of E1-E10 (PNG + SVG): means across seeds with 95 % confidence bands, axes with units."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from goalit.experiments import analysis
+from goalit.experiments.figure import MARKERS, color, label, line_ci, new_figure, save
+from goalit.experiments.plan import Plan
+from goalit.experiments.results import Row, estimate, group, select
+from goalit.experiments.stats import Estimate, mean_ci
+
+
+def make_figures(rows: Sequence[Row], plan: Plan, out_dir: str | Path) -> list[Path]:
+    """Draw every figure whose experiment has rows; returns the files written."""
+    out = Path(out_dir)
+    paths: list[Path] = []
+    for draw in FIGURES:
+        paths += draw(rows, plan, out)
+    return paths
+
+
+# --- E1-E3: load sweep ----------------------------------------------------------------------------------
+LOAD_PANELS = (
+    ("e1_throughput", [("token_throughput_tps", "token throughput (tokens/s)")]),
+    ("e2_latency", [("mean_latency_s", "mean end-to-end latency (s)"),
+                    ("p95_latency_s", "p95 end-to-end latency (s)")]),
+    ("e2_ttft_tpot", [("mean_ttft_s", "mean time to first token (s)"),
+                      ("mean_tpot_s", "mean time per output token (s/token)")]),
+    ("e3_perplexity", [("mean_perplexity", "token-weighted mean perplexity (WikiText-2)")]),
+)  # fmt: skip
+
+
+def load_figures(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    table = analysis.load_table(rows)
+    if not table.series:
+        return []
+    paths = []
+    for name, panels in LOAD_PANELS:
+        panels = [(c, y) for c, y in panels if table.has(c)]
+        if not panels:
+            continue
+        fig, axes = new_figure(ncols=len(panels))
+        for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
+            for k, policy in enumerate(table.policies):
+                xs, est = table.curve(policy, col)
+                lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
+                line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k % len(MARKERS)])
+            ax.set_xlabel("arrival rate λ (requests/s)")
+            ax.set_ylabel(ylabel)
+        axes[0][0].legend(loc="best")
+        fig.suptitle(f"Load sweep on '{plan.scenario}' ({_seeds_note(table.n_seeds)})", fontsize=9)
+        paths += save(fig, out, name)
+    share = _level_share_figure(table, plan, out)
+    return paths + share
+
+
+def _level_share_figure(table: analysis.LoadTable, plan: Plan, out: Path) -> list[Path]:
+    cols = [c for c in table.columns if c.startswith("share_level_")]
+    if not cols:
+        return []
+    policies = [p for p in ("goalit", "ot-gah") if p in table.policies]
+    fig, axes = new_figure(ncols=len(policies))
+    for ax, policy in zip(axes[0], policies, strict=True):
+        xs = None
+        bottom = None
+        for k, col in enumerate(cols):
+            xs, est = table.curve(policy, col)
+            vals = np.array([e.mean for e in est])
+            vals = np.nan_to_num(vals)
+            bottom = np.zeros_like(vals) if bottom is None else bottom
+            ax.bar([str(x) for x in xs], vals, bottom=bottom, color=f"C{k}", label=col.removeprefix("share_level_"))
+            bottom = bottom + vals
+        ax.set_title(label(policy))
+        ax.set_xlabel("arrival rate λ (requests/s)")
+        ax.set_ylabel("share of served requests per level")
+        ax.set_ylim(0, 1.05)
+    axes[0][-1].legend(loc="lower right", title="level")
+    return save(fig, out, "e3_level_share")
+
+
+# --- E4 convergence -----------------------------------------------------------------------------------
+def convergence_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs = select(rows, "convergence")
+    if not rs:
+        return []
+    fig, axes = new_figure(ncols=3, width=4.2)
+    panels = (
+        ("potential_trace", "potential Φ(a(t)) (s/token)"),
+        ("social_cost_trace", "social cost Σ_i C_i(a(t)) (s)"),
+        ("moved_trace", "users changing strategy in slot t"),
+    )
+    by_n = group(rs, lambda r: r["n_users"])
+    for k, n in enumerate(sorted(by_n)):
+        for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
+            traces = [r[col] for r in by_n[n]]
+            xs, est = _padded(traces, hold=col != "moved_trace")
+            line_ci(ax, xs, est, label=f"N = {n}", color=f"C{k}", marker="")
+            ax.set_xlabel("decision slot t")
+            ax.set_ylabel(ylabel)
+    axes[0][0].legend(loc="best")
+    fig.suptitle(f"E4: GOALIT convergence (parallel grant; {_seeds_note(_n_seeds(rs))})", fontsize=9)
+    return save(fig, out, "e4_convergence")
+
+
+def _padded(traces: Sequence[Sequence[float]], hold: bool) -> tuple[list[int], list[Estimate]]:
+    """Align traces of different lengths: after convergence a trace holds its last value (or 0)."""
+    length = max(len(t) for t in traces)
+    mat = np.array([list(t) + [t[-1] if hold else 0.0] * (length - len(t)) for t in traces], dtype=float)
+    return list(range(length)), [mean_ci(mat[:, j].tolist()) for j in range(length)]
+
+
+# --- E5 updates vs N ------------------------------------------------------------------------------------
+def updates_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs = select(rows, "updates")
+    if not rs:
+        return []
+    fig, axes = new_figure(ncols=2)
+    ax, ax2 = axes[0]
+    by_policy = group(rs, lambda r: r["policy"])
+    for k, policy in enumerate(sorted(by_policy)):
+        xs, upd = _curve(by_policy[policy], "n_users", "updates")
+        line_ci(ax, xs, upd, label=label(policy), color=color(policy, k), marker=MARKERS[k])
+        xs, slots = _curve(by_policy[policy], "n_users", "slots")
+        line_ci(ax2, xs, slots, label=label(policy), color=color(policy, k), marker=MARKERS[k])
+    any_rows = next(iter(by_policy.values()))
+    xs, bound = _curve(any_rows, "n_users", "bound_updates")
+    ax.plot(xs, [e.mean for e in bound], "k--", lw=1, label="bound (Φ(a(0)) − Φ_lb)/ε")
+    xs, spec = _curve(any_rows, "n_users", "bound_updates_spec")
+    ax.plot(xs, [e.mean for e in spec], "k:", lw=1, label="bound [N d_max(N) + Σ Δβ/α]/ε = O(N²)")
+    ref = by_policy.get("goalit-random") or next(iter(by_policy.values()))
+    xs_r, upd_r = _curve(ref, "n_users", "updates")
+    c = _fit_quadratic(xs_r, [e.mean for e in upd_r])
+    grid = np.linspace(min(xs_r), max(xs_r), 50)
+    ax.plot(grid, c * grid**2, color="0.5", lw=1, ls="-.", label=f"{c:.3g}·N² (fit)")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of users N")
+    ax.set_ylabel("updates (granted moves) to ε-NE")
+    ax.legend(loc="best")
+    ax2.set_xlabel("number of users N")
+    ax2.set_ylabel("decision slots to ε-NE")
+    ax2.legend(loc="best")
+    fig.suptitle(f"E5: convergence cost vs N ({_seeds_note(_n_seeds(rs))})", fontsize=9)
+    return save(fig, out, "e5_updates")
+
+
+def _fit_quadratic(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares c of y = c N^2."""
+    x = np.asarray(xs, dtype=float) ** 2
+    y = np.asarray(ys, dtype=float)
+    return float((x * y).sum() / (x * x).sum()) if (x * x).sum() > 0 else math.nan
+
+
+# --- E6 run time ----------------------------------------------------------------------------------------
+def runtime_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs = select(rows, "runtime")
+    if not rs:
+        return []
+    fig, axes = new_figure()
+    ax = axes[0][0]
+    for k, (policy, prs) in enumerate(sorted(group(rs, lambda r: r["policy"]).items())):
+        xs, est = _curve(prs, "n_users", "runtime_s")
+        line_ci(ax, xs, est, label=label(policy), color=color(policy, k), marker=MARKERS[k])
+    ax.set_yscale("log")
+    ax.set_xlabel("number of users N")
+    ax.set_ylabel("decision wall-clock time (s)")
+    ax.legend(loc="best")
+    fig.suptitle(f"E6: run time vs N ({_seeds_note(_n_seeds(rs))}; shared 2-core machine)", fontsize=9)
+    return save(fig, out, "e6_runtime")
+
+
+# --- E7 PoA -----------------------------------------------------------------------------------------
+def poa_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs = select(rows, "poa")
+    if not rs:
+        return []
+    fig, axes = new_figure()
+    ax = axes[0][0]
+    xs, est = _curve(rs, "n_users", "poa")
+    line_ci(ax, xs, est, label="empirical PoA S(NE)/S(OPT), mean", color=color("goalit"))
+    by_n = group(rs, lambda r: r["n_users"])
+    ax.plot(xs, [max(r["poa"] for r in by_n[x]) for x in xs], "v--", color=color("goalit"), ms=4, lw=1,
+            label="empirical PoA, worst seed")  # fmt: skip
+    xs, bound = _curve(rs, "n_users", "poa_bound_local")
+    ax.plot(xs, [e.mean for e in bound], "k:", lw=1, label="bound ΣC_i(0)/ΣC_i^min (B.9 i), mean")
+    ax.axhline(2.5, color="0.4", ls="--", lw=1, label="5/2 (B.9 ii, affine, no binding capacity)")
+    ax.axhline(1.0, color="0.7", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of users N")
+    ax.set_ylabel("price of anarchy (ratio, 1 = optimal)")
+    ax.legend(loc="best")
+    fig.suptitle(f"E7: price of anarchy ({_seeds_note(_n_seeds(rs))})", fontsize=9)
+    return save(fig, out, "e7_poa")
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def _curve(rs: Sequence[Row], x: str, y: str) -> tuple[list[float], list[Estimate]]:
+    g = group(rs, lambda r: r[x] if x in r else r["config"][x])
+    xs = sorted(g)
+    return xs, [estimate(g[v], y) for v in xs]
+
+
+def _n_seeds(rs: Sequence[Row]) -> int:
+    return len({r["seed"] for r in rs})
+
+
+def _seeds_note(n: int) -> str:
+    return f"{n} seed{'s' if n != 1 else ''}, 95 % CI bands"
+
+
+FIGURES: tuple[Callable[[Sequence[Row], Plan, Path], list[Path]], ...] = (
+    load_figures, convergence_figure, updates_figure, runtime_figure, poa_figure,
+)  # fmt: skip
