@@ -27,7 +27,8 @@ STYLE = {
 COLORS = {
     "goalit": "#1f77b4", "ot-gah": "#d62728", "local": "#7f7f7f", "nearest-fp16": "#2ca02c",
     "nearest-q4": "#98df8a", "random": "#9467bd", "least-loaded": "#8c564b", "greedy": "#ff7f0e",
-    "optimum": "#000000", "goalit-random": "#1f77b4", "goalit-max-gain": "#17becf", "goalit-parallel": "#bcbd22",
+    "optimum": "#000000", "goalit-random": "#1f77b4", "goalit-max-gain": "#17becf",
+    "goalit-parallel": "#bcbd22",
 }  # fmt: skip
 MARKERS = "osD^v<>ph*"
 

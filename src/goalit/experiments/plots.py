@@ -73,7 +73,13 @@ def _level_share_figure(table: analysis.LoadTable, plan: Plan, out: Path) -> lis
             vals = np.array([e.mean for e in est])
             vals = np.nan_to_num(vals)
             bottom = np.zeros_like(vals) if bottom is None else bottom
-            ax.bar([str(x) for x in xs], vals, bottom=bottom, color=f"C{k}", label=col.removeprefix("share_level_"))
+            ax.bar(
+                [str(x) for x in xs],
+                vals,
+                bottom=bottom,
+                color=f"C{k}",
+                label=col.removeprefix("share_level_"),
+            )
             bottom = bottom + vals
         ax.set_title(label(policy))
         ax.set_xlabel("arrival rate λ (requests/s)")

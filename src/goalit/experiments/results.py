@@ -60,7 +60,9 @@ def select(rows: Sequence[Row], experiment: str, **where: Any) -> list[Row]:
     def value(r: Row, k: str) -> Any:
         return r[k] if k in r and k != "config" else r["config"].get(k)
 
-    return [r for r in rows if r["experiment"] == experiment and all(value(r, k) == v for k, v in where.items())]
+    return [
+        r for r in rows if r["experiment"] == experiment and all(value(r, k) == v for k, v in where.items())
+    ]
 
 
 def by_seed(rows: Sequence[Row], column: str) -> dict[int, float]:

@@ -171,20 +171,16 @@ def runtime_points(plan: Plan, available: tuple[str, ...]) -> list[Point]:
 
 def runtime_row(point: Point) -> dict[str, Any]:
     game = static_game(point)
-    res = solve(game, point.policy, point.seed, **_solver_options(point.policy))
+    res = solve(game, point.policy, point.seed)
     ex = res.extras
     return {
         "n_users": game.n_users,
         "runtime_s": res.runtime_s,
         "social_cost": res.metrics.social_cost,
-        "status": ex.get("status", "converged" if res.converged else "slot cap"),
-        "nodes": ex.get("nodes_explored", ex.get("nodes")),
-        "gap": ex.get("mip_gap", ex.get("gap")),
+        "status": ex.get("milp_status", "converged" if res.converged else "not converged"),
+        "nodes": ex.get("nodes_explored", ex.get("milp_nodes")),
+        "gap": ex.get("mip_gap"),
     }
-
-
-def _solver_options(algorithm: str) -> dict[str, Any]:
-    return {}
 
 
 # --- E7: price of anarchy -----------------------------------------------------------------------------
@@ -221,7 +217,7 @@ def poa_row(point: Point) -> dict[str, Any]:
         "social_cost_opt": opt.metrics.social_cost,
         "poa": ne.metrics.social_cost / opt.metrics.social_cost,
         "poa_bound_local": poa_local_bound(game),
-        "opt_status": opt.extras.get("status", ""),
+        "opt_status": opt.extras.get("milp_status", ""),
         "slots": ne.slots,
         "max_regret": ne.metrics.max_regret,
     }

@@ -27,6 +27,7 @@ from goalit.experiments.point import Point, canonical_json
 from goalit.experiments.store import ResultStore
 
 BACKENDS = ("local", "dask")
+CONNECT_TIMEOUT = "20s"  # how long to try reaching a Dask scheduler
 PointFn = Callable[[Point], dict[str, Any]]
 
 
@@ -130,7 +131,7 @@ def _run_dask(fn: PointFn, todo: list[Point], jobs: int, scheduler: str | None) 
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as err:
             raise GoalitInputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
     else:
