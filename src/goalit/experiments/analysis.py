@@ -90,6 +90,36 @@ def load_table(rows: Sequence[Row], experiment: str = "load") -> LoadTable:
     return LoadTable(rates, policies, series, chosen, scores, columns)
 
 
+FACTOR_NAMES = {"bandwidth_hz": "AP bandwidth W", "hardware": "server hardware", "llm": "model family"}
+
+
+def factor_label(factor: str, value: Any) -> str:
+    if factor == "bandwidth_hz":
+        return f"{float(value) / 1e6:g} MHz"
+    if factor == "hardware":
+        return {"mix": "2×4090+2×Orin", "rtx-4090": "4×RTX 4090", "jetson-agx-orin-64gb": "4×AGX Orin"}.get(
+            value, str(value)
+        )
+    return str(value)
+
+
+def sensitivity_table(rows: Sequence[Row], plan: Any) -> dict[str, dict[Any, dict[str, list[Row]]]]:
+    """{factor: {value: {policy: rows}}}; the base scenario's rows appear under every factor."""
+    from goalit.experiments.dynamic import SENSITIVITY_FACTORS, sensitivity_defaults
+
+    defaults = sensitivity_defaults(plan)
+    out: dict[str, dict[Any, dict[str, list[Row]]]] = {f: {} for f in SENSITIVITY_FACTORS}
+    for r in rows:
+        varied = [f for f in SENSITIVITY_FACTORS if f in r["config"]]
+        targets = varied or list(SENSITIVITY_FACTORS)
+        for f in targets:
+            v = r["config"].get(f, defaults[f])
+            out[f].setdefault(v, {}).setdefault(r["policy"], []).append(r)
+    for f in out:
+        out[f] = dict(sorted(out[f].items(), key=lambda kv: (kv[0] != defaults[f], _sortable(kv[0]))))
+    return out
+
+
 @dataclass(frozen=True)
 class Comparison:
     """GOALIT vs OT-GAH on one metric at one configuration: means, ratio-of-means change, paired CI."""
@@ -110,6 +140,10 @@ def compare(a_rows: Sequence[Row], b_rows: Sequence[Row], metric: str) -> Compar
     bv = [_f(b[s]) for s in seeds]
     change, paired = relative_change(av, bv)
     return Comparison(metric, estimate(a_rows, metric), estimate(b_rows, metric), change, paired)
+
+
+def _sortable(v: Any) -> tuple[int, Any]:
+    return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))
 
 
 def _f(v: Any) -> float:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goalit.experiments import static
+from goalit.experiments import dynamic, static
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.solvers.registry import REGISTRY
@@ -34,6 +34,8 @@ def _available() -> tuple[str, ...]:
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
+        Experiment("load", ("E1", "E2", "E3"), "Throughput, latency and perplexity vs arrival rate",
+                   dynamic.SIM_COLUMNS, dynamic.load_points, dynamic.sim_row),
         Experiment("convergence", ("E4",), "GOALIT convergence to a Nash equilibrium",
                    static.CONVERGENCE_COLUMNS, static.convergence_points, static.convergence_row),
         Experiment("updates", ("E5",), "Updates to equilibrium vs number of users",
@@ -45,11 +47,17 @@ EXPERIMENTS: dict[str, Experiment] = {
                    static.POA_COLUMNS,
                    lambda plan: static.poa_points(plan) if "optimum" in _available() else [],
                    static.poa_row),
+        Experiment("servers", ("E8",), "Scalability in the number of servers",
+                   dynamic.SIM_COLUMNS, dynamic.servers_points, dynamic.sim_row),
+        Experiment("tradeoff", ("E9",), "Latency-quality trade-off",
+                   dynamic.SIM_COLUMNS, dynamic.tradeoff_points, dynamic.sim_row),
+        Experiment("sensitivity", ("E10",), "Sensitivity to bandwidth, hardware and model",
+                   dynamic.SIM_COLUMNS, dynamic.sensitivity_points, dynamic.sim_row),
     )
 }  # fmt: skip
 
 # Columns whose values are wall-clock measurements: the only ones that differ between runs.
-TIMING_COLUMNS = ("runtime_s",)
+TIMING_COLUMNS = ("runtime_s", "sim_wall_s")
 
 
 def all_columns() -> tuple[str, ...]:

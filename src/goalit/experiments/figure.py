@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,8 @@ LABELS = {
 
 
 def label(policy: str) -> str:
+    if policy.startswith("goalit-fixed-"):
+        return f"GOALIT, servers fixed at {policy.removeprefix('goalit-fixed-')}"
     return LABELS.get(policy, policy)
 
 
@@ -70,7 +73,10 @@ def save(fig, out_dir: Path, name: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
-    fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+    for path, kw in zip(paths, ({"dpi": 150, "metadata": {"Software": None}},
+                                {"metadata": {"Date": None, "Creator": None}}), strict=True):  # fmt: skip
+        tmp = path.with_name(path.name + ".tmp")
+        fig.savefig(tmp, format=path.suffix[1:], **kw)
+        os.replace(tmp, path)  # never a half-written figure
     plt.close(fig)
     return paths

@@ -26,7 +26,8 @@ def make_figures(rows: Sequence[Row], plan: Plan, out_dir: str | Path) -> list[P
 
 # --- E1-E3: load sweep ----------------------------------------------------------------------------------
 LOAD_PANELS = (
-    ("e1_throughput", [("token_throughput_tps", "token throughput (tokens/s)")]),
+    ("e1_throughput", [("window_throughput_tps", "token throughput in the window [0, D] (tokens/s)"),
+                       ("token_throughput_tps", "tokens / makespan (tokens/s)")]),
     ("e2_latency", [("mean_latency_s", "mean end-to-end latency (s)"),
                     ("p95_latency_s", "p95 end-to-end latency (s)")]),
     ("e2_ttft_tpot", [("mean_ttft_s", "mean time to first token (s)"),
@@ -50,6 +51,9 @@ def load_figures(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
                 xs, est = table.curve(policy, col)
                 lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
                 line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k % len(MARKERS)])
+            if col == "window_throughput_tps" and table.has("offered_tps"):
+                xs, est = table.curve(table.policies[0], "offered_tps")
+                ax.plot(xs, [e.mean for e in est], color="0.3", ls=":", lw=1, label="offered load")
             ax.set_xlabel("arrival rate λ (requests/s)")
             ax.set_ylabel(ylabel)
         axes[0][0].legend(loc="best")
@@ -203,6 +207,98 @@ def poa_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     return save(fig, out, "e7_poa")
 
 
+# --- E8 servers -------------------------------------------------------------------------------------
+SIM_PANELS = (
+    ("window_throughput_tps", "token throughput in [0, D] (tokens/s)"),
+    ("mean_latency_s", "mean end-to-end latency (s)"),
+    ("mean_perplexity", "token-weighted mean perplexity"),
+)
+
+
+def servers_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs, _ = analysis.with_best_epochs(select(rows, "servers"))
+    if not rs:
+        return []
+    fig, axes = new_figure(ncols=3, width=4.2)
+    for k, (policy, prs) in enumerate(sorted(group(rs, lambda r: r["policy"]).items())):
+        for ax, (col, ylabel) in zip(axes[0], SIM_PANELS, strict=True):
+            xs, est = _curve(prs, "n_servers", col)
+            lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
+            line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k])
+            ax.set_xlabel("number of edge servers M")
+            ax.set_ylabel(ylabel)
+    axes[0][0].legend(loc="best")
+    rate = plan.reference_rate_per_s
+    fig.suptitle(f"E8: servers at λ = {rate:g} requests/s ({_seeds_note(_n_seeds(rs))})", fontsize=9)
+    return save(fig, out, "e8_servers")
+
+
+# --- E9 latency-quality trade-off --------------------------------------------------------------------
+def tradeoff_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs = select(rows, "tradeoff")
+    if not rs:
+        return []
+    fig, axes = new_figure(width=6.0, height=4.2)
+    ax = axes[0][0]
+    for k, (policy, prs) in enumerate(sorted(group(rs, lambda r: r["policy"]).items())):
+        g = group(prs, lambda r: r["config"]["w_quality_scale"])
+        scales = sorted(g)
+        lat = [estimate(g[s], "mean_latency_s") for s in scales]
+        ppl = [estimate(g[s], "mean_perplexity") for s in scales]
+        c = color(policy, k) if policy == "goalit" else f"C{k + 1}"
+        ax.errorbar([e.mean for e in lat], [e.mean for e in ppl], xerr=_err(lat), yerr=_err(ppl), color=c,
+                    marker=MARKERS[k], ms=4, lw=1.2, capsize=2, label=label(policy))  # fmt: skip
+        for s, x, y in zip(scales, lat, ppl, strict=True):
+            ax.annotate(
+                f"{s:g}", (x.mean, y.mean), textcoords="offset points", xytext=(4, 3), fontsize=7, color=c
+            )
+    ax.set_xlabel("mean end-to-end latency (s)")
+    ax.set_ylabel("token-weighted mean perplexity")
+    ax.legend(loc="best", title="labels: w_Q scale (× default)")
+    rate = plan.reference_rate_per_s
+    fig.suptitle(f"E9: latency-quality trade-off at λ = {rate:g} requests/s ({_seeds_note(_n_seeds(rs))})",
+                 fontsize=9)  # fmt: skip
+    return save(fig, out, "e9_tradeoff")
+
+
+def _err(est: Sequence[Estimate]) -> np.ndarray | None:
+    half = np.array([e.half_width for e in est], dtype=float)
+    return None if not np.isfinite(half).any() else np.nan_to_num(half)
+
+
+# --- E10 sensitivity ---------------------------------------------------------------------------------
+def sensitivity_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    rs, _ = analysis.with_best_epochs(select(rows, "sensitivity"))
+    if not rs:
+        return []
+    table = analysis.sensitivity_table(rs, plan)
+    factors = [f for f in table if len(table[f]) > 1] or list(table)
+    metrics = (
+        ("window_throughput_tps", "throughput in [0, D] (tokens/s)"),
+        ("mean_latency_s", "mean latency (s)"),
+    )
+    fig, axes = new_figure(ncols=len(factors), nrows=2, width=4.0, height=3.2)
+    for col, factor in enumerate(factors):
+        values = list(table[factor])
+        for row_i, (metric, ylabel) in enumerate(metrics):
+            ax = axes[row_i][col]
+            width = 0.38
+            for k, policy in enumerate(("goalit", "ot-gah")):
+                est = [estimate(table[factor][v].get(policy, []), metric) for v in values]
+                pos = np.arange(len(values)) + (k - 0.5) * width
+                ax.bar(pos, [e.mean for e in est], width, yerr=_err(est), capsize=2, color=color(policy),
+                       label=label(policy) + (" (best epoch)" if policy == "ot-gah" else ""))  # fmt: skip
+            ax.set_xticks(
+                np.arange(len(values)), [analysis.factor_label(factor, v) for v in values], fontsize=7
+            )
+            ax.set_ylabel(ylabel)
+            ax.set_xlabel(analysis.FACTOR_NAMES.get(factor, factor))
+    axes[0][0].legend(loc="best")
+    rate = plan.reference_rate_per_s
+    fig.suptitle(f"E10: sensitivity at λ = {rate:g} requests/s ({_seeds_note(_n_seeds(rs))})", fontsize=9)
+    return save(fig, out, "e10_sensitivity")
+
+
 # --- helpers ----------------------------------------------------------------------------------------
 def _curve(rs: Sequence[Row], x: str, y: str) -> tuple[list[float], list[Estimate]]:
     g = group(rs, lambda r: r[x] if x in r else r["config"][x])
@@ -219,5 +315,6 @@ def _seeds_note(n: int) -> str:
 
 
 FIGURES: tuple[Callable[[Sequence[Row], Plan, Path], list[Path]], ...] = (
-    load_figures, convergence_figure, updates_figure, runtime_figure, poa_figure,
+    load_figures, convergence_figure, updates_figure, runtime_figure, poa_figure, servers_figure,
+    tradeoff_figure, sensitivity_figure,
 )  # fmt: skip
