@@ -65,9 +65,9 @@ class View:
         """Requests in service on instances (not movable) and their actions."""
         return self.sim.fixed_requests(self.ids)
 
-    def available_s(self) -> np.ndarray:
-        """(R+1,) seconds from ``t`` until each instance can start new work (0: now; local: 0)."""
-        return self.sim.available_s(self.t)
+    def available(self) -> np.ndarray:
+        """(R+1,) bool: instance r can start a new static batch now (index 0, local: False)."""
+        return self.sim.available()
 
 
 @dataclass
@@ -112,6 +112,8 @@ class SubgameBuilder:
     def __init__(self, game: Game) -> None:
         self.game = game
         self.base = {f: getattr(game, f) for f in game.__dataclass_fields__}
+        # allowed actions per user (Game.candidates, a cached property) depend on the user's row only
+        self.per_user = {"candidates": game.candidates, "candidate_beta": game.candidate_beta}
         c = game.step_table.shape[1] - 1
         self.last_col = c
         self.rows = np.arange(game.n_actions)[:, None]
@@ -137,6 +139,8 @@ class SubgameBuilder:
 
     def background(self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
         kw = self.take(ids)
+        for f, v in self.per_user.items():
+            kw[f] = v[ids]
         width = min(ids.shape[0] + 2, self.last_col + 1)
         cols = np.minimum(self.cols[:, :width] + n_fixed[:, None], self.last_col)
         step = self.game.step_table[self.rows, cols]
@@ -161,7 +165,9 @@ class SubgameBuilder:
 
 def background_game(game: Game, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
     """The game of users ``ids`` with fixed loads folded in: d'_r(n) = d_r(n + f_r), K'_j = K_j - g_j."""
-    return SubgameBuilder(game).background(np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed))
+    return SubgameBuilder(game).background(
+        np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed)
+    )
 
 
 def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray, ids: np.ndarray) -> Game:
@@ -184,7 +190,9 @@ class GoalitPolicy(Policy):
         new = init < 0
         if new.any():
             init[new] = dynamics.isolated_start(sub)[new]
-        tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots)
+        tr = goalit(
+            sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
+        )
         self._count("decisions")
         self._count("slots", tr.slots)
         self._count("updates", tr.updates)
@@ -193,7 +201,12 @@ class GoalitPolicy(Policy):
         return Decision(tr.profile)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "grant": self.grant, "epsilon": self.epsilon, "max_slots": self.max_slots}
+        return {
+            **super().describe(),
+            "grant": self.grant,
+            "epsilon": self.epsilon,
+            "max_slots": self.max_slots,
+        }
 
 
 @dataclass
@@ -212,7 +225,9 @@ class RegistryPolicy(Policy):
         prof = np.asarray(res.profile, np.int64)[nf:]
         ok = np.isfinite(sub.beta[np.arange(nf, sub.n_users), prof])
         if not ok.all():
-            raise RuntimeError(f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}")
+            raise RuntimeError(
+                f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}"
+            )
         self._count("decisions")
         self._count("slots", int(res.slots))
         self._count("updates", int(res.updates))
@@ -239,7 +254,7 @@ class OtGahPolicy(Policy):
         if planner is None:
             from goalit.solvers.otgah import plan_epoch as planner
         plan = planner(
-            view.game, view.ids, available=view.available_s(), waited_s=view.waited_s, epoch_s=self.epoch_s,
+            view.game, view.ids, available=view.available(), waited_s=view.waited_s, epoch_s=self.epoch_s,
             **self.options,
         )  # fmt: skip
         self._count("decisions")
@@ -281,16 +296,22 @@ def make_policy(name: str, **options: Any) -> Policy:
     if name == "goalit":
         unknown = set(options) - {"grant", "epsilon", "max_slots"}
         if unknown:
-            raise GoalitInputError(f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
-                                   "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)")  # fmt: skip
+            raise GoalitInputError(
+                f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
+                "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)"
+            )
         grant = options.get("grant", "parallel")
         if grant not in GRANTS:
             raise GoalitInputError(f"policy goalit: grant must be one of {', '.join(GRANTS)}, not {grant!r}")
-        return GoalitPolicy(epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options)
+        return GoalitPolicy(
+            epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options
+        )
     if name == "ot-gah":
         planner = options.pop("planner", None)
         return OtGahPolicy(
-            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s), planner=planner, options=options
+            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s),
+            planner=planner,
+            options=options,
         )
     return RegistryPolicy(
         name=name, epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), options=options

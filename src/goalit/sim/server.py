@@ -7,7 +7,8 @@ prefill), and otherwise runs decode steps of duration
 
     tau_r(t) = max{(M_q + kappa sum_k l_k(t)) / (eta_m theta BW), 2 P |batch| / (eta_c theta F)} + delta_0
 
-with ``l_k(t)`` the current context (prompt + tokens generated so far) of each sequence, computed by
+with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the tokens generated so far
+and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
 :func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
 advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
 only its end is an event; a request that can be admitted mid-segment cuts the segment at the end of
@@ -16,7 +17,8 @@ admission to its last token (the server is told the output length, as with ``max
 
 :class:`StaticInstance` serves whole batches (OT-GAH, spec B.10): a batch starts when the instance is
 free and all its prompts have arrived, is padded to its longest prompt and output (prefill of
-|B| s_max tokens, o_max decode steps over |B| padded sequences) and all its requests finish together.
+|B| s_max tokens, o_max decode steps over |B| padded sequences of context s_max + t) and all its
+requests finish together (the same timing as ``goalit.solvers.otgah.static_batch_time_s``).
 
 Server energy: every step costs P_r tau (``power_w`` of the instance's share); a decode step's energy is
 split equally over the batch (P tau / |batch|, spec B.8), a prefill step's in proportion to the prompts.
@@ -184,7 +186,12 @@ class ContinuousInstance(_InstanceBase):
         if done.any():
             fin = ids[done]
             keep = ~done
-            self.ids, self.ctx, self.rem, self.fresh = ids[keep], self.ctx[keep], self.rem[keep], self.fresh[keep]
+            self.ids, self.ctx, self.rem, self.fresh = (
+                ids[keep],
+                self.ctx[keep],
+                self.rem[keep],
+                self.fresh[keep],
+            )
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
                 sim.decode_done(q, t)
@@ -215,7 +222,7 @@ class ContinuousInstance(_InstanceBase):
             sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
-            total = int(self.ctx.sum()) + n * np.arange(k, dtype=np.int64)
+            total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
             self.seg_ends = t + np.cumsum(self.decode_times(n, total))
             self.seg_t0 = t
             self.event_k = k
@@ -243,6 +250,11 @@ class StaticInstance(_InstanceBase):
         self.current: np.ndarray | None = None
         self.cur_ends = np.empty(0)
         self.padded_tokens = 0  # decode tokens computed for padding
+
+    @property
+    def free(self) -> bool:
+        """No batch running or queued: the instance can start a new batch now."""
+        return self.current is None and not self.batches
 
     def submit(self, ids: np.ndarray, uplinks_pending: int, t: float) -> None:
         """Queue a batch; it starts once the instance is free and ``uplinks_pending`` prompts arrived."""
@@ -272,7 +284,7 @@ class StaticInstance(_InstanceBase):
                 f"the instance has {self.kv_total:.4g} B (the planner must respect memory)"
             )
         tau_pre = self.prefill_time(float(n * s_max))
-        total = n * (s_max + np.arange(o_max, dtype=np.int64))
+        total = n * (s_max + np.arange(1, o_max + 1, dtype=np.int64))
         ends = t + tau_pre + np.cumsum(self.decode_times(n, total))
         end = float(ends[-1])
         sim.admitted_s[ids] = t

@@ -49,7 +49,10 @@ def nominal_context(scenario: Scenario) -> tuple[float, float]:
 
 
 def request_game(
-    scenario: Scenario, users: Users, context_tokens: float | None = None, kv_context_tokens: float | None = None
+    scenario: Scenario,
+    users: Users,
+    context_tokens: float | None = None,
+    kv_context_tokens: float | None = None,
 ) -> Game:
     """ONE Model A game for all requests, with instances a request's full KV cannot fit on disallowed."""
     ctx, kv = nominal_context(scenario)
@@ -118,16 +121,22 @@ class Simulation:
             sel = dev == name
             h = hw[name]
             self.local_prefill_s[sel] = llm.local_time_s(
-                self.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16, h.mem_bw_bytes_per_s,
-                h.eta_c, h.eta_m_for(scenario.local_level),
+                self.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16,
+                h.mem_bw_bytes_per_s, h.eta_c, h.eta_m_for(scenario.local_level),
             )  # fmt: skip
-            self.local_token_s[sel] = loc.weight_bytes / (h.eta_m_for(scenario.local_level) * h.mem_bw_bytes_per_s)
+            self.local_token_s[sel] = loc.weight_bytes / (
+                h.eta_m_for(scenario.local_level) * h.mem_bw_bytes_per_s
+            )
         self.local_s = np.asarray(game.fixed_latency_s[:, 0], float)
 
         self.events = engine.EventQueue()
         self.instances: list[Any] = [None]
         for r in range(1, game.n_actions):
-            inst = StaticInstance(r, game, self) if policy.static else ContinuousInstance(r, game, self, max_batch)
+            inst = (
+                StaticInstance(r, game, self)
+                if policy.static
+                else ContinuousInstance(r, game, self, max_batch)
+            )
             self.instances.append(inst)
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
@@ -148,24 +157,15 @@ class Simulation:
         ids = np.array(sorted(k for k in self.active if k not in mov), np.int64)
         return ids, self.action[ids] if ids.size else np.empty(0, np.int64)
 
-    def available_s(self, t: float) -> np.ndarray:
-        out = np.zeros(self.game.n_actions)
+    def available(self) -> np.ndarray:
+        """(R+1,) bool: instance r can start a new static batch now (continuous instances: always)."""
+        out = np.ones(self.game.n_actions, bool)
+        out[0] = False
         for r in range(1, self.game.n_actions):
             inst = self.instances[r]
             if isinstance(inst, StaticInstance):
-                end = float(inst.cur_ends[-1]) if inst.current is not None else t
-                for ids, _ in inst.batches:  # queued batches run after the current one (lower bound)
-                    end += self._static_duration(inst, ids)
-                out[r] = max(end - t, 0.0)
-            elif inst.phase != 0:
-                out[r] = max(float(inst.seg_ends[inst.event_k - 1]) - t, 0.0) if inst.phase == 2 else 0.0
+                out[r] = inst.free
         return out
-
-    def _static_duration(self, inst: StaticInstance, ids: np.ndarray) -> float:
-        n = int(ids.shape[0])
-        s_max, o_max = int(self.prompt[ids].max()), int(self.output[ids].max())
-        total = n * (s_max + np.arange(o_max, dtype=np.int64))
-        return inst.prefill_time(float(n * s_max)) + float(inst.decode_times(n, total).sum())
 
     # -- dispatch ----------------------------------------------------------------------------------------
 
@@ -190,14 +190,18 @@ class Simulation:
         ids = view.ids
         acts = np.asarray(dec.actions, np.int64)
         if acts.shape != ids.shape:
-            raise RuntimeError(f"policy {self.policy.name!r} returned {acts.shape} actions for {ids.shape} requests")
+            raise RuntimeError(
+                f"policy {self.policy.name!r} returned {acts.shape} actions for {ids.shape} requests"
+            )
         in_batch: set[int] = set()
         dispatched: set[int] = set()
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
                 members = ids[pos]
                 if (acts[pos] != r).any():
-                    raise RuntimeError(f"policy {self.policy.name!r}: batch of instance {r} disagrees with actions")
+                    raise RuntimeError(
+                        f"policy {self.policy.name!r}: batch of instance {r} disagrees with actions"
+                    )
                 for k in members.tolist():
                     dispatched.add(k)
                     self.dispatch_s[k] = t
@@ -214,7 +218,9 @@ class Simulation:
             if a != 0 and not np.isfinite(self.game.beta[k, a]):
                 raise RuntimeError(f"policy {self.policy.name!r} chose disallowed action {a} for request {k}")
             if self.policy.static and a >= 1:
-                raise RuntimeError(f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch")
+                raise RuntimeError(
+                    f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch"
+                )
             if cur >= 1:  # re-route a request waiting in an admission queue
                 self.instances[cur].withdraw(k, t)
                 del self.queued_at[k]
@@ -252,11 +258,12 @@ class Simulation:
                                   np.array([self.queued_at[k] for k in queued], np.int64)])  # fmt: skip
         n_fixed = self.load.copy()
         if queued:
-            np.subtract.at(n_fixed, current[len(self.pending):], 1)
+            np.subtract.at(n_fixed, current[len(self.pending) :], 1)
         srv = self.game.server_of
         m_fixed = np.bincount(srv[1:], weights=n_fixed[1:], minlength=self.game.n_servers).astype(np.int64)
         view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
-                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self, subgames=self.subgames)  # fmt: skip
+                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self,
+                    subgames=self.subgames)  # fmt: skip
         self._apply(view, self.policy.decide(view), t)
 
     # -- events --------------------------------------------------------------------------------------
@@ -323,7 +330,9 @@ class Simulation:
                 self.last_token_s[a] = t
                 self.done_s[a] = t
                 self.generated[a] = self.output[a]
-                self.first_token_s[a] = self.local_start_s[a] + self.local_prefill_s[a] + self.local_token_s[a]
+                self.first_token_s[a] = (
+                    self.local_start_s[a] + self.local_prefill_s[a] + self.local_token_s[a]
+                )
                 self.status[a] = COMPLETED
             elif kind == engine.DOWNLINK_DONE:
                 self.done_s[a] = t
@@ -333,7 +342,9 @@ class Simulation:
                 n_before = len(self.pending)
                 self._decide(t)
                 if i < n_arr or self.pending:
-                    stuck = i >= n_arr and len(ev) == 0 and len(self.pending) == n_before and not self.queued_at
+                    stuck = (
+                        i >= n_arr and len(ev) == 0 and len(self.pending) == n_before and not self.queued_at
+                    )
                     if stuck:  # nothing in flight, no arrivals left and the policy keeps everyone waiting
                         self.stalled = True
                         break
