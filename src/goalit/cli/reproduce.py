@@ -1,4 +1,4 @@
-"""``goalit reproduce``: run experiments E1-E10, draw the figures, write report.md (needs the experiments extra)."""
+"""``goalit reproduce``: run experiments E1-E10, draw the figures, write report.md (``experiments`` extra)."""
 
 from __future__ import annotations
 
@@ -24,17 +24,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quick", action="store_true", help="quick mode: few seeds, short runs (a few minutes)")
     p.add_argument("--mode", choices=("quick", "full", "tiny"), default=None, help=argparse.SUPPRESS)
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="output directory (default: results/quick or results/full)")  # fmt: skip
-    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
-                   help="parallel worker processes (default: number of CPUs)")  # fmt: skip
-    p.add_argument("--backend", choices=("local", "dask"), default="local",
-                   help="local: joblib processes; dask: a Dask distributed cluster (default: local)")  # fmt: skip
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler, e.g. tcp://HOST:8786 (with --backend dask; default: a LocalCluster "
-                   "of --jobs workers)")  # fmt: skip
-    p.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
-                   help="seeds per point (default: 20 in full mode, 3 in quick mode)")  # fmt: skip
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="output directory (default: results/quick or results/full)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="parallel worker processes (default: number of CPUs)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local: joblib processes; dask: a Dask distributed cluster (default: local)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://HOST:8786 (with --backend dask; default: a LocalCluster "
+        "of --jobs workers)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="seeds per point (default: 20 in full mode, 3 in quick mode)",
+    )
     p.add_argument(
         "--only",
         default=None,
@@ -63,18 +82,24 @@ def run(args: argparse.Namespace) -> int:
     only = tuple(s for s in args.only.split(",") if s.strip()) if args.only else None
     out = args.out or os.path.join("results", mode)
     res = reproduce(
-        out, mode, seeds=args.seeds, jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
-        experiments=only, progress=not args.no_progress,
-    )  # fmt: skip
+        out,
+        mode,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        experiments=only,
+        progress=not args.no_progress,
+    )
     s = res.sweep
     print(
-        f"goalit reproduce ({res.plan.mode}): {s.total} points, {s.computed} computed, {s.skipped} already done"
+        f"goalit reproduce ({res.plan.mode}): {s.total} points, {s.computed} computed, "
+        f"{s.skipped} already done"
         + (f", {s.repaired} damaged line(s) repaired" if s.repaired else "")
         + f"; {res.wall_s:.1f} s wall"
     )
     print(f"results: {s.path}")
-    print(
-        f"figures: {len([p for p in res.figures if p.suffix == '.png'])} (PNG + SVG) in {res.out_dir / 'figures'}"
-    )
+    n_png = len([p for p in res.figures if p.suffix == ".png"])
+    print(f"figures: {n_png} (PNG + SVG) in {res.out_dir / 'figures'}")
     print(f"report:  {res.report}")
     return 0

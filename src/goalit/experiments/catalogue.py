@@ -77,6 +77,16 @@ def plan_points(plan: Plan, names: tuple[str, ...] | None = None) -> list[Point]
     return out
 
 
+def cost_hint(point: Point) -> float:
+    """Relative cost of a point for scheduling: simulated requests (x3 for OT-GAH's tree search)."""
+    cfg = point.config
+    if "rate_per_s" in cfg:
+        return (
+            float(cfg["rate_per_s"]) * float(cfg["duration_s"]) * (3.0 if point.policy == "ot-gah" else 1.0)
+        )
+    return float(cfg.get("n_users", 0)) / 100.0
+
+
 def run_point(point: Point) -> dict[str, Any]:
     """The row of one point (pure: same point, same row, except ``TIMING_COLUMNS``)."""
     return EXPERIMENTS[point.experiment].run(point)

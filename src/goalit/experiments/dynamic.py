@@ -12,6 +12,9 @@ Every point is one ``goalit.simulate`` run: Poisson arrivals at ``rate_per_s`` o
   ``goodput_tps`` = sum of o_k over requests completed within their deadline tau_k, divided by D (the
   deadline-constrained token throughput that DFTSP, OT-GAH's ancestor, maximises), and
   ``offered_tps`` = sum of o_k over all arrivals / D, the load both are measured against;
+* ``window_curve_tps``: the same throughput over the first f D seconds for f in ``WINDOW_FRACTIONS``
+  (requests arrived and completed before f D, divided by f D), which shows how Theta depends on the
+  window length;
 * the share of completed requests served locally and at each edge quantization level.
 
 The seed roots the simulator's streams: every policy sees the same requests under one seed.
@@ -27,6 +30,7 @@ from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.experiments.variants import variant
 
+WINDOW_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # Theta over the first f*D seconds: how the gap depends on D
 LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # spec C.2 ladder (Llama-3-8B)
 METRIC_KEYS = (
     "arrived", "completed", "unfinished", "rejected", "sim_time_s", "token_throughput_tps", "mean_latency_s",
@@ -38,7 +42,7 @@ METRIC_KEYS = (
 STAT_KEYS = ("decisions", "slots", "updates", "messages", "nodes_explored")
 SIM_COLUMNS = (
     METRIC_KEYS
-    + ("window_throughput_tps", "goodput_tps", "offered_tps", "share_local")
+    + ("window_throughput_tps", "goodput_tps", "offered_tps", "window_curve_tps", "share_local")
     + tuple(f"share_level_{q}" for q in LEVELS)
     + tuple(f"policy_{k}" for k in STAT_KEYS)
     + ("sim_wall_s",)
@@ -68,6 +72,11 @@ def sim_row(point: Point) -> dict[str, Any]:
     done_s = np.asarray(rec["done_s"], dtype=float)
     in_window = done & (done_s <= duration)
     row["window_throughput_tps"] = float(o[in_window].sum() / duration)
+    arr = np.asarray(rec["arrival_s"], dtype=float)
+    row["window_curve_tps"] = [
+        float(o[done & (arr < f * duration) & (done_s <= f * duration)].sum() / (f * duration))
+        for f in WINDOW_FRACTIONS
+    ]
     met = np.asarray(rec["met_deadline"], dtype=bool)
     row["goodput_tps"] = float(o[done & met].sum() / duration)
     row["offered_tps"] = float(o.sum() / duration)
@@ -85,12 +94,12 @@ def sim_row(point: Point) -> dict[str, Any]:
 
 # --- point lists ----------------------------------------------------------------------------------------
 def _policy_points(
-    experiment: str, plan: Plan, base: dict[str, Any], policies: tuple[str, ...]
+    experiment: str, plan: Plan, base: dict[str, Any], policies: tuple[str, ...], epochs_s: tuple[float, ...]
 ) -> list[Point]:
-    """One point per (policy, seed); OT-GAH once per epoch length of the plan's grid."""
+    """One point per (policy, seed); OT-GAH once per epoch length of ``epochs_s``."""
     out = []
     for policy in policies:
-        epochs = plan.epoch_grid_s if policy == "ot-gah" else (None,)
+        epochs = epochs_s if policy == "ot-gah" else (None,)
         for e in epochs:
             cfg = dict(base) if e is None else {**base, "epoch_s": e}
             out += [Point(experiment, policy, cfg, s) for s in plan.seed_list]
@@ -105,7 +114,7 @@ def load_points(plan: Plan) -> list[Point]:
     """E1-E3: every policy at every arrival rate."""
     out = []
     for rate in plan.rates_per_s:
-        out += _policy_points("load", plan, _base(plan, rate), plan.load_policies)
+        out += _policy_points("load", plan, _base(plan, rate), plan.load_policies, plan.epoch_grid_s)
     return out
 
 
@@ -114,7 +123,7 @@ def servers_points(plan: Plan) -> list[Point]:
     out = []
     for m in plan.server_counts:
         base = {**_base(plan, plan.reference_rate_per_s), "n_servers": m}
-        out += _policy_points("servers", plan, base, ("goalit", "ot-gah"))
+        out += _policy_points("servers", plan, base, ("goalit", "ot-gah"), plan.epoch_grid_other_s)
     return out
 
 
@@ -123,7 +132,7 @@ def tradeoff_points(plan: Plan) -> list[Point]:
     out = []
     for k in plan.quality_scales:
         base = {**_base(plan, plan.reference_rate_per_s), "w_quality_scale": k}
-        out += _policy_points("tradeoff", plan, base, ("goalit",))
+        out += _policy_points("tradeoff", plan, base, ("goalit",), ())
         for q in plan.fixed_levels:
             cfg = {**base, "levels": q, "algorithm": "goalit"}
             out += [Point("tradeoff", f"goalit-fixed-{q}", cfg, s) for s in plan.seed_list]
@@ -144,7 +153,7 @@ def sensitivity_points(plan: Plan) -> list[Point]:
         configs += [{**base, factor: v} for v in values if v != defaults[factor]]
     out = []
     for cfg in configs:
-        out += _policy_points("sensitivity", plan, cfg, ("goalit", "ot-gah"))
+        out += _policy_points("sensitivity", plan, cfg, ("goalit", "ot-gah"), plan.epoch_grid_other_s)
     return out
 
 

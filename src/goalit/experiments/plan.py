@@ -27,7 +27,8 @@ class Plan:
     rates_per_s: tuple[float, ...] = (1.0, 2.0, 4.0, 6.0, 8.0, 10.0)
     horizon_s: float = 300.0
     load_policies: tuple[str, ...] = ("goalit", "ot-gah", "local", "nearest-fp16", "random", "greedy")
-    epoch_grid_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)  # OT-GAH epoch lengths tried
+    epoch_grid_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)  # OT-GAH epoch lengths tried (E1-E3)
+    epoch_grid_other_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)  # ... in E8 and E10
     # E4 convergence, E5 updates vs N, E6 runtime vs N, E7 PoA
     convergence_users: tuple[int, ...] = (20, 50, 100)
     scaling_users: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
@@ -56,6 +57,7 @@ QUICK = Plan(
     rates_per_s=(2.0, 6.0, 10.0),
     horizon_s=60.0,
     epoch_grid_s=(1.0, 2.0),
+    epoch_grid_other_s=(1.0,),
     convergence_users=(20, 50, 100),
     scaling_users=(10, 30, 50, 100),
     runtime_users=(10, 50, 100),
@@ -76,6 +78,7 @@ TINY = Plan(
     horizon_s=10.0,
     load_policies=("goalit", "ot-gah", "local"),
     epoch_grid_s=(1.0, 2.0),
+    epoch_grid_other_s=(1.0,),
     convergence_users=(10,),
     scaling_users=(6, 12),
     runtime_users=(6,),

@@ -97,14 +97,17 @@ def _header(rows: Sequence[Row], plan: Plan, n_points: int | None) -> str:
     lines = [
         "# Reproduction report: GOALIT vs OT-GAH",
         "",
-        'Paper: Hou, Gan, Ni, Zhai, Liu, "Game-based LLM inference task offloading for edge computing system", '
+        'Paper: Hou, Gan, Ni, Zhai, Liu, "Game-based LLM inference task offloading for edge computing '
+        'system", '
         "IEEE Trans. Green Commun. Netw. 10 (2026) 2490-2502. Its text is not public; the model, GOALIT and "
-        "OT-GAH are reconstructions (`../shared/spec/system-model.md`), so this report tests the claims of the "
+        "OT-GAH are reconstructions (`../shared/spec/system-model.md`), so this report tests the claims of "
+        "the "
         "abstract against our reconstruction, not against the paper's own simulator.",
         "",
         f"* goalit {__version__}, mode **{plan.mode}**, scenario `{plan.scenario}` (spec C.6), "
         f"{plan.seeds} seed(s) per point ({seeds} found in the rows), 95 % Student-t confidence intervals "
-        "(± half-width; intervals of relative changes are over per-seed paired ratios, common random numbers).",
+        "(± half-width; intervals of relative changes are over per-seed paired ratios, common random "
+        "numbers).",
         f"* {len(rows)} rows"
         + (f" for {n_points} planned points" if n_points is not None else "")
         + "; raw data in `results.csv` (one row per config and seed), grids in `plan.json`.",
@@ -182,28 +185,59 @@ def _headline(table: LoadTable, plan: Plan, figures_dir: str) -> str:
         "Relative change = mean(GOALIT) / mean(OT-GAH) − 1 at each arrival rate; brackets: 95 % CI of the "
         "per-seed paired change. Throughput Θ (primary, tokens/s) is the token throughput observed in the "
         "loaded window [0, D]: tokens of requests completed by D, divided by D. Goodput (secondary, declared "
-        "before any run) counts only requests completed within their deadline τ_i, the throughput that DFTSP, "
+        "before any run) counts only requests completed within their deadline τ_i, the throughput that "
+        "DFTSP, "
         "OT-GAH's ancestor, maximises. Latencies and perplexity are over all requests (none is cut off). "
         "OT-GAH runs at its best epoch length per rate (see below)."
     )
     out.append("")
-    headers = ["λ (req/s)", "offered (tok/s)", "Θ GOALIT", "Θ OT-GAH", "ΔΘ", "Δ goodput", "latency GOALIT (s)",
-               "latency OT-GAH (s)", "Δ latency", "Δ p95 latency", "PPL GOALIT", "PPL OT-GAH", "Δ PPL",
-               "OT-GAH T_e (s)"]  # fmt: skip
+    headers = [
+        "λ (req/s)",
+        "offered (tok/s)",
+        "Θ GOALIT",
+        "Θ OT-GAH",
+        "ΔΘ",
+        "Δ goodput",
+        "latency GOALIT (s)",
+        "latency OT-GAH (s)",
+        "Δ latency",
+        "Δ p95 latency",
+        "PPL GOALIT",
+        "PPL OT-GAH",
+        "Δ PPL",
+        "OT-GAH T_e (s)",
+    ]
     body = []
     for x in rates:
         if x not in comps["window_throughput_tps"]:
             continue
         th, gp, la, p9, pp = (comps[m][x] for m in HEADLINE)
         offered = estimate(table.rows("goalit", x), "offered_tps")
-        body.append([
-            f"{x:g}", num(offered.mean, 4), est(th.goalit, 4), est(th.otgah, 4), pct_ci(th.change, th.paired),
-            pct_ci(gp.change, gp.paired), est(la.goalit), est(la.otgah), pct_ci(la.change, la.paired),
-            pct_ci(p9.change, p9.paired), est(pp.goalit, 4), est(pp.otgah, 4), pct_ci(pp.change, pp.paired),
-            num(table.chosen_epoch.get(x)),
-        ])  # fmt: skip
-    change_cols = {"window_throughput_tps": 4, "goodput_tps": 5, "mean_latency_s": 8, "p95_latency_s": 9,
-                   "mean_perplexity": 12}  # fmt: skip
+        body.append(
+            [
+                f"{x:g}",
+                num(offered.mean, 4),
+                est(th.goalit, 4),
+                est(th.otgah, 4),
+                pct_ci(th.change, th.paired),
+                pct_ci(gp.change, gp.paired),
+                est(la.goalit),
+                est(la.otgah),
+                pct_ci(la.change, la.paired),
+                pct_ci(p9.change, p9.paired),
+                est(pp.goalit, 4),
+                est(pp.otgah, 4),
+                pct_ci(pp.change, pp.paired),
+                num(table.chosen_epoch.get(x)),
+            ]
+        )
+    change_cols = {
+        "window_throughput_tps": 4,
+        "goodput_tps": 5,
+        "mean_latency_s": 8,
+        "p95_latency_s": 9,
+        "mean_perplexity": 12,
+    }
     for name, sel in (("mean over all rates", rates), ("mean over λ ≥ median (moderate-high)", upper)):
         cells = [""] * len(headers)
         cells[0] = f"**{name}**"
@@ -220,14 +254,29 @@ def _headline(table: LoadTable, plan: Plan, figures_dir: str) -> str:
         rows.append(
             [name, paper_text, pct_ci(c_all, ci_all), pct_ci(c_up, ci_up), verdict(c_up, ci_up, paper)]
         )
-    out.append(md_table(["claim", "paper", "ours, all rates", "ours, moderate-high load", "verdict (moderate-high)"],
-                        rows))  # fmt: skip
-    out += ["", "Rule (spec part d): a claim is reproduced if sign and rough magnitude (within a factor of two) match "
-            "at moderate-to-high load; the paper gives no magnitude for perplexity, so only its direction is "
-            "checked.", ""]  # fmt: skip
+    out.append(
+        md_table(
+            ["claim", "paper", "ours, all rates", "ours, moderate-high load", "verdict (moderate-high)"], rows
+        )
+    )
+    out += [
+        "",
+        "Rule (spec part d): a claim is reproduced if sign and rough magnitude (within a factor of two) "
+        "match "
+        "at moderate-to-high load; the paper gives no magnitude for perplexity, so only its direction is "
+        "checked.",
+        "",
+    ]
     out += ["### Why", ""] + _why(table, comps, upper)
-    out += ["", _epoch_table(table), "", figure_links(figures_dir, "e1_throughput", "e2_latency", "e2_ttft_tpot",
-                                                      "e3_perplexity", "e3_level_share")]  # fmt: skip
+    out += ["", _window_table(table)]
+    out += [
+        "",
+        _epoch_table(table),
+        "",
+        figure_links(
+            figures_dir, "e1_throughput", "e2_latency", "e2_ttft_tpot", "e3_perplexity", "e3_level_share"
+        ),
+    ]
     return "\n".join(out)
 
 
@@ -239,23 +288,39 @@ def _why(table: LoadTable, comps: dict[str, dict[float, Comparison]], upper: Seq
     def m(policy: str, x: float, col: str) -> float:
         return estimate(table.rows(policy, x), col).mean
 
-    unfinished = sum(int(r.get("unfinished") or 0) + int(r.get("rejected") or 0) for rs in table.series.values()
-                     for r in rs)  # fmt: skip
+    unfinished = sum(
+        int(r.get("unfinished") or 0) + int(r.get("rejected") or 0)
+        for rs in table.series.values()
+        for r in rs
+    )
     deliv = ", ".join(
-        f"λ = {x:g}: GOALIT {_share(m('goalit', x, 'window_throughput_tps'), m('goalit', x, 'offered_tps'))}, "
+        f"λ = {x:g}: GOALIT "
+        f"{_share(m('goalit', x, 'window_throughput_tps'), m('goalit', x, 'offered_tps'))}, "
         f"OT-GAH {_share(m('ot-gah', x, 'window_throughput_tps'), m('ot-gah', x, 'offered_tps'))}"
         for x in (lo, hi)
     )
+    if unfinished == 0:
+        completion = "Every request of every run completed once the arrivals stopped"
+    else:
+        completion = f"{unfinished} requests were left unfinished or rejected after the arrivals stopped"
+    gains = analysis.window_gains(table).get(hi, [])
+    trend = ""
+    if len(gains) > 1 and all(_finite(c) for _, c in gains):
+        (d0, c0), (d1, c1) = gains[0], gains[-1]
+        word = "shrinks" if abs(c1) < abs(c0) else "does not shrink"
+        trend = (
+            f" At λ = {hi:g} the gain {word} with the window length: {pct(c0)} over the first {d0:g} s, "
+            f"{pct(c1)} over {d1:g} s (table below)."
+        )
     out.append(
-        f"* **Throughput.** {'Every request of every run completed' if unfinished == 0 else f'{unfinished} requests were left unfinished or rejected'}"
-        " once the arrivals stopped: with on-device execution always available, no policy lets a queue grow "
-        "without bound, so over a long run every policy's throughput tends to the offered load. The measured "
-        "differences are the tokens still in flight when the window closes, which grow with latency. Share "
-        f"of the offered tokens delivered within the window: {deliv}. The gap therefore shrinks as D grows "
-        "(full mode uses a longer window than quick mode)."
+        f"* **Throughput.** {completion}. With on-device execution always available, no policy lets a queue "
+        "grow without bound, so over a long run every policy's throughput tends to the offered load, and the "
+        "measured differences are mostly tokens still in flight when the window closes, which grow with "
+        f"latency. Share of the offered tokens delivered within the window: {deliv}.{trend}"
     )
     met = ", ".join(
-        f"λ = {x:g}: {_pc(m('goalit', x, 'deadline_met_share'))} vs {_pc(m('ot-gah', x, 'deadline_met_share'))}"
+        f"λ = {x:g}: {_pc(m('goalit', x, 'deadline_met_share'))} vs "
+        f"{_pc(m('ot-gah', x, 'deadline_met_share'))}"
         for x in (lo, hi)
     )
     out.append(
@@ -292,13 +357,33 @@ def _why(table: LoadTable, comps: dict[str, dict[float, Comparison]], upper: Seq
                 parts.append(f"local (q4_k_m) {_pc(loc)}")
             mix.append(f"{label(policy)}: " + (", ".join(parts) or "–"))
         out.append(
-            "* **Perplexity.** GOALIT lets each user pick the level that fits its quality weight w_Q and bound "
+            "* **Perplexity.** GOALIT lets each user pick the level that fits its quality weight w_Q and "
+            "bound "
             "PPL_max, so quality-sensitive users take FP16/q8_0 while others accept 4-bit; OT-GAH picks one "
             f"batch per instance maximising served tokens. Mix of levels at λ = {hi:g}: "
             + "; ".join(mix)
             + "."
         )
     return out
+
+
+def _window_table(table: LoadTable) -> str:
+    gains = analysis.window_gains(table)
+    if not gains:
+        return ""
+    lengths = [d for d, _ in next(iter(gains.values()))]
+    rows = [[f"{x:g}"] + [pct(c) for _, c in g] for x, g in gains.items()]
+    return "\n".join(
+        [
+            "**Throughput gain ΔΘ vs window length.** Θ over the first D' seconds of the same runs (requests "
+            "arrived and completed before D'), GOALIT over OT-GAH (ratio of means − 1). A gain that shrinks "
+            "as "
+            "D' grows comes from requests in flight at the end of the window, not from a higher service "
+            "rate:",
+            "",
+            md_table(["λ (req/s)"] + [f"D' = {d:g} s" for d in lengths], rows),
+        ]
+    )
 
 
 def _share(a: float, b: float) -> str:
@@ -314,7 +399,8 @@ def _epoch_table(table: LoadTable) -> str:
     out = [
         "### OT-GAH epoch length (best of a grid)",
         "",
-        f"OT-GAH was simulated with every epoch length T_e in {{{', '.join(f'{e:g}' for e in epochs)}}} s; at each "
+        f"OT-GAH was simulated with every epoch length T_e in {{{', '.join(f'{e:g}' for e in epochs)}}} s; "
+        "at each "
         "rate the comparison uses the T_e with the highest mean throughput Θ (ties: lowest mean latency), "
         "chosen on the same seeds, which can only favour OT-GAH. Θ (tokens/s) / mean latency (s) per T_e, "
         "chosen one in bold:",
@@ -336,17 +422,23 @@ def _epoch_table(table: LoadTable) -> str:
 
 
 def _all_policies(table: LoadTable, figures_dir: str) -> str:
-    out = ["## All policies vs load (E1-E3)", "",
-           "Means over seeds; OT-GAH at its best epoch length. Baselines: spec B.11 (myopic greedy = "
-           "everyone best-responds at once).", ""]  # fmt: skip
+    out = [
+        "## All policies vs load (E1-E3)",
+        "",
+        "Means over seeds; OT-GAH at its best epoch length. Baselines: spec B.11 (myopic greedy = "
+        "everyone best-responds at once).",
+        "",
+    ]
     for col, title, digits in (
         ("window_throughput_tps", "Token throughput in [0, D] (tokens/s)", 4),
         ("mean_latency_s", "Mean end-to-end latency (s)", 3),
         ("p95_latency_s", "p95 end-to-end latency (s)", 3),
         ("mean_perplexity", "Token-weighted mean perplexity", 4),
     ):
-        rows = [[label(p)] + [num(estimate(table.rows(p, x), col).mean, digits) for x in table.rates]
-                for p in table.policies]  # fmt: skip
+        rows = [
+            [label(p)] + [num(estimate(table.rows(p, x), col).mean, digits) for x in table.rates]
+            for p in table.policies
+        ]
         out += [f"**{title}**", "", md_table(["policy"] + [f"λ = {x:g}" for x in table.rates], rows), ""]
     return "\n".join(out)
 
@@ -358,20 +450,43 @@ def _convergence(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
         return ""
     body = []
     for n, g in sorted(group(rs, lambda r: r["n_users"]).items()):
-        body.append([str(n), est(estimate(g, "slots")), est(estimate(g, "updates")), est(estimate(g, "messages")),
-                     f"{sum(bool(r['converged']) for r in g)}/{len(g)}",
-                     num(max(float(r["max_regret"]) for r in g)),
-                     pct(estimate(g, "potential_final").mean / estimate(g, "potential_start").mean - 1.0)])  # fmt: skip
-    return "\n".join([
-        "## E4: convergence to a Nash equilibrium", "",
-        "GOALIT (parallel grant of non-conflicting update requests) from the isolated start, static game "
-        f"(Model A) of N users drawn from the `{plan.scenario}` scenario's distributions, one population per seed.",
-        "",
-        md_table(["N", "slots", "updates", "messages", "converged", "max regret at end (s/token)", "Δ potential"],
-                 body),
-        "", f"ε = the scenario's tolerance; max regret ≤ ε means an ε-Nash equilibrium.", "",
-        figure_links(figures_dir, "e4_convergence"),
-    ])  # fmt: skip
+        body.append(
+            [
+                str(n),
+                est(estimate(g, "slots")),
+                est(estimate(g, "updates")),
+                est(estimate(g, "messages")),
+                f"{sum(bool(r['converged']) for r in g)}/{len(g)}",
+                num(max(float(r["max_regret"]) for r in g)),
+                pct(estimate(g, "potential_final").mean / estimate(g, "potential_start").mean - 1.0),
+            ]
+        )
+    return "\n".join(
+        [
+            "## E4: convergence to a Nash equilibrium",
+            "",
+            "GOALIT (parallel grant of non-conflicting update requests) from the isolated start, static game "
+            f"(Model A) of N users drawn from the `{plan.scenario}` scenario's distributions, one population "
+            "per seed.",
+            "",
+            md_table(
+                [
+                    "N",
+                    "slots",
+                    "updates",
+                    "messages",
+                    "converged",
+                    "max regret at end (s/token)",
+                    "Δ potential",
+                ],
+                body,
+            ),
+            "",
+            "ε = the scenario's tolerance; max regret ≤ ε means an ε-Nash equilibrium.",
+            "",
+            figure_links(figures_dir, "e4_convergence"),
+        ]
+    )
 
 
 def _updates(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
@@ -398,14 +513,20 @@ def _updates(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
         if len(set(xs)) > 1:
             slope = float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
             slopes.append(f"{label(p)} {slope:.2f}")
-    return "\n".join([
-        "## E5: convergence cost vs number of users", "",
-        "Granted updates until no user has an ε-improvement. The bounds of spec B.9 are worst-case "
-        "(each update lowers the potential by at least ε), far above the measured counts.", "",
-        md_table(headers, body), "",
-        "Log-log slope of updates vs N (1 = linear, 2 = quadratic): " + (", ".join(slopes) or "–") + ".", "",
-        figure_links(figures_dir, "e5_updates"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E5: convergence cost vs number of users",
+            "",
+            "Granted updates until no user has an ε-improvement. The bounds of spec B.9 are worst-case "
+            "(each update lowers the potential by at least ε), far above the measured counts.",
+            "",
+            md_table(headers, body),
+            "",
+            "Log-log slope of updates vs N (1 = linear, 2 = quadratic): " + (", ".join(slopes) or "–") + ".",
+            "",
+            figure_links(figures_dir, "e5_updates"),
+        ]
+    )
 
 
 def _runtime(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
@@ -423,15 +544,21 @@ def _runtime(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             cells.append(est(estimate(g, "runtime_s")) if g else "–")
         body.append(cells)
     statuses = sorted({str(r.get("status")) for r in by_policy.get("optimum", [])})
-    return "\n".join([
-        "## E6: decision run time vs number of users", "",
-        "Wall-clock time of one static decision for N users (single process; the machine was shared, so "
-        "times are indicative). OT-GAH = one epoch over all users; optimum = MILP (HiGHS) of the social "
-        f"cost, run up to N = {plan.runtime_optimum_max_users}" + (f", statuses: {', '.join(statuses)}" if statuses else "")
-        + ".", "",
-        md_table(["N"] + [f"{label(p)} (s)" for p in policies], body), "",
-        figure_links(figures_dir, "e6_runtime"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E6: decision run time vs number of users",
+            "",
+            "Wall-clock time of one static decision for N users (single process; the machine was shared, so "
+            "times are indicative). OT-GAH = one epoch over all users; optimum = MILP (HiGHS) of the social "
+            f"cost, run up to N = {plan.runtime_optimum_max_users}"
+            + (f", statuses: {', '.join(statuses)}" if statuses else "")
+            + ".",
+            "",
+            md_table(["N"] + [f"{label(p)} (s)" for p in policies], body),
+            "",
+            figure_links(figures_dir, "e6_runtime"),
+        ]
+    )
 
 
 def _poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
@@ -450,19 +577,37 @@ def _poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             ]
         )
     worst = max(float(r["poa"]) for r in rs)
-    return "\n".join([
-        "## E7: price of anarchy", "",
-        "Social cost of GOALIT's equilibrium over the MILP optimum on the same users.", "",
-        md_table(["N", "PoA (mean)", "PoA (worst seed)", "bound ΣC_i(0)/ΣC_i^min", "optimum status"], body), "",
-        f"Worst PoA observed: {worst:.4f} (1 = the equilibrium is socially optimal; spec B.9 bounds: the local-"
-        "fallback bound in the table, and 5/2 for affine step times without binding capacities).", "",
-        figure_links(figures_dir, "e7_poa"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E7: price of anarchy",
+            "",
+            "Social cost of GOALIT's equilibrium over the MILP optimum on the same users.",
+            "",
+            md_table(
+                ["N", "PoA (mean)", "PoA (worst seed)", "bound ΣC_i(0)/ΣC_i^min", "optimum status"], body
+            ),
+            "",
+            f"Worst PoA observed: {worst:.4f} (1 = the equilibrium is socially optimal; spec B.9 bounds: the "
+            "local-"
+            "fallback bound in the table, and 5/2 for affine step times without binding capacities).",
+            "",
+            figure_links(figures_dir, "e7_poa"),
+        ]
+    )
 
 
 def _sim_pair_table(rs: Sequence[Row], key, key_header: str, fmt_key) -> str:
-    headers = [key_header, "Θ GOALIT", "Θ OT-GAH", "ΔΘ", "latency GOALIT (s)", "latency OT-GAH (s)", "Δ latency",
-               "PPL GOALIT", "PPL OT-GAH"]  # fmt: skip
+    headers = [
+        key_header,
+        "Θ GOALIT",
+        "Θ OT-GAH",
+        "ΔΘ",
+        "latency GOALIT (s)",
+        "latency OT-GAH (s)",
+        "Δ latency",
+        "PPL GOALIT",
+        "PPL OT-GAH",
+    ]
     body = []
     for k, g in group(rs, key).items():
         a = [r for r in g if r["policy"] == "goalit"]
@@ -472,8 +617,19 @@ def _sim_pair_table(rs: Sequence[Row], key, key_header: str, fmt_key) -> str:
         th = compare(a, b, "window_throughput_tps")
         la = compare(a, b, "mean_latency_s")
         pp = compare(a, b, "mean_perplexity")
-        body.append([fmt_key(k), est(th.goalit, 4), est(th.otgah, 4), pct_ci(th.change, th.paired), est(la.goalit),
-                     est(la.otgah), pct_ci(la.change, la.paired), est(pp.goalit, 4), est(pp.otgah, 4)])  # fmt: skip
+        body.append(
+            [
+                fmt_key(k),
+                est(th.goalit, 4),
+                est(th.otgah, 4),
+                pct_ci(th.change, th.paired),
+                est(la.goalit),
+                est(la.otgah),
+                pct_ci(la.change, la.paired),
+                est(pp.goalit, 4),
+                est(pp.otgah, 4),
+            ]
+        )
     return md_table(headers, body)
 
 
@@ -487,13 +643,18 @@ def _servers(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
         f"M = {_cfg(c)['n_servers']}: {num(e)} s"
         for c, e in sorted(chosen.items(), key=lambda ce: _cfg(ce[0])["n_servers"])
     )
-    return "\n".join([
-        "## E8: number of edge servers", "",
-        f"M servers on a grid over the area (hardware alternating RTX 4090 / AGX Orin), λ = "
-        f"{plan.reference_rate_per_s:g} requests/s. OT-GAH best epoch per M: {epochs}.", "",
-        _sim_pair_table(rs, lambda r: r["config"]["n_servers"], "M", str), "",
-        figure_links(figures_dir, "e8_servers"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E8: number of edge servers",
+            "",
+            f"M servers on a grid over the area (hardware alternating RTX 4090 / AGX Orin), λ = "
+            f"{plan.reference_rate_per_s:g} requests/s. OT-GAH best epoch per M: {epochs}.",
+            "",
+            _sim_pair_table(rs, lambda r: r["config"]["n_servers"], "M", str),
+            "",
+            figure_links(figures_dir, "e8_servers"),
+        ]
+    )
 
 
 def _cfg(text: str) -> dict[str, Any]:
@@ -517,14 +678,21 @@ def _tradeoff(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
                 f"{num(estimate(g, 'mean_latency_s').mean)} s / {num(estimate(g, 'mean_perplexity').mean, 4)}"
             )
         body.append(cells)
-    return "\n".join([
-        "## E9: latency-quality trade-off", "",
-        "The users' quality weight w_Q is scaled by the factor in the first column (w_T = 1). GOALIT on the "
-        "level ladder vs GOALIT with every server hosting one fixed level (whole server). Cells: mean latency "
-        f"/ token-weighted mean perplexity, λ = {plan.reference_rate_per_s:g} requests/s.", "",
-        md_table(["w_Q scale"] + [label(p) for p in policies], body), "",
-        figure_links(figures_dir, "e9_tradeoff"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E9: latency-quality trade-off",
+            "",
+            "The users' quality weight w_Q is scaled by the factor in the first column (w_T = 1). GOALIT on "
+            "the "
+            "level ladder vs GOALIT with every server hosting one fixed level (whole server). Cells: mean "
+            "latency "
+            f"/ token-weighted mean perplexity, λ = {plan.reference_rate_per_s:g} requests/s.",
+            "",
+            md_table(["w_Q scale"] + [label(p) for p in policies], body),
+            "",
+            figure_links(figures_dir, "e9_tradeoff"),
+        ]
+    )
 
 
 def _sensitivity(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
@@ -540,26 +708,43 @@ def _sensitivity(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
                 flat.append({**r, "_key": (factor, v)})
     order = {k: i for i, k in enumerate(dict.fromkeys(r["_key"] for r in flat))}
     flat.sort(key=lambda r: order[r["_key"]])
-    return "\n".join([
-        "## E10: sensitivity", "",
-        "One factor at a time away from the base scenario (first value of each factor = base), λ = "
-        f"{plan.reference_rate_per_s:g} requests/s; OT-GAH at its best epoch per configuration. Llama-2-7B has no "
-        "q3_k_m level: that instance's share goes to the server's next larger level.", "",
-        _sim_pair_table(flat, lambda r: r["_key"], "factor = value",
-                        lambda k: f"{analysis.FACTOR_NAMES.get(k[0], k[0])} = {analysis.factor_label(*k)}"),
-        "", figure_links(figures_dir, "e10_sensitivity"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## E10: sensitivity",
+            "",
+            "One factor at a time away from the base scenario (first value of each factor = base), λ = "
+            f"{plan.reference_rate_per_s:g} requests/s; OT-GAH at its best epoch per configuration. "
+            "Llama-2-7B has no "
+            "q3_k_m level: that instance's share goes to the server's next larger level.",
+            "",
+            _sim_pair_table(
+                flat,
+                lambda r: r["_key"],
+                "factor = value",
+                lambda k: f"{analysis.FACTOR_NAMES.get(k[0], k[0])} = {analysis.factor_label(*k)}",
+            ),
+            "",
+            figure_links(figures_dir, "e10_sensitivity"),
+        ]
+    )
 
 
 def _caveats(plan: Plan) -> str:
-    return "\n".join([
-        "## Caveats", "",
-        "* The paper's model is reconstructed (spec part b): whether quantization is chosen per user or per "
-        "server, whether local execution is a strategy, whether energy enters the utility and whether the "
-        "uplink is interference-coupled are open; each changes the comparison.",
-        "* OT-GAH is our reading of \"optimal tree-based search\" (DFTSP-style batch search per instance + "
-        "greedy allocation, spec B.10). Its epoch length was tuned on a grid (above); other readings could "
-        "do better or worse.",
-        "* Throughput is measured over a finite window; see \"Why\". Run times (E6) are wall-clock on a shared "
-        "2-core machine.",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "## Caveats",
+            "",
+            "* The paper's model is reconstructed (spec part b): whether quantization is chosen per user or "
+            "per "
+            "server, whether local execution is a strategy, whether energy enters the utility and whether "
+            "the "
+            "uplink is interference-coupled are open; each changes the comparison.",
+            '* OT-GAH is our reading of "optimal tree-based search" (DFTSP-style batch search per instance + '
+            "greedy allocation, spec B.10). Its epoch length was tuned on a grid (above); other readings "
+            "could "
+            "do better or worse.",
+            '* Throughput is measured over a finite window; see "Why". Run times (E6) are wall-clock on a '
+            "shared "
+            "2-core machine.",
+        ]
+    )

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from goalit.errors import GoalitInputError
-from goalit.experiments.catalogue import EXPERIMENTS, all_columns, plan_points, run_point
+from goalit.experiments.catalogue import EXPERIMENTS, all_columns, cost_hint, plan_points, run_point
 from goalit.experiments.plan import Plan, make_plan
 from goalit.experiments.results import load_rows
 from goalit.experiments.sweep import BACKENDS, SweepSummary, run_sweep
@@ -79,11 +79,23 @@ def reproduce(
     t0 = time.perf_counter()
     points = plan_points(plan, names)
     out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "plan.json", json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)},
-                                              indent=2) + "\n")  # fmt: skip
+    _write_text(
+        out / "plan.json",
+        json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)}, indent=2) + "\n",
+    )
     csv_path = out / "results.csv"
-    sweep = run_sweep(points, run_point, csv_path, all_columns(), backend=backend, jobs=jobs, scheduler=scheduler,
-                      progress=progress, desc=f"reproduce ({plan.mode})")  # fmt: skip
+    sweep = run_sweep(
+        points,
+        run_point,
+        csv_path,
+        all_columns(),
+        backend=backend,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=progress,
+        desc=f"reproduce ({plan.mode})",
+        cost=cost_hint,
+    )
     rows = load_rows(csv_path, points)
     from goalit.experiments.plots import make_figures
     from goalit.experiments.report import render_report

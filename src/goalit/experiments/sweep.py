@@ -66,12 +66,15 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     desc: str = "sweep",
+    cost: Callable[[Point], float] | None = None,
 ) -> SweepSummary:
     """Evaluate every point not yet in the CSV at ``path``; rows appended as points finish.
 
     ``columns`` are the metric columns of the CSV (the identity columns come first). Duplicate points
     in ``points`` are evaluated once. When the sweep completes, the rows are sorted into the order
-    of ``points`` so that the file does not depend on scheduling.
+    of ``points`` so that the file does not depend on scheduling. ``cost(point)``, if given, is a
+    relative cost estimate: expensive points are started first, so that no worker idles at the end
+    while another finishes a long point.
     """
     if backend not in BACKENDS:
         raise GoalitInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -83,6 +86,8 @@ def run_sweep(
     with ResultStore(path, columns) as store:
         done = store.open()
         todo = [p for k, p in unique.items() if k not in done]
+        if cost is not None:
+            todo.sort(key=cost, reverse=True)  # stable: plan order among equal costs
         skipped = len(unique) - len(todo)
         bar = _progress(len(unique), skipped, progress, desc)
         computed = 0
