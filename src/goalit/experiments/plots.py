@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,16 @@ from goalit.experiments.results import Row, estimate, group, select
 from goalit.experiments.stats import Estimate, mean_ci
 
 
-def make_figures(rows: Sequence[Row], plan: Plan, out_dir: str | Path) -> list[Path]:
-    """Draw every figure whose experiment has rows; returns the files written."""
+def make_figures(rows: Sequence[Row], plan: Plan, out_dir: str | Path, jobs: int = 1) -> list[Path]:
+    """Draw every figure whose experiment has rows (in ``jobs`` processes); returns the files written."""
     out = Path(out_dir)
-    paths: list[Path] = []
-    for draw in FIGURES:
-        paths += draw(rows, plan, out)
-    return paths
+    if jobs > 1:
+        from joblib import Parallel, delayed
+
+        parts = Parallel(n_jobs=jobs, backend="loky")(delayed(draw)(rows, plan, out) for draw in FIGURES)
+    else:
+        parts = [draw(rows, plan, out) for draw in FIGURES]
+    return [p for part in parts for p in part]
 
 
 # --- E1-E3: load sweep ----------------------------------------------------------------------------------
@@ -36,31 +40,30 @@ LOAD_PANELS = (
 )  # fmt: skip
 
 
-def load_figures(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+def load_figure(name: str, rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
+    """One figure of ``LOAD_PANELS`` (or the level shares) over the load sweep."""
     table = analysis.load_table(rows)
     if not table.series:
         return []
-    paths = []
-    for name, panels in LOAD_PANELS:
-        panels = [(c, y) for c, y in panels if table.has(c)]
-        if not panels:
-            continue
-        fig, axes = new_figure(ncols=len(panels))
-        for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
-            for k, policy in enumerate(table.policies):
-                xs, est = table.curve(policy, col)
-                lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
-                line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k % len(MARKERS)])
-            if col == "window_throughput_tps" and table.has("offered_tps"):
-                xs, est = table.curve(table.policies[0], "offered_tps")
-                ax.plot(xs, [e.mean for e in est], color="0.3", ls=":", lw=1, label="offered load")
-            ax.set_xlabel("arrival rate λ (requests/s)")
-            ax.set_ylabel(ylabel)
-        axes[0][0].legend(loc="best")
-        fig.suptitle(f"Load sweep on '{plan.scenario}' ({_seeds_note(table.n_seeds)})", fontsize=9)
-        paths += save(fig, out, name)
-    share = _level_share_figure(table, plan, out)
-    return paths + share
+    if name == "e3_level_share":
+        return _level_share_figure(table, plan, out)
+    panels = [(c, y) for c, y in dict(LOAD_PANELS)[name] if table.has(c)]
+    if not panels:
+        return []
+    fig, axes = new_figure(ncols=len(panels))
+    for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
+        for k, policy in enumerate(table.policies):
+            xs, est = table.curve(policy, col)
+            lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
+            line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k % len(MARKERS)])
+        if col == "window_throughput_tps" and table.has("offered_tps"):
+            xs, est = table.curve(table.policies[0], "offered_tps")
+            ax.plot(xs, [e.mean for e in est], color="0.3", ls=":", lw=1, label="offered load")
+        ax.set_xlabel("arrival rate λ (requests/s)")
+        ax.set_ylabel(ylabel)
+    axes[0][0].legend(loc="best")
+    fig.suptitle(f"Load sweep on '{plan.scenario}' ({_seeds_note(table.n_seeds)})", fontsize=9)
+    return save(fig, out, name)
 
 
 def _level_share_figure(table: analysis.LoadTable, plan: Plan, out: Path) -> list[Path]:
@@ -315,6 +318,7 @@ def _seeds_note(n: int) -> str:
 
 
 FIGURES: tuple[Callable[[Sequence[Row], Plan, Path], list[Path]], ...] = (
-    load_figures, convergence_figure, updates_figure, runtime_figure, poa_figure, servers_figure,
+    *(partial(load_figure, name) for name, _ in LOAD_PANELS), partial(load_figure, "e3_level_share"),
+    convergence_figure, updates_figure, runtime_figure, poa_figure, servers_figure,
     tradeoff_figure, sensitivity_figure,
 )  # fmt: skip

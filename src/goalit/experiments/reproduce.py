@@ -100,7 +100,7 @@ def reproduce(
     from goalit.experiments.plots import make_figures
     from goalit.experiments.report import render_report
 
-    figures = make_figures(rows, plan, out / "figures")
+    figures = make_figures(rows, plan, out / "figures", jobs=jobs if backend == "local" else 1)
     report = out / "report.md"
     _write_text(report, render_report(rows, plan, figures_dir="figures", n_points=len(points)))
     return ReproduceSummary(out, plan, sweep, figures, report, time.perf_counter() - t0)
