@@ -58,11 +58,11 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
 
 
 def line_ci(ax, x: Sequence[float], est: Sequence[Estimate], *, label: str, color: str, marker: str = "o",
-            linestyle: str = "-") -> None:  # fmt: skip
-    """Means as a line with markers and the 95 % CI as a shaded band (where it exists)."""
+            linestyle: str = "-", floor: float | None = None) -> None:  # fmt: skip
+    """Means as a line with markers, the 95 % CI as a shaded band (where it exists; clipped at ``floor``)."""
     xs = list(x)
     ax.plot(xs, [e.mean for e in est], marker=marker, ms=4, lw=1.4, color=color, label=label, ls=linestyle)
-    lo = [e.lo for e in est]
+    lo = [e.lo if floor is None else max(e.lo, floor) for e in est]
     hi = [e.hi for e in est]
     if any(math.isfinite(v) for v in lo):
         ax.fill_between(xs, lo, hi, color=color, alpha=0.18, lw=0)

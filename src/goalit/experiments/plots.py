@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from goalit.experiments import analysis
 from goalit.experiments.figure import MARKERS, color, label, line_ci, new_figure, save
@@ -112,7 +112,7 @@ def convergence_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]
         for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
             traces = [r[col] for r in by_n[n]]
             xs, est = _padded(traces, hold=col != "moved_trace")
-            line_ci(ax, xs, est, label=f"N = {n}", color=f"C{k}", marker="")
+            line_ci(ax, xs, est, label=f"N = {n}", color=f"C{k}", marker="", floor=0.0)
             ax.set_xlabel("decision slot t")
             ax.set_ylabel(ylabel)
     axes[0][0].legend(loc="best")
@@ -132,7 +132,7 @@ def updates_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     rs = select(rows, "updates")
     if not rs:
         return []
-    fig, axes = new_figure(ncols=2)
+    fig, axes = new_figure(ncols=2, height=4.6)
     ax, ax2 = axes[0]
     by_policy = group(rs, lambda r: r["policy"])
     for k, policy in enumerate(sorted(by_policy)):
@@ -147,25 +147,20 @@ def updates_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     ax.plot(xs, [e.mean for e in spec], "k:", lw=1, label="bound [N d_max(N) + Σ Δβ/α]/ε = O(N²)")
     ref = by_policy.get("goalit-random") or next(iter(by_policy.values()))
     xs_r, upd_r = _curve(ref, "n_users", "updates")
-    c = _fit_quadratic(xs_r, [e.mean for e in upd_r])
     grid = np.linspace(min(xs_r), max(xs_r), 50)
-    ax.plot(grid, c * grid**2, color="0.5", lw=1, ls="-.", label=f"{c:.3g}·N² (fit)")
+    n_last, u_last = xs_r[-1], upd_r[-1].mean
+    for power, style in ((1, (0, (3, 2))), (2, "-.")):
+        ax.plot(grid, u_last * (grid / n_last) ** power, color="0.55", lw=1, ls=style,
+                label=f"∝ N{'²' if power == 2 else ''} through the last random-grant point")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("number of users N")
     ax.set_ylabel("updates (granted moves) to ε-NE")
-    ax.legend(loc="best")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7)
     ax2.set_xlabel("number of users N")
     ax2.set_ylabel("decision slots to ε-NE")
     ax2.legend(loc="best")
     fig.suptitle(f"E5: convergence cost vs N ({_seeds_note(_n_seeds(rs))})", fontsize=9)
     return save(fig, out, "e5_updates")
-
-
-def _fit_quadratic(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Least-squares c of y = c N^2."""
-    x = np.asarray(xs, dtype=float) ** 2
-    y = np.asarray(ys, dtype=float)
-    return float((x * y).sum() / (x * x).sum()) if (x * x).sum() > 0 else math.nan
 
 
 # --- E6 run time ----------------------------------------------------------------------------------------
@@ -191,21 +186,27 @@ def poa_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     rs = select(rows, "poa")
     if not rs:
         return []
-    fig, axes = new_figure()
-    ax = axes[0][0]
+    fig, axes = new_figure(ncols=2)
+    zoom, ax = axes[0]
     xs, est = _curve(rs, "n_users", "poa")
-    line_ci(ax, xs, est, label="empirical PoA S(NE)/S(OPT), mean", color=color("goalit"))
     by_n = group(rs, lambda r: r["n_users"])
-    ax.plot(xs, [max(r["poa"] for r in by_n[x]) for x in xs], "v--", color=color("goalit"), ms=4, lw=1,
-            label="empirical PoA, worst seed")  # fmt: skip
+    worst = [max(r["poa"] for r in by_n[x]) for x in xs]
+    for a in (zoom, ax):
+        line_ci(a, xs, est, label="empirical PoA S(NE)/S(OPT), mean", color=color("goalit"))
+        a.plot(xs, worst, "v--", color=color("goalit"), ms=4, lw=1, label="empirical PoA, worst seed")
+        a.axhline(1.0, color="0.5", lw=0.8)
+        a.set_xlabel("number of users N")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    zoom.set_ylabel("price of anarchy (1 = socially optimal)")
+    zoom.set_title("measured (zoom)", fontsize=9)
+    zoom.legend(loc="best")
     xs, bound = _curve(rs, "n_users", "poa_bound_local")
     ax.plot(xs, [e.mean for e in bound], "k:", lw=1, label="bound ΣC_i(0)/ΣC_i^min (B.9 i), mean")
     ax.axhline(2.5, color="0.4", ls="--", lw=1, label="5/2 (B.9 ii, affine, no binding capacity)")
-    ax.axhline(1.0, color="0.7", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("number of users N")
-    ax.set_ylabel("price of anarchy (ratio, 1 = optimal)")
-    ax.legend(loc="best")
+    ax.set_ylim(bottom=0.9)
+    ax.set_ylabel("price of anarchy (ratio)")
+    ax.set_title("against the bounds of spec B.9", fontsize=9)
+    ax.legend(loc="center right", fontsize=7)
     fig.suptitle(f"E7: price of anarchy ({_seeds_note(_n_seeds(rs))})", fontsize=9)
     return save(fig, out, "e7_poa")
 
