@@ -1,13 +1,13 @@
 """OT (DFTSP-style tree search) nodes explored vs exhaustive search; OT-GAH epochs on the default servers.
 
 Part 1: random OT subproblems (n requests drawn from default-like users, one instance of the default
-scenario, deadlines as drawn, 20 sub-channels), n = 4..20: mean nodes of OT with feasibility + bound
+scenario, deadlines as drawn, 20 sub-channels), n = 4..18: mean nodes of OT with feasibility + bound
 pruning, with feasibility pruning only, and 2^n subsets of exhaustive search (which every value is
 checked against). DFTSP (arXiv 2405.07140) reports > 45 % lower complexity than brute force.
 Part 2: one static OT-GAH epoch (all users, all instances) for 20 / 50 / 100 users: OT searches,
 nodes, wall time.
 
-Run: ./dev bench otgah_nodes [--trials 20] [--max-n 20]
+Run: ./dev bench otgah_nodes [--trials 20] [--max-n 18]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from goalit.solvers import otgah
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--max-n", type=int, default=20)
+    ap.add_argument("--max-n", type=int, default=18)
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), numpy {np.__version__}")
     game = build_game(default_with(200, 77))

@@ -351,11 +351,12 @@ def plan_epoch(
     cap = game.capacity if model_capacity else None
     _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes, cap)
 
-    # earliest finish of each request served alone now on any allowed instance (availability ignored)
-    solo = _solo_finish(game, pending, allowed)
     local_ok = allowed[:, LOCAL]
-    next_wait = np.inf if epoch_s is None else float(epoch_s)
-    doomed = free & (waited + next_wait + solo > game.deadline_s[pending])
+    if epoch_s is None:  # no next epoch
+        doomed = free.copy()
+    else:  # would miss the deadline even served alone (on any allowed instance) after one more epoch
+        solo = _solo_finish(game, pending, allowed)
+        doomed = free & (waited + float(epoch_s) + solo > game.deadline_s[pending])
     plan.assignment[doomed & local_ok] = LOCAL
     stuck = free & doomed & ~local_ok
     if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
