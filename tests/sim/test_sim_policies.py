@@ -104,3 +104,38 @@ def test_unknown_policy_and_option_are_input_errors():
         make_policy("goalit", speed=3)
     with pytest.raises(goalit.GoalitInputError, match="epoch_s"):
         make_policy("goalit", epoch_s=-1.0)
+
+
+@pytest.mark.parametrize("grant", ["parallel", "max-gain", "random"])
+def test_scalar_goalit_equals_the_protocol(grant):
+    """goalit_small reproduces goalit(): profile, slots, updates, messages, convergence and random draws."""
+    from goalit.game.dynamics import isolated_start
+    from goalit.sim.small_goalit import goalit_small, isolated_start_small
+
+    sc = goalit.default_scenario("default")
+    rng = np.random.default_rng(11)
+    game = build_game(sc, users=random_users(sc, 600, rng), context_tokens=400.0, kv_context_tokens=1024.0)
+    b = SubgameBuilder(game)
+    cap = game.capacity[1:]
+    moved = multi = 0
+    for k in range(300):
+        size = 1 + k % 12
+        ids = np.sort(rng.choice(600, size, replace=False))
+        # fixed loads from empty to beyond capacity, APs from free to saturated
+        n_fixed = np.concatenate([[0], rng.integers(0, cap + 3)])
+        m_fixed = rng.integers(0, 24, game.n_servers)
+        sub = b.background(ids, n_fixed, m_fixed)
+        init = isolated_start(sub)
+        assert np.array_equal(isolated_start_small(sub), init)
+        if k % 3 == 0:
+            init = np.array([rng.choice(np.flatnonzero(row)) for row in sub.allowed])
+        slots_cap = None if k % 5 else int(rng.integers(1, 4))
+        r1, r2 = np.random.default_rng(k), np.random.default_rng(k)
+        tr = run_goalit(sub, r1, initial=init, grant=grant, max_slots=slots_cap)
+        got = goalit_small(sub, r2, init, grant, max_slots=slots_cap)
+        assert np.array_equal(got[0], tr.profile)
+        assert got[1:] == (tr.slots, tr.updates, tr.messages, tr.converged)
+        assert r1.random() == r2.random()  # same draws from the algorithm stream
+        moved += tr.updates
+        multi += tr.updates > 1
+    assert moved > 300 and multi > 30

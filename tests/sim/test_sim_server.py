@@ -131,3 +131,14 @@ def test_static_batches_take_the_planned_time_and_finish_together(small):
         assert np.all(rec["dispatch_s"][members] % 0.5 == 0)  # decided at epoch boundaries
     padded = sum(i.get("padded_tokens", 0) for i in res.instances)
     assert padded > 0
+
+
+def test_ot_gah_best_effort_batches_respect_memory(small):
+    # requests too long for the phone (no local option) whose deadlines are unreachable (prefill alone
+    # takes minutes) go through OT-GAH's best-effort pass; mixed prompt lengths make padded batches of
+    # more than two exceed every instance's memory
+    s = np.array([62_000, 62_000, 125_000, 125_000])
+    w = Workload(np.zeros(s.size), s, np.full(s.size, 1_000), source="test")
+    res = goalit.simulate(small, policy="ot-gah", workload=w, seed=0)
+    rec = res.records
+    assert (rec["status"] == "completed").all() and (rec["action"] >= 1).all()

@@ -84,6 +84,8 @@ BAD = {
                                    "timestamp decreases"),
     "azure-negative-length": ("t.csv", AZ_HEAD + GOOD[0] + "\n2023-11-16 18:15:50.9951690,-5,109\n", 3,
                               "ContextTokens", "negative length"),
+    "azure-non-integer-length": ("t.csv", AZ_HEAD + GOOD[0] + "\n2023-11-16 18:15:50.9951690,396,1.5\n", 3,
+                                 "GeneratedTokens", "not an integer token count"),
     "azure-empty-file": ("t.csv", "", 1, "TIMESTAMP", "empty file"),
     "azure-header-only": ("t.csv", AZ_HEAD, 2, "TIMESTAMP", "empty trace"),
     "mooncake-missing-column": ("t.jsonl", mc((0, 5, 3), (10, 5, None)), 2, "output_length", "missing field"),
@@ -143,3 +145,19 @@ def test_zero_output_tokens_are_raised_to_one_and_stated(tmp_path):
     assert w.output_tokens.tolist() == [1, 4]
     assert any("raised from 0 to 1 (1 requests)" in x for x in w.transforms)
     assert w.arrival_s.tolist() == [0.0, 0.005]
+
+
+def test_workload_objects_are_validated():
+    import goalit
+    from goalit.sim.workload import Workload
+
+    bad = [
+        Workload(np.array([1.0, 0.5])),
+        Workload(np.array([0.0, -1.0])),
+        Workload(np.array([0.0, 1.0]), np.array([10, 10]), np.array([5, 0])),
+        Workload(np.array([0.0, 1.0]), np.array([10, 10]), None),
+        Workload(np.array([0.0, 1.0]), np.array([10.5, 10]), np.array([5, 5])),
+    ]
+    for w in bad:
+        with pytest.raises(TraceError):
+            goalit.simulate("small", workload=w)

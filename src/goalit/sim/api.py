@@ -56,7 +56,7 @@ def make_workload(
             raise GoalitInputError("time_scale applies to traces; for Poisson arrivals set rate")
         return w.transformed(length_scale=length_scale, max_prompt_tokens=max_prompt_tokens,
                              max_output_tokens=max_output_tokens)  # fmt: skip
-    w = workload if isinstance(workload, Workload) else load_trace(workload, trace_format)
+    w = workload.check() if isinstance(workload, Workload) else load_trace(workload, trace_format)
     return w.transformed(
         rate=rate,
         time_scale=time_scale,
@@ -135,4 +135,5 @@ def simulate(
         events=int(sim.events.popped + len(w)),
         stalled=sim.stalled,
         wall_s=sim.wall_s,
+        decide_wall_s=sim.decide_wall_s,
     )

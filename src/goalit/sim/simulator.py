@@ -148,6 +148,7 @@ class Simulation:
         self.subgames = SubgameBuilder(game)
         self.t_end = 0.0
         self.wall_s = 0.0
+        self.decide_wall_s = 0.0  # wall time inside policy.decide
         self.stalled = False
 
     # -- state queries used by policies ----------------------------------------------------------------
@@ -195,6 +196,7 @@ class Simulation:
             )
         in_batch: set[int] = set()
         dispatched: set[int] = set()
+        withdrawn: set[int] = set()
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
                 members = ids[pos]
@@ -221,9 +223,9 @@ class Simulation:
                 raise RuntimeError(
                     f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch"
                 )
-            if cur >= 1:  # re-route a request waiting in an admission queue
-                self.instances[cur].withdraw(k, t)
-                del self.queued_at[k]
+            if cur >= 1:  # re-route a request blocked in an admission queue
+                self.instances[cur].withdraw(k)
+                withdrawn.add(cur)
                 self.load[cur] -= 1
                 del self.active[k]
                 self.reroutes[k] += 1
@@ -234,7 +236,6 @@ class Simulation:
                     self.action[k] = a
                     self.load[a] += 1
                     self.active[k] = a
-                    self.queued_at[k] = a
                     self.instances[a].enqueue(k, t)
                 else:
                     self._send(k, a, t)
@@ -247,6 +248,8 @@ class Simulation:
                 self._send(k, a, t)
         if dispatched:
             self.pending = [k for k in self.pending if k not in dispatched]
+        for r in sorted(withdrawn):
+            self.instances[r].readmit(t)
 
     def _decide(self, t: float) -> None:
         """Ask the policy about the pending (and, if it re-routes, the queued) requests."""
@@ -264,7 +267,10 @@ class Simulation:
         view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
                     waited_s=t - self.arrival[ids], rng=self.rng, sim=self,
                     subgames=self.subgames)  # fmt: skip
-        self._apply(view, self.policy.decide(view), t)
+        w0 = time.perf_counter()
+        decision = self.policy.decide(view)
+        self.decide_wall_s += time.perf_counter() - w0
+        self._apply(view, decision, t)
 
     # -- events --------------------------------------------------------------------------------------
 
@@ -324,7 +330,6 @@ class Simulation:
                 if isinstance(inst, StaticInstance):
                     inst.uplink_done(a, t)
                 else:
-                    self.queued_at[a] = r
                     inst.enqueue(a, t)
             elif kind == engine.LOCAL_DONE:
                 self.last_token_s[a] = t

@@ -61,6 +61,27 @@ class Workload:
         """N / span: requests per second over the arrival window (0 for fewer than two requests)."""
         return len(self) / self.span_s if self.span_s > 0 else 0.0
 
+    def check(self) -> Workload:
+        """Validate a workload built in code (traces are validated while read); returns ``self``."""
+        name = self.source or "workload"
+        t = np.asarray(self.arrival_s)
+        if t.ndim != 1 or not np.isfinite(t).all() or (t < 0).any():
+            raise TraceError(f"{name}: arrival_s must be a 1-D array of finite times >= 0")
+        bad = np.flatnonzero(np.diff(t) < 0)
+        if bad.size:
+            raise TraceError(f"{name}: request {int(bad[0]) + 1}: arrival time decreases")
+        if (self.prompt_tokens is None) != (self.output_tokens is None):
+            raise TraceError(f"{name}: give both prompt_tokens and output_tokens, or neither")
+        if self.prompt_tokens is not None:
+            for col, lo in (("prompt_tokens", 0), ("output_tokens", 1)):
+                x = np.asarray(getattr(self, col))
+                if x.shape != t.shape or not np.issubdtype(x.dtype, np.integer):
+                    raise TraceError(f"{name}: {col} must be integers, one per request")
+                if (x < lo).any():
+                    k = int(np.flatnonzero(x < lo)[0])
+                    raise TraceError(f"{name}: request {k}: {col} must be >= {lo}, not {int(x[k])}")
+        return self
+
     def describe(self) -> dict:
         """JSON-ready description: source, size, span, rate and the transforms applied."""
         d = {
@@ -262,17 +283,32 @@ def _read_azure(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
                         path, line, missing, f"missing value ({len(row)} fields, expected {len(names)})"
                     )
                 stamps.append(row[idx[0]].strip())
-                s.append(_int_length(row[idx[1]], path, line, AZURE_COLUMNS[1]))
-                o.append(_int_length(row[idx[2]], path, line, AZURE_COLUMNS[2]))
+                s.append(row[idx[1]])
+                o.append(row[idx[2]])
                 lines.append(line)
         except (csv.Error, UnicodeDecodeError) as err:
             raise _fail(path, reader.line_num, "TIMESTAMP", f"unreadable CSV ({err})") from None
     if not stamps:
         raise _fail(path, 2, "TIMESTAMP", "empty trace (a header but no requests)")
+    s_tok = _int_column(s, lines, path, AZURE_COLUMNS[1])
+    o_tok = _int_column(o, lines, path, AZURE_COLUMNS[2])
     t_us = _parse_azure_stamps(stamps, lines, path)
     _check_order(t_us, lines, path, "TIMESTAMP")
     t = (t_us - t_us[0]).astype(np.float64) * 1e-6
-    return t, np.asarray(s, np.int64), np.asarray(o, np.int64), stamps[0]
+    return t, s_tok, o_tok, stamps[0]
+
+
+def _int_column(values: list[str], lines: list[int], path: Path, column: str) -> np.ndarray:
+    """Token counts of a CSV column; vectorised, with a per-value pass to name the first bad line."""
+    try:
+        out = np.array(values, dtype=np.int64)
+    except (ValueError, OverflowError):
+        out = np.array([_int_length(v, path, line, column) for v, line in zip(values, lines, strict=True)])
+    neg = np.flatnonzero(out < 0)
+    if neg.size:
+        k = int(neg[0])
+        raise _fail(path, lines[k], column, f"negative length {int(out[k])}")
+    return out
 
 
 def _parse_azure_stamps(stamps: list[str], lines: list[int], path: Path) -> np.ndarray:

@@ -205,7 +205,8 @@ def optimal_batch(
     si = np.searchsorted(times.prompts, s)
     oi = np.searchsorted(times.outputs, o)
     # a candidate that cannot be served alone never joins a batch
-    cand = np.flatnonzero(times.time_s(si, 1, oi) + up <= bud)
+    alone = times.time_s(si, 1, oi)
+    cand = np.flatnonzero(np.isfinite(alone) & (alone + up <= bud))
 
     best = {"value": 0, "members": [], "time": 0.0}
     state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
@@ -221,7 +222,8 @@ def optimal_batch(
         if b + 1 > b_cap or ks.size == 0:
             return ks[:0]
         t = times.time_s(np.maximum(s_i, si[ks]), b + 1, o_i)
-        return ks[t + np.maximum(up_max, up[ks]) <= np.minimum(budget, bud[ks])]
+        # T = inf marks a batch beyond KV memory; it must stay infeasible under an infinite budget too
+        return ks[np.isfinite(t) & (t + np.maximum(up_max, up[ks]) <= np.minimum(budget, bud[ks]))]
 
     def visit(members: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float, value: int,
               comp: np.ndarray) -> None:  # fmt: skip
