@@ -85,3 +85,17 @@ def test_reproduce_cli_runs_a_selection(tmp_path, capsys):
     assert (out / "figures" / "e5_updates.png").exists() and not (
         out / "figures" / "e4_convergence.png"
     ).exists()
+
+
+def test_reproduce_selection_by_id_or_name_and_bad_out(tmp_path):
+    from goalit.errors import GoalitInputError
+    from goalit.experiments.reproduce import check_experiments
+
+    assert check_experiments(("E1", "e3", "poa", "E7")) == ("load", "poa")
+    assert check_experiments(None) is None
+    with pytest.raises(GoalitInputError, match="unknown experiment"):
+        check_experiments(("E11",))
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(GoalitInputError, match="not a directory"):
+        reproduce(f, "tiny", progress=False)
