@@ -253,15 +253,43 @@ def tradeoff(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "## E9: latency-quality trade-off",
             "",
             "The users' quality weight w_Q is scaled by the factor in the first column (w_T = 1). GOALIT on "
-            "the "
-            "level ladder vs GOALIT with every server hosting one fixed level (whole server). Cells: mean "
-            "latency "
-            f"/ token-weighted mean perplexity, λ = {plan.reference_rate_per_s:g} requests/s.",
+            "the level ladder vs GOALIT with every server hosting one fixed level (whole server). Cells: "
+            f"mean latency / token-weighted mean perplexity, λ = {plan.reference_rate_per_s:g} requests/s.",
             "",
             md_table(["w_Q scale"] + [label(p) for p in policies], body),
             "",
+            _dominance(rs, policies),
+            "",
             figure_links(figures_dir, "e9_tradeoff"),
         ]
+    )
+
+
+def _dominance(rs: Sequence[Row], policies: Sequence[str]) -> str:
+    """Which fixed-level layouts beat the ladder on both axes at every w_Q scale (computed)."""
+    scales = sorted({r["config"]["w_quality_scale"] for r in rs})
+
+    def point(p: str, k: float) -> tuple[float, float]:
+        g = [r for r in rs if r["policy"] == p and r["config"]["w_quality_scale"] == k]
+        return estimate(g, "mean_latency_s").mean, estimate(g, "mean_perplexity").mean
+
+    ladder = {k: point("goalit", k) for k in scales}
+    better = []
+    for p in policies:
+        if p == "goalit":
+            continue
+        if all(point(p, k)[0] < ladder[k][0] and point(p, k)[1] <= ladder[k][1] for k in scales):
+            better.append(label(p))
+    if not better:
+        return (
+            "No fixed-level layout is both faster and of lower perplexity than GOALIT on the level ladder at "
+            "every w_Q scale: choosing the level per user buys a trade-off the fixed layouts cannot offer."
+        )
+    return (
+        f"{' and '.join(better)} {'is' if len(better) == 1 else 'are'} both faster and of lower or equal "
+        "perplexity than GOALIT on the level ladder at every w_Q scale: in this scenario the ladder's split "
+        "of each server into fixed shares (spec C.6) costs more latency than choosing the level per user "
+        "saves; the value of quantization choice depends on how servers are partitioned."
     )
 
 
