@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from goalit.errors import ScenarioError
 from goalit.game.model import Game, build_game, check_feasible
 from goalit.rng import stream
 from goalit.scenario.embedded import embedded_names, embedded_scenario
@@ -17,7 +20,12 @@ from goalit.solvers.result import SolveResult
 def load_scenario(path: str | Path) -> Scenario:
     """Load and fully validate a scenario file (including that every user has a feasible action)."""
     scenario = load_scenario_file(path)
-    check_feasible(build_game(scenario))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # check_feasible reports overflow in one line
+            game = build_game(scenario)
+        check_feasible(game)
+    except ScenarioError as err:  # name the file, like every other scenario error
+        raise ScenarioError(f"{path}: {err}") from None
     return scenario
 
 
@@ -30,8 +38,12 @@ def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
     """An embedded scenario by name, else a scenario file by path (``None``: the default)."""
     if name_or_path is None:
         return default_scenario()
-    if str(name_or_path) in embedded_names():
-        return default_scenario(str(name_or_path))
+    name = str(name_or_path)
+    if name in embedded_names():
+        return default_scenario(name)
+    if not Path(name).suffix and not Path(name).exists():  # a misspelt name, not a missing file
+        known = ", ".join(embedded_names())
+        raise ScenarioError(f"{name}: no embedded scenario or file of that name (embedded: {known})")
     return load_scenario(name_or_path)
 
 

@@ -109,8 +109,8 @@ def test_unknown_policy_and_option_are_input_errors():
 @pytest.mark.parametrize("grant", ["parallel", "max-gain", "random"])
 def test_scalar_goalit_equals_the_protocol(grant):
     """goalit_small reproduces goalit(): profile, slots, updates, messages, convergence and random draws."""
-    from goalit.game.dynamics import isolated_start
-    from goalit.sim.small_goalit import goalit_small, isolated_start_small
+    from goalit.game.dynamics import best_responses, isolated_start
+    from goalit.sim.small_goalit import best_responses_small, goalit_small, isolated_start_small
 
     sc = goalit.default_scenario("default")
     rng = np.random.default_rng(11)
@@ -127,6 +127,10 @@ def test_scalar_goalit_equals_the_protocol(grant):
         sub = b.background(ids, n_fixed, m_fixed)
         init = isolated_start(sub)
         assert np.array_equal(isolated_start_small(sub), init)
+        prof = np.array([rng.choice(np.flatnonzero(row)) for row in sub.allowed])
+        br_core, gain_core = best_responses(sub, prof)
+        br_small, gain_small = best_responses_small(sub, prof)
+        assert np.array_equal(br_core, br_small) and np.array_equal(gain_core, gain_small)  # same floats
         if k % 3 == 0:
             init = np.array([rng.choice(np.flatnonzero(row)) for row in sub.allowed])
         slots_cap = None if k % 5 else int(rng.integers(1, 4))

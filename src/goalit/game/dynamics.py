@@ -66,13 +66,13 @@ def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> n
     m_x = m[np.maximum(srv_x, 0)]
     h_next = game.ap_penalty(srv_x, m_x + 1)
     h_cur = game.ap_penalty(srv_x, m_x)
-    cost = game.alpha[:, None] * (d_next + h_next)[None, :] + game.beta
-
     srv_i = srv_x[a]
+    h = np.broadcast_to(h_next, (n_users, h_next.size))
     # moves within the current AP do not change its count: h(m) instead of h(m+1)
     if (h_next != h_cur).any():
         same_ap = (srv_x[None, :] == srv_i[:, None]) & (srv_i[:, None] >= 0)
-        cost -= np.where(same_ap, game.alpha[:, None] * (h_next - h_cur)[None, :], 0.0)
+        h = np.where(same_ap, h_cur[None, :], h_next[None, :])
+    cost = game.alpha[:, None] * (d_next[None, :] + h) + game.beta
     stay = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
     cost[rows, a] = game.alpha * stay + game.beta[rows, a]
     return cost
@@ -94,11 +94,13 @@ def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np
     m_x = m[np.maximum(srv_x, 0)]
     h_next = game.ap_penalty(srv_x, m_x + 1)
     h_cur = game.ap_penalty(srv_x, m_x)
-    cost = game.alpha[:, None] * (d_next + h_next)[cand] + game.candidate_beta
     srv_i = srv_x[a]
-    if (h_next != h_cur).any():
+    if (h_next != h_cur).any():  # moves within the current AP: h(m) instead of h(m+1)
         same_ap = (srv_x[cand] == srv_i[:, None]) & (srv_i[:, None] >= 0)
-        cost -= np.where(same_ap, game.alpha[:, None] * (h_next - h_cur)[cand], 0.0)
+        step = d_next[cand] + np.where(same_ap, h_cur[cand], h_next[cand])
+    else:
+        step = (d_next + h_next)[cand]
+    cost = game.alpha[:, None] * step + game.candidate_beta
     stay = game.alpha * (game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)]))
     stay += game.beta[rows, a]
     cost = np.where(cand == a[:, None], stay[:, None], cost)

@@ -22,6 +22,7 @@ from goalit.physics import energy, llm, quality, radio
 from goalit.scenario.model import Scenario, Users
 
 LOCAL = 0
+UNLIMITED = int(np.iinfo(np.int64).max // 4)  # capacity / sub-channel count that never binds (fits int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,11 +169,12 @@ def build_game(
     server_of = np.array([-1] + [j for j, _ in insts])
     level_of = np.array([scenario.local_level] + [i.level for _, i in insts], dtype=object)
     ppl_of = np.array([m.levels[lv].perplexity for lv in level_of])
-    capacity = np.full(n_act, np.iinfo(np.int64).max // 4, dtype=np.int64)
+    capacity = np.full(n_act, UNLIMITED, dtype=np.int64)
     for r, (j, inst) in enumerate(insts, start=1):
         hw = scenario.hardware[scenario.servers[j].hardware]
         lv = m.levels[inst.level]
-        capacity[r] = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+        cap = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+        capacity[r] = min(cap, UNLIMITED)
 
     finite_caps = capacity[1:]
     cols = int(min(n_users, finite_caps.max() if finite_caps.size else 0)) + 1
@@ -240,8 +242,8 @@ def build_game(
         hw = scenario.hardware[sv.hardware]
         dx, dy = u.x_m - sv.position_m[0], u.y_m - sv.position_m[1]
         reach = np.hypot(dx, dy) <= sv.ap.coverage_m
-        pl = radio.path_loss_umi_los_db(
-            radio.distance_3d_m(dx, dy, rad.bs_height_m - rad.ue_height_m), rad.carrier_ghz
+        pl = radio.path_loss_umi_los_two_slope_db(
+            np.hypot(dx, dy), rad.bs_height_m, rad.ue_height_m, rad.carrier_ghz
         )
         up_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, u.tx_power_w, pl, n0)
         dl_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, sv.ap.tx_power_w, pl, n0)
@@ -269,7 +271,7 @@ def build_game(
         level_of=level_of,
         ppl_of=ppl_of,
         capacity=capacity,
-        subchannels=np.array([sv.ap.subchannels for sv in scenario.servers], dtype=np.int64),
+        subchannels=np.array([min(sv.ap.subchannels, UNLIMITED) for sv in scenario.servers], dtype=np.int64),
         penalty_s=g.capacity_penalty_s,
         step_table=step,
         potential_table=potential,
@@ -290,7 +292,17 @@ def build_game(
 
 
 def check_feasible(game: Game) -> None:
-    """Raise a one-line ``ScenarioError`` naming the first user that has no allowed action."""
+    """Raise a one-line ``ScenarioError`` naming the first user whose costs overflow float64 (finite but
+    absurdly large inputs) or that has no allowed action."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = game.alpha * (game.step_table.max() + game.penalty_s)
+    overflow = ~np.isfinite(worst) | np.isnan(game.beta).any(axis=1)
+    if overflow.any():
+        i = int(np.flatnonzero(overflow)[0])
+        raise ScenarioError(
+            f"users[{i}]: the cost overflows (a weight, token count, distance or [game] value is far too "
+            "large)"
+        )
     none = ~game.allowed.any(axis=1)
     if none.any():
         i = int(np.flatnonzero(none)[0])

@@ -20,6 +20,28 @@ def path_loss_umi_los_db(d3d_m: ArrayLike, carrier_ghz: float) -> np.ndarray:
     return 32.4 + 21.0 * np.log10(d) + 20.0 * np.log10(carrier_ghz)
 
 
+def breakpoint_distance_m(bs_height_m: float, ue_height_m: float, carrier_ghz: float) -> float:
+    """d'_BP = 4 h'_BS h'_UT f_c / c with effective heights h' = h - 1 m (3GPP TR 38.901 Table 7.4.1-1 note 1)."""
+    return 4.0 * (bs_height_m - 1.0) * (ue_height_m - 1.0) * carrier_ghz * 1e9 / 299_792_458.0
+
+
+def path_loss_umi_los_two_slope_db(
+    d2d_m: ArrayLike, bs_height_m: float, ue_height_m: float, carrier_ghz: float
+) -> np.ndarray:
+    """3GPP TR 38.901 UMi street-canyon LOS path loss with its breakpoint (dB).
+
+    PL1 (see ``path_loss_umi_los_db``) up to d'_BP, then
+    PL2 = 32.4 + 40 log10(d_3D) + 20 log10(f_c) - 9.5 log10(d'_BP^2 + (h_BS - h_UT)^2).
+    """
+    d2d = np.asarray(d2d_m, dtype=float)
+    dh = bs_height_m - ue_height_m
+    d3d = distance_3d_m(d2d, 0.0, dh)
+    bp = breakpoint_distance_m(bs_height_m, ue_height_m, carrier_ghz)
+    pl1 = path_loss_umi_los_db(d3d, carrier_ghz)
+    pl2 = 32.4 + 40.0 * np.log10(d3d) + 20.0 * np.log10(carrier_ghz) - 9.5 * np.log10(bp**2 + dh**2)
+    return np.where(d2d <= bp, pl1, pl2)
+
+
 def distance_3d_m(dx_m: ArrayLike, dy_m: ArrayLike, dh_m: float) -> np.ndarray:
     """3-D distance between a user and an AP whose antenna heights differ by ``dh_m``."""
     return np.sqrt(np.asarray(dx_m, float) ** 2 + np.asarray(dy_m, float) ** 2 + dh_m**2)

@@ -9,6 +9,7 @@ from typing import Any
 from goalit.errors import ScenarioError
 
 _MISSING = object()
+MAX_INTEGER = 2**53  # the largest range of integers a float64 holds exactly
 
 
 def _describe(value: Any) -> str:
@@ -120,6 +121,8 @@ def check_number(
     if integer:
         if isinstance(value, float) and not value.is_integer():
             fail("must be an integer")
+        if abs(value) > MAX_INTEGER:  # counts are stored as int64 and used as exact floats
+            fail(f"must be <= {MAX_INTEGER} (2^53)")
         value = int(value)
     if gt is not None and not value > gt:
         fail(f"must be > {gt:g}")

@@ -128,7 +128,8 @@ def dist_to_toml(dist: Dist) -> Any:
 
 def grid_positions(count: int, area_m: tuple[float, float]) -> list[tuple[float, float]]:
     """``count`` points on a near-square grid, centred in their cells of the rectangle ``area_m``."""
-    cols = math.ceil(math.sqrt(count * area_m[0] / area_m[1]))
+    ratio = area_m[0] / area_m[1]  # no count * width product: it overflows for huge widths
+    cols = count if not ratio < count else max(1, math.ceil(math.sqrt(count * ratio)))  # 1 <= cols <= count
     rows = math.ceil(count / cols)
     return [
         ((k % cols + 0.5) * area_m[0] / cols, (k // cols + 0.5) * area_m[1] / rows) for k in range(count)

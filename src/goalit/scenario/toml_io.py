@@ -71,6 +71,9 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None = None) -> Scenario:
     """Build and validate a ``Scenario`` from a parsed TOML document."""
     top = Table(data, "", origin)
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:  # before anything else: a misspelt key must not surface as a confusing later error
+        top.fail("unknown key", unknown[0])
     catalogue = builtin_profiles()
     includes = top.raw("profiles", [])
     if not isinstance(includes, list) or not all(isinstance(p, str) for p in includes):
@@ -78,7 +81,7 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
     for inc in includes:
         path = Path(inc) if base_dir is None or Path(inc).is_absolute() else base_dir / inc
         catalogue = catalogue.merged(load_profile_file(path))
-    top.used.update({"hardware", "llm_profiles"})
+    top.used.add("hardware")
     inline = {k: v for k, v in data.items() if k == "hardware"}
     if isinstance(data.get("llm"), dict):
         inline["llm"] = data["llm"]
@@ -216,6 +219,8 @@ def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_nam
 def _generate_servers(t: Table, cat: ProfileCatalogue, levels: set[str], start: int) -> list[Server]:
     count = int(t.number("count", gt=0, integer=True))
     area = t.point("area_m", (300.0, 300.0))
+    if min(area) <= 0:
+        t.fail("must be > 0 in both dimensions", "area_m")
     ap_t = t.table("ap", None)
     ap = _parse_ap(ap_t) if ap_t is not None else AccessPoint(20e6, 1e6)
     templates = []

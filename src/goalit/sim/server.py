@@ -118,6 +118,7 @@ class ContinuousInstance(_InstanceBase):
         self.seg_t0 = 0.0
         self.seg_ends = np.empty(0)
         self.event_k = 0
+        self.prefill_end = 0.0
 
     # -- arrivals at the instance -------------------------------------------------------------------
 
@@ -241,6 +242,7 @@ class ContinuousInstance(_InstanceBase):
             self.busy_s += tau
             self.prefill_steps += 1
             self.prefilling = admitted
+            self.prefill_end = t + tau
             self.phase = PREFILL
             self.version += 1
             sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
@@ -263,6 +265,22 @@ class ContinuousInstance(_InstanceBase):
         if self.phase == DECODE:
             done = done + int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
         return dict(zip(self.ids.tolist(), done.tolist(), strict=True))
+
+    def close(self, t: float) -> None:
+        """Count the work done by the horizon ``t``: the partial decode segment, not the prefill after it."""
+        if self.phase == DECODE:
+            k = int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+            n = self.ids.shape[0]
+            self.busy_s += t - self.seg_t0
+            self.decode_steps += k
+            self.tokens += k * n
+            self.sim.server_energy_j[self.ids] += self.power_w * (t - self.seg_t0) / n
+        elif self.phase == PREFILL and self.prefill_end > t:
+            adm = np.asarray(self.prefilling, np.int64)
+            s = self.sim.prompt[adm]
+            cut = self.prefill_end - t
+            self.busy_s -= cut
+            self.sim.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
 
 
 class StaticInstance(_InstanceBase):
@@ -340,3 +358,14 @@ class StaticInstance(_InstanceBase):
         steps = int(np.searchsorted(self.cur_ends, t, side="right"))
         out = np.minimum(self.sim.output[self.current], steps)
         return dict(zip(self.current.tolist(), out.tolist(), strict=True))
+
+    def close(self, t: float) -> None:
+        """Count the work done by the horizon ``t``: the running batch up to ``t`` only."""
+        if self.current is None:
+            return
+        end = float(self.cur_ends[-1])
+        if end > t:
+            ids = self.current
+            self.busy_s -= end - t
+            self.sim.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
+            self.tokens += int(sum(self.generated_by(t).values()))

@@ -371,6 +371,7 @@ class Simulation:
         """Account for the requests still in the system at the horizon (tokens generated so far)."""
         t = self.t_end
         for inst in self.instances[1:]:
+            inst.close(t)
             for k, g in inst.generated_by(t).items():
                 if self.status[k] == UNFINISHED and np.isnan(self.last_token_s[k]):
                     self.generated[k] = g
