@@ -239,3 +239,23 @@ def test_static_solver_respects_model_a_capacity(make_game):
     plan = otgah.plan_epoch(game, np.arange(20))
     n = np.bincount(np.maximum(plan.assignment, 0), minlength=game.n_actions)
     assert np.any(n[1:] > game.capacity[1:])
+
+
+def test_ot_infinite_deadlines_still_respect_memory(game):
+    """Best-effort searches drop deadlines (budget = inf); KV memory must still bind (FP16 on a 4090)."""
+    rng = np.random.default_rng(8)
+    users = rng.choice(game.n_users, 12, replace=False)
+    r = 1
+    prob = otgah.BatchProblem(
+        r=r,
+        output_tokens=np.full(12, 2048, dtype=np.int64),
+        prompt_tokens=np.full(12, 2048, dtype=np.int64),
+        uplink_s=game.uplink_s[users, r],
+        budget_s=np.full(12, np.inf),
+        max_batch=20,
+    )
+    ot, ex = otgah.optimal_batch(game, prob), otgah.exhaustive_batch(game, prob)
+    fit = int(np.sum(otgah.static_batch_fits(game, r, np.arange(1, 13), 2048, 2048)))
+    assert 0 < fit < 12
+    assert ot.members.size == ex.members.size == fit
+    check_feasible(game, prob, ot)

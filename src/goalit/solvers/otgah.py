@@ -34,6 +34,7 @@ from goalit.physics import llm
 from goalit.solvers.result import SolveResult
 
 WAIT = -1
+_FINITE_MAX = float(np.finfo(float).max)
 
 
 def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
@@ -205,8 +206,8 @@ def optimal_batch(
     si = np.searchsorted(times.prompts, s)
     oi = np.searchsorted(times.outputs, o)
     # a candidate that cannot be served alone never joins a batch
-    alone = times.time_s(si, 1, oi)
-    cand = np.flatnonzero(np.isfinite(alone) & (alone + up <= bud))
+    t_solo = times.time_s(si, 1, oi)
+    cand = np.flatnonzero(np.isfinite(t_solo) & (t_solo + up <= bud))
 
     best = {"value": 0, "members": [], "time": 0.0}
     state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
@@ -215,6 +216,7 @@ def optimal_batch(
         """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
         if not times.done[s_i]:
             times.ensure(np.array([s_i]))
+        avail = min(avail, _FINITE_MAX)  # an infinite budget still excludes T = inf (memory)
         return min(b_cap, int(np.searchsorted(times.tab[s_i, :, o_i], avail, side="right")) - 1)
 
     def compatible(ks: np.ndarray, b: int, s_i: int, o_i: int, up_max: float, budget: float) -> np.ndarray:
@@ -222,7 +224,6 @@ def optimal_batch(
         if b + 1 > b_cap or ks.size == 0:
             return ks[:0]
         t = times.time_s(np.maximum(s_i, si[ks]), b + 1, o_i)
-        # T = inf marks a batch beyond KV memory; it must stay infeasible under an infinite budget too
         return ks[np.isfinite(t) & (t + np.maximum(up_max, up[ks]) <= np.minimum(budget, bud[ks]))]
 
     def visit(members: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float, value: int,
@@ -288,7 +289,7 @@ def exhaustive_batch(game: Game, problem: BatchProblem) -> BatchChoice:
             static_batch_time_s(game, problem.r, b[sel], s_v, o_v),
             np.inf,
         )
-    ok = (b <= problem.max_batch) & (up_max + t <= budget)
+    ok = (b <= problem.max_batch) & np.isfinite(t) & (up_max + t <= budget)
     k = int(np.argmax(np.where(ok, value, -1)))
     return BatchChoice(np.flatnonzero(masks[k]), int(value[k]), float(t[k]), 2**n)
 
