@@ -71,6 +71,18 @@ def test_reproduce_cli_rejects_bad_flags_with_one_line_and_exit_2(tmp_path, caps
     assert exc.value.code == 2
 
 
+def test_reproduce_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    from goalit.experiments import sweep
+
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "1s")
+    out = tmp_path / "o"
+    code = main(["reproduce", "--mode", "tiny", "--only", "E5", "--out", str(out), "--backend", "dask",
+                 "--scheduler", "tcp://127.0.0.1:9", "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.startswith("goalit: error: --scheduler tcp://127.0.0.1:9: cannot connect")
+    assert not out.exists()
+
+
 def test_reproduce_cli_runs_a_selection(tmp_path, capsys):
     out = tmp_path / "o"
     code = main(["reproduce", "--mode", "tiny", "--out", str(out), "--only", "E5,poa", "--jobs", "1",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,24 +79,22 @@ def reproduce(
         raise GoalitInputError(f"--out {out}: exists and is not a directory")
     t0 = time.perf_counter()
     points = plan_points(plan, names)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(
-        out / "plan.json",
-        json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)}, indent=2) + "\n",
-    )
+    fresh = not out.exists()
     csv_path = out / "results.csv"
-    sweep = run_sweep(
-        points,
-        run_point,
-        csv_path,
-        all_columns(),
-        backend=backend,
-        jobs=jobs,
-        scheduler=scheduler,
-        progress=progress,
-        desc=f"reproduce ({plan.mode})",
-        cost=cost_hint,
-    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)}, indent=2) + "\n"
+        _write_text(out / "plan.json", text)
+        sweep = run_sweep(
+            points, run_point, csv_path, all_columns(), backend=backend, jobs=jobs, scheduler=scheduler,
+            progress=progress, desc=f"reproduce ({plan.mode})", cost=cost_hint,
+        )  # fmt: skip
+    except GoalitInputError:
+        # raised before any point ran (scheduler unreachable, worker versions, locked or foreign CSV):
+        # leave nothing behind in a directory this call created
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     rows = load_rows(csv_path, points)
     from goalit.experiments.plots import make_figures
     from goalit.experiments.report import render_report
