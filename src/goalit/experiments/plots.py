@@ -67,9 +67,13 @@ def load_figure(name: str, rows: Sequence[Row], plan: Plan, out: Path) -> list[P
 
 
 def _level_share_figure(table: analysis.LoadTable, plan: Plan, out: Path) -> list[Path]:
-    cols = [c for c in table.columns if c.startswith("share_level_")]
+    from goalit.experiments.dynamic import LEVELS
+
+    cols = [f"share_level_{q}" for q in LEVELS if f"share_level_{q}" in table.columns]
     if not cols:
         return []
+    cols.append("share_local")
+    names = {"share_local": "local (device, q4_k_m)"}
     policies = [p for p in ("goalit", "ot-gah") if p in table.policies]
     fig, axes = new_figure(ncols=len(policies))
     for ax, policy in zip(axes[0], policies, strict=True):
@@ -84,15 +88,15 @@ def _level_share_figure(table: analysis.LoadTable, plan: Plan, out: Path) -> lis
                 [str(x) for x in xs],
                 vals,
                 bottom=bottom,
-                color=f"C{k}",
-                label=col.removeprefix("share_level_"),
+                color="0.75" if col == "share_local" else f"C{k}",
+                label=names.get(col, "edge " + col.removeprefix("share_level_")),
             )
             bottom = bottom + vals
         ax.set_title(label(policy))
         ax.set_xlabel("arrival rate λ (requests/s)")
-        ax.set_ylabel("share of served requests per level")
-        ax.set_ylim(0, 1.05)
-    axes[0][-1].legend(loc="lower right", title="level")
+        ax.set_ylabel("share of requests by where they ran")
+        ax.set_ylim(0, 1.0)
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="where")
     return save(fig, out, "e3_level_share")
 
 
