@@ -1,0 +1,105 @@
+"""``goalit reproduce``: run experiments E1-E10, draw the figures, write report.md (``experiments`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from goalit.cli._common import nonnegative_int
+
+
+def _positive_int(text: str) -> int:
+    value = nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce the paper's comparison: experiments E1-E10, figures and report",
+        description="Run the experiments E1-E10 on the embedded default scenario (resumable: points already "
+        "in OUT/results.csv are skipped), then write OUT/figures/*.png|svg and OUT/report.md.",
+    )
+    p.add_argument("--quick", action="store_true", help="quick mode: few seeds, short runs (a few minutes)")
+    p.add_argument("--mode", choices=("quick", "full", "tiny"), default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="output directory (default: results/quick or results/full)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="parallel worker processes (default: number of CPUs)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local: joblib processes; dask: a Dask distributed cluster (default: local)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://HOST:8786 (with --backend dask; default: a LocalCluster "
+        "of --jobs workers)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="seeds per point (default: 20 in full mode, 3 in quick mode)",
+    )
+    p.add_argument(
+        "--only",
+        default=None,
+        metavar="LIST",
+        help="comma-separated experiments to run (names or ids, e.g. E1,E4 or load,convergence)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from goalit.errors import GoalitInputError
+
+    mode = args.mode or ("quick" if args.quick else "full")
+    if args.mode and args.quick and args.mode != "quick":
+        raise GoalitInputError("--quick contradicts --mode " + args.mode)
+    if args.scheduler and args.backend != "dask":
+        raise GoalitInputError("--scheduler needs --backend dask")
+    try:
+        from goalit.experiments.reproduce import reproduce
+    except ModuleNotFoundError as err:
+        raise GoalitInputError(
+            f"goalit reproduce needs the 'experiments' extra (missing module {err.name}): "
+            "pip install 'goalit[experiments]'"
+        ) from None
+    only = tuple(s for s in args.only.split(",") if s.strip()) if args.only else None
+    out = args.out or os.path.join("results", mode)
+    res = reproduce(
+        out,
+        mode,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        experiments=only,
+        progress=not args.no_progress,
+    )
+    s = res.sweep
+    print(
+        f"goalit reproduce ({res.plan.mode}): {s.total} points, {s.computed} computed, "
+        f"{s.skipped} already done"
+        + (f", {s.repaired} damaged line(s) repaired" if s.repaired else "")
+        + f"; {res.wall_s:.1f} s wall"
+    )
+    print(f"results: {s.path}")
+    n_png = len([p for p in res.figures if p.suffix == ".png"])
+    print(f"figures: {n_png} (PNG + SVG) in {res.out_dir / 'figures'}")
+    print(f"report:  {res.report}")
+    return 0

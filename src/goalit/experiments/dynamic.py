@@ -1,0 +1,163 @@
+"""Dynamic-load experiments on the discrete-event simulator (Model B, spec B.8): E1-E3 load sweep,
+E8 number of servers, E9 latency-quality trade-off, E10 sensitivity.
+
+Every point is one ``goalit.simulate`` run: Poisson arrivals at ``rate_per_s`` over the arrival window
+[0, D] (``duration_s``), simulated until every request is done. Its row holds
+
+* latency-type metrics over ALL requests (no request is cut off by the end of the window, so slow
+  policies are not flattered by censoring): the simulator's aggregate metrics, unchanged;
+* ``window_throughput_tps`` = sum of o_k over requests completed by D, divided by D: the token
+  throughput observed during the loaded window (what a run with ``horizon_s = D`` reports as
+  ``token_throughput_tps``; the simulation is causal, so both are equal),
+  ``goodput_tps`` = sum of o_k over requests completed within their deadline tau_k, divided by D (the
+  deadline-constrained token throughput that DFTSP, OT-GAH's ancestor, maximises), and
+  ``offered_tps`` = sum of o_k over all arrivals / D, the load both are measured against;
+* ``window_curve_tps``: the same throughput over the first f D seconds for f in ``WINDOW_FRACTIONS``
+  (requests arrived and completed before f D, divided by f D), which shows how Theta depends on the
+  window length;
+* the share of completed requests served locally and at each edge quantization level.
+
+The seed roots the simulator's streams: every policy sees the same requests under one seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from goalit.experiments.plan import Plan
+from goalit.experiments.point import Point
+from goalit.experiments.variants import variant
+
+WINDOW_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # Theta over the first f*D seconds: how the gap depends on D
+LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # spec C.2 ladder (Llama-3-8B)
+METRIC_KEYS = (
+    "arrived", "completed", "unfinished", "rejected", "sim_time_s", "token_throughput_tps", "mean_latency_s",
+    "p50_latency_s", "p95_latency_s", "p99_latency_s", "mean_ttft_s", "p95_ttft_s", "mean_tpot_s",
+    "p95_tpot_s", "mean_perplexity", "deadline_met_share", "perplexity_met_share", "slo_met_share",
+    "device_energy_per_token_j", "server_energy_per_token_j", "mean_queue_delay_s", "p95_queue_delay_s",
+    "offloaded_share", "reroutes",
+)  # fmt: skip
+STAT_KEYS = ("decisions", "slots", "updates", "messages", "nodes_explored")
+SIM_COLUMNS = (
+    METRIC_KEYS
+    + ("window_throughput_tps", "goodput_tps", "offered_tps", "window_curve_tps", "share_local")
+    + tuple(f"share_level_{q}" for q in LEVELS)
+    + tuple(f"policy_{k}" for k in STAT_KEYS)
+    + ("sim_wall_s",)
+)
+
+
+def algorithm_of(point: Point) -> str:
+    """The simulated policy: ``config["algorithm"]`` if set (fixed-q variants are GOALIT), else the label."""
+    return str(point.config.get("algorithm", point.policy))
+
+
+def sim_row(point: Point) -> dict[str, Any]:
+    """Simulate the point and summarise the run (see the module docstring)."""
+    from goalit.sim import simulate
+
+    cfg = point.config
+    opts: dict[str, Any] = {}
+    if cfg.get("epoch_s") is not None:
+        opts["epoch_s"] = float(cfg["epoch_s"])
+    duration = float(cfg["duration_s"])
+    res = simulate(variant(cfg), algorithm_of(point), seed=int(point.seed), rate=float(cfg["rate_per_s"]),
+                   duration_s=duration, **opts)  # fmt: skip
+    row: dict[str, Any] = {k: res.metrics.get(k) for k in METRIC_KEYS}
+    rec = res.records
+    o = np.asarray(rec["output_tokens"], dtype=float)
+    done = np.asarray(rec["status"]) == "completed"
+    done_s = np.asarray(rec["done_s"], dtype=float)
+    in_window = done & (done_s <= duration)
+    row["window_throughput_tps"] = float(o[in_window].sum() / duration)
+    arr = np.asarray(rec["arrival_s"], dtype=float)
+    row["window_curve_tps"] = [
+        float(o[done & (arr < f * duration) & (done_s <= f * duration)].sum() / (f * duration))
+        for f in WINDOW_FRACTIONS
+    ]
+    met = np.asarray(rec["met_deadline"], dtype=bool)
+    row["goodput_tps"] = float(o[done & met].sum() / duration)
+    row["offered_tps"] = float(o.sum() / duration)
+    act = np.asarray(rec["action"])
+    lev = np.asarray(rec["level"], dtype=object)
+    n_done = int(done.sum())
+    row["share_local"] = float((done & (act == 0)).sum() / n_done) if n_done else None
+    for q in LEVELS:
+        row[f"share_level_{q}"] = float((done & (act >= 1) & (lev == q)).sum() / n_done) if n_done else None
+    for k in STAT_KEYS:
+        row[f"policy_{k}"] = res.policy_stats.get(k)
+    row["sim_wall_s"] = float(res.wall_s)
+    return row
+
+
+# --- point lists ----------------------------------------------------------------------------------------
+def _policy_points(
+    experiment: str, plan: Plan, base: dict[str, Any], policies: tuple[str, ...], epochs_s: tuple[float, ...]
+) -> list[Point]:
+    """One point per (policy, seed); OT-GAH once per epoch length of ``epochs_s``."""
+    out = []
+    for policy in policies:
+        epochs = epochs_s if policy == "ot-gah" else (None,)
+        for e in epochs:
+            cfg = dict(base) if e is None else {**base, "epoch_s": e}
+            out += [Point(experiment, policy, cfg, s) for s in plan.seed_list]
+    return out
+
+
+def _base(plan: Plan, rate: float) -> dict[str, Any]:
+    return {"scenario": plan.scenario, "rate_per_s": rate, "duration_s": plan.horizon_s}
+
+
+def load_points(plan: Plan) -> list[Point]:
+    """E1-E3: every policy at every arrival rate."""
+    out = []
+    for rate in plan.rates_per_s:
+        out += _policy_points("load", plan, _base(plan, rate), plan.load_policies, plan.epoch_grid_s)
+    return out
+
+
+def servers_points(plan: Plan) -> list[Point]:
+    """E8: M servers at the reference load, GOALIT and OT-GAH."""
+    out = []
+    for m in plan.server_counts:
+        base = {**_base(plan, plan.reference_rate_per_s), "n_servers": m}
+        out += _policy_points("servers", plan, base, ("goalit", "ot-gah"), plan.epoch_grid_other_s)
+    return out
+
+
+def tradeoff_points(plan: Plan) -> list[Point]:
+    """E9: quality weight scale w_Q/w_T; GOALIT on the level ladder and GOALIT with one fixed level."""
+    out = []
+    for k in plan.quality_scales:
+        base = {**_base(plan, plan.reference_rate_per_s), "w_quality_scale": k}
+        out += _policy_points("tradeoff", plan, base, ("goalit",), ())
+        for q in plan.fixed_levels:
+            cfg = {**base, "levels": q, "algorithm": "goalit"}
+            out += [Point("tradeoff", f"goalit-fixed-{q}", cfg, s) for s in plan.seed_list]
+    return out
+
+
+SENSITIVITY_FACTORS = ("bandwidth_hz", "hardware", "llm")
+
+
+def sensitivity_points(plan: Plan) -> list[Point]:
+    """E10: one factor at a time away from the base scenario (the base itself once), GOALIT and OT-GAH."""
+    base = _base(plan, plan.reference_rate_per_s)
+    defaults = sensitivity_defaults(plan)
+    configs = [base]
+    for factor, values in zip(
+        SENSITIVITY_FACTORS, (plan.bandwidths_hz, plan.hardware_mixes, plan.llms), strict=True
+    ):
+        configs += [{**base, factor: v} for v in values if v != defaults[factor]]
+    out = []
+    for cfg in configs:
+        out += _policy_points("sensitivity", plan, cfg, ("goalit", "ot-gah"), plan.epoch_grid_other_s)
+    return out
+
+
+def sensitivity_defaults(plan: Plan) -> dict[str, Any]:
+    """The base scenario's value of each sensitivity factor."""
+    ref = variant(_base(plan, plan.reference_rate_per_s))
+    return {"bandwidth_hz": ref.servers[0].ap.bandwidth_hz, "hardware": "mix", "llm": ref.llm.name}

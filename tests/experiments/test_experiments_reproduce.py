@@ -1,0 +1,113 @@
+"""End to end: the tiny plan writes the CSV, every figure (PNG + SVG) and the report; a rerun is a no-op."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from goalit.cli import main
+from goalit.experiments.catalogue import EXPERIMENTS, plan_points
+from goalit.experiments.plan import make_plan
+from goalit.experiments.reproduce import reproduce
+from goalit.experiments.store import read_rows
+
+FIGURES = ("e1_throughput", "e2_latency", "e2_ttft_tpot", "e3_perplexity", "e3_level_share", "e4_convergence",
+           "e5_updates", "e6_runtime", "e7_poa", "e8_servers", "e9_tradeoff", "e10_sensitivity")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    res = reproduce(out, "tiny", jobs=1, progress=False)
+    return out, res
+
+
+@pytest.mark.slow
+def test_reproduce_tiny_writes_csv_figures_and_report(tiny_run):
+    out, res = tiny_run
+    plan = make_plan("tiny")
+    points = plan_points(plan)
+    rows = read_rows(out / "results.csv")
+    assert [(r["config_hash"], int(r["seed"])) for r in rows] == [p.key for p in points]
+    assert {r["experiment"] for r in rows} == set(EXPERIMENTS)
+    assert res.sweep.computed == len(points)
+    for name in FIGURES:
+        png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert b"<svg" in svg.read_bytes()[:2000], name
+    report = (out / "report.md").read_text()
+    needles = ["+27 %", "−20 %", "lower", "### Against the paper", "best of a grid"]
+    for needle in needles + [f"## E{k}" for k in range(4, 11)]:
+        assert needle in report, needle
+    for name in FIGURES:
+        assert f"figures/{name}.png" in report or name == "e3_level_share"
+    plan_json = json.loads((out / "plan.json").read_text())
+    assert plan_json["mode"] == "tiny" and plan_json["seeds"] == 2
+
+
+@pytest.mark.slow
+def test_reproduce_rerun_skips_everything_and_keeps_the_bytes(tiny_run):
+    out, _ = tiny_run
+    before = (out / "results.csv").read_bytes()
+    report = (out / "report.md").read_bytes()
+    svg = (out / "figures" / "e5_updates.svg").read_bytes()
+    res = reproduce(out, "tiny", jobs=1, progress=False)
+    assert res.sweep.computed == 0 and res.sweep.skipped == res.sweep.total
+    assert (out / "results.csv").read_bytes() == before
+    assert (out / "report.md").read_bytes() == report
+    assert (out / "figures" / "e5_updates.svg").read_bytes() == svg
+
+
+def test_reproduce_cli_rejects_bad_flags_with_one_line_and_exit_2(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["reproduce", "--mode", "tiny", "--out", str(out), "--scheduler", "tcp://x:1"]) == 2
+    assert main(["reproduce", "--mode", "tiny", "--out", str(out), "--only", "E99"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("goalit: error: ") for line in err)
+    assert not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--jobs", "0"])
+    assert exc.value.code == 2
+
+
+def test_reproduce_unreachable_scheduler_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    from goalit.experiments import sweep
+
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", "1s")
+    out = tmp_path / "o"
+    code = main(["reproduce", "--mode", "tiny", "--only", "E5", "--out", str(out), "--backend", "dask",
+                 "--scheduler", "tcp://127.0.0.1:9", "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.startswith("goalit: error: --scheduler tcp://127.0.0.1:9: cannot connect")
+    assert not out.exists()
+
+
+def test_reproduce_cli_runs_a_selection(tmp_path, capsys):
+    out = tmp_path / "o"
+    code = main(["reproduce", "--mode", "tiny", "--out", str(out), "--only", "E5,poa", "--jobs", "1",
+                 "--no-progress"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "computed" in text and str(out / "report.md") in text
+    rows = read_rows(out / "results.csv")
+    assert {r["experiment"] for r in rows} == {"updates", "poa"}
+    report = (out / "report.md").read_text()
+    assert "## E5" in report and "## E7" in report and "## E4" not in report
+    assert (out / "figures" / "e5_updates.png").exists() and not (
+        out / "figures" / "e4_convergence.png"
+    ).exists()
+
+
+def test_reproduce_selection_by_id_or_name_and_bad_out(tmp_path):
+    from goalit.errors import GoalitInputError
+    from goalit.experiments.reproduce import check_experiments
+
+    assert check_experiments(("E1", "e3", "poa", "E7")) == ("load", "poa")
+    assert check_experiments(None) is None
+    with pytest.raises(GoalitInputError, match="unknown experiment"):
+        check_experiments(("E11",))
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(GoalitInputError, match="not a directory"):
+        reproduce(f, "tiny", progress=False)
