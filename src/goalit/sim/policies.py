@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 WAIT = -1
 # Default epoch of OT-GAH when none is given (s) [R]: a few decode steps' worth of batching window.
 DEFAULT_OTGAH_EPOCH_S = 1.0
+DEFAULT_GREEDY_EPOCH_S = 1.0  # [R] same decision period as OT-GAH's default epoch
 
 
 @dataclass
@@ -330,6 +331,10 @@ def make_policy(name: str, **options: Any) -> Policy:
             planner=planner,
             options=options,
         )
+    if name == "greedy" and epoch_s is None:
+        # "everyone best-responds at once" needs several players: at per-arrival decisions the one
+        # newcomer's best response is exactly GOALIT's, so myopic greedy decides at epoch boundaries.
+        epoch_s = DEFAULT_GREEDY_EPOCH_S
     return RegistryPolicy(
         name=name, epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), options=options
     )
