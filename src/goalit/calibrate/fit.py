@@ -86,7 +86,9 @@ class Fit:
         return d
 
 
-def predict(points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float) -> np.ndarray:
+def predict(
+    points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float
+) -> np.ndarray:
     """Model prediction (s) of every point, with ``goalit.physics.llm``."""
     out = np.empty(len(points))
     for i, p in enumerate(points):
@@ -109,7 +111,11 @@ def fit(points: list[Point], k: Constants) -> Fit:
     n_lv = len(levels)
 
     def unpack(x: np.ndarray) -> tuple[dict[str, float], float, float]:
-        return dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)), float(np.exp(x[n_lv])), float(x[n_lv + 1])
+        return (
+            dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)),
+            float(np.exp(x[n_lv])),
+            float(x[n_lv + 1]),
+        )
 
     def residuals(x: np.ndarray) -> np.ndarray:
         eta_m, eta_c, d0 = unpack(x)
@@ -126,8 +132,6 @@ def fit(points: list[Point], k: Constants) -> Fit:
                 best = res
     eta_m, eta_c, d0 = unpack(best.x)
     pred = predict(points, k, eta_m, eta_c, d0)
-    rows = tuple(
-        Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True)
-    )
+    rows = tuple(Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True))
     rms = float(np.sqrt(np.mean(np.log(pred / measured) ** 2)))
     return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms)
