@@ -89,18 +89,17 @@ class Fit:
 def predict(
     points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float
 ) -> np.ndarray:
-    """Model prediction (s) of every point, with ``goalit.physics.llm``."""
-    out = np.empty(len(points))
-    for i, p in enumerate(points):
-        m = k.weight_bytes[p.level]
-        if p.kind == "decode":
-            out[i] = physics.decode_step_time_s(
-                p.x, p.context_tokens, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c,
-                eta_m[p.level], overhead_s,
-            )  # fmt: skip
-        else:
-            out[i] = physics.prefill_time_s(p.x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta_m[p.level])
-    return out
+    """Model prediction (s) of every point, with ``goalit.physics.llm`` (vectorised over the points)."""
+    x = np.array([p.x for p in points], dtype=float)
+    ctx = np.array([p.context_tokens for p in points])
+    m = np.array([k.weight_bytes[p.level] for p in points])
+    eta = np.array([eta_m[p.level] for p in points])
+    is_decode = np.array([p.kind == "decode" for p in points])
+    decode = physics.decode_step_time_s(
+        x, ctx, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c, eta, overhead_s
+    )
+    prefill = physics.prefill_time_s(x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta)
+    return np.where(is_decode, decode, prefill)
 
 
 def fit(points: list[Point], k: Constants) -> Fit:
