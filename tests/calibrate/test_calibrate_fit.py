@@ -60,3 +60,22 @@ def test_efficiencies_stay_within_bounds_when_peaks_are_underestimated():
     f = fit(points(), slow)  # the data need eta > 1 against these peaks: the fit clips at 1
     assert all(0 < e <= 1 for e in f.eta_m.values()) and 0 < f.eta_c <= 1
     assert f.max_abs_error("decode") > 0.5
+
+
+def test_variant_with_a_decode_compute_efficiency_recovers_it():
+    truth = points()  # generated with one eta_c: the variant must find eta_c_decode == eta_c
+    f = fit(truth, K, separate_decode_compute=True)
+    assert f.eta_c_decode == pytest.approx(TRUE_ETA_C, rel=1e-3) and f.eta_c == pytest.approx(
+        TRUE_ETA_C, rel=1e-3
+    )
+    pts = [p for p in truth if p.kind == "prefill"]
+    slow = predict(
+        [p for p in truth if p.kind == "decode"], K, TRUE_ETA_M, TRUE_ETA_C, TRUE_D0, eta_c_decode=0.1
+    )  # decode compute 3x less efficient than prefill, as on a CPU
+    dec = [
+        Point("decode", p.level, p.x, float(v), p.context_tokens)
+        for p, v in zip([p for p in truth if p.kind == "decode"], slow, strict=True)
+    ]
+    one, two = fit(dec + pts, K), fit(dec + pts, K, separate_decode_compute=True)
+    assert two.eta_c_decode == pytest.approx(0.1, rel=1e-3) and two.max_abs_error("decode") < 1e-4
+    assert one.eta_c_decode is None and one.rms_log_error > 10 * two.rms_log_error

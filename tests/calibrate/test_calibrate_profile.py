@@ -53,6 +53,9 @@ def synthetic_calibration() -> Calibration:
         levels[lv] = LevelResult(lv, info.path, info, ppl, lat)
     k = fit.Constants(134_515_008, 23040, {lv: float(s) for lv, s in SIZES.items()}, 20e9, 80e9)
     fitted = fit.fit(fit_points({lv: r.latency for lv, r in levels.items()}), k)
+    variant = fit.fit(
+        fit_points({lv: r.latency for lv, r in levels.items()}), k, separate_decode_compute=True
+    )
     return Calibration(
         date="2025-01-01",
         machine=MachineInfo("Test CPU", 2, 24 * 2**30, "Linux x86_64", "3.11.7"),
@@ -71,6 +74,7 @@ def synthetic_calibration() -> Calibration:
         settings=st,
         levels=levels,
         fit=fitted,
+        fit_variant=variant,
     )
 
 

@@ -71,6 +71,7 @@ class Fit:
     overhead_s: float
     rows: tuple[Row, ...]
     rms_log_error: float
+    eta_c_decode: float | None = None  # only for the variant fit (not part of the game's cost model)
 
     def errors(self, kind: str, level: str) -> dict[int, float]:
         """Relative error by x (batch n or prompt length s) for one level."""
@@ -87,50 +88,63 @@ class Fit:
 
 
 def predict(
-    points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float
+    points: list[Point],
+    k: Constants,
+    eta_m: dict[str, float],
+    eta_c: float,
+    overhead_s: float,
+    eta_c_decode: float | None = None,
 ) -> np.ndarray:
-    """Model prediction (s) of every point, with ``goalit.physics.llm`` (vectorised over the points)."""
+    """Model prediction (s) of every point, with ``goalit.physics.llm`` (vectorised over the points).
+
+    ``eta_c_decode`` (variant, default ``eta_c``) is the compute efficiency of the decode step only.
+    """
     x = np.array([p.x for p in points], dtype=float)
     ctx = np.array([p.context_tokens for p in points])
     m = np.array([k.weight_bytes[p.level] for p in points])
     eta = np.array([eta_m[p.level] for p in points])
     is_decode = np.array([p.kind == "decode" for p in points])
     decode = physics.decode_step_time_s(
-        x, ctx, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c, eta, overhead_s
-    )
+        x, ctx, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw,
+        eta_c if eta_c_decode is None else eta_c_decode, eta, overhead_s,
+    )  # fmt: skip
     prefill = physics.prefill_time_s(x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta)
     return np.where(is_decode, decode, prefill)
 
 
-def fit(points: list[Point], k: Constants) -> Fit:
-    """Least-squares efficiencies (eta_m per level, eta_c, delta_0) for the measured ``points``."""
+def fit(points: list[Point], k: Constants, separate_decode_compute: bool = False) -> Fit:
+    """Least-squares efficiencies (eta_m per level, eta_c, delta_0) for the measured ``points``.
+
+    ``separate_decode_compute``: the variant with a second compute efficiency for the decode step
+    (``eta_c_decode``), to measure how much of the error comes from sharing eta_c between prefill
+    (GEMM) and batched decode (matrix-vector products) on a CPU. The game's cost model has one eta_c.
+    """
     levels = sorted({p.level for p in points}, key=lambda lv: list(k.weight_bytes).index(lv))
     measured = np.array([p.measured_s for p in points])
     decode_min = min((p.measured_s for p in points if p.kind == "decode"), default=1.0)
     n_lv = len(levels)
+    n_eta = n_lv + (2 if separate_decode_compute else 1)  # log efficiencies, then delta_0
 
-    def unpack(x: np.ndarray) -> tuple[dict[str, float], float, float]:
-        return (
-            dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)),
-            float(np.exp(x[n_lv])),
-            float(x[n_lv + 1]),
-        )
+    def unpack(x: np.ndarray) -> tuple[dict[str, float], float, float, float | None]:
+        eta_m = dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True))
+        eta_dec = float(np.exp(x[n_lv + 1])) if separate_decode_compute else None
+        return eta_m, float(np.exp(x[n_lv])), float(x[n_eta]), eta_dec
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        eta_m, eta_c, d0 = unpack(x)
-        return np.log(predict(points, k, eta_m, eta_c, d0) / measured)
+        eta_m, eta_c, d0, eta_dec = unpack(x)
+        return np.log(predict(points, k, eta_m, eta_c, d0, eta_dec) / measured)
 
-    lo = np.r_[np.full(n_lv + 1, np.log(ETA_MIN)), 0.0]
-    hi = np.r_[np.zeros(n_lv + 1), 0.95 * decode_min]
+    lo = np.r_[np.full(n_eta, np.log(ETA_MIN)), 0.0]
+    hi = np.r_[np.zeros(n_eta), 0.95 * decode_min]
     best = None
     for eta0 in (0.3, 0.6, 0.9):
         for frac in (0.05, 0.3, 0.6):
-            x0 = np.r_[np.full(n_lv + 1, np.log(eta0)), frac * hi[-1]]
+            x0 = np.r_[np.full(n_eta, np.log(eta0)), frac * hi[-1]]
             res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac")
             if best is None or res.cost < best.cost:
                 best = res
-    eta_m, eta_c, d0 = unpack(best.x)
-    pred = predict(points, k, eta_m, eta_c, d0)
+    eta_m, eta_c, d0, eta_dec = unpack(best.x)
+    pred = predict(points, k, eta_m, eta_c, d0, eta_dec)
     rows = tuple(Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True))
     rms = float(np.sqrt(np.mean(np.log(pred / measured) ** 2)))
-    return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms)
+    return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms, eta_c_decode=eta_dec)

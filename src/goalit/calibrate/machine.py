@@ -3,10 +3,11 @@
 The roofline (spec B.5) needs a memory bandwidth BW and a compute peak F. A CPU VM's datasheet figures
 are unknown or shared, so both are *measured* here as the best of a few repetitions:
 
-- ``read_bandwidth_bytes_per_s``: NumPy sum over a 256 MiB float32 array per thread (bytes read / s),
-  one chunk per thread, ``threads`` threads (NumPy releases the GIL in reductions). The array is far
-  larger than the last-level cache, so this is DRAM read bandwidth, what decode streams weights from.
-- ``gemm_flops``: NumPy float32 matrix product (BLAS, all threads), 2 n^3 FLOP / s. llama.cpp's CPU
+- ``read_bandwidth_bytes_per_s``: NumPy ``max`` over a 256 MiB float32 array per thread (bytes read
+  / s), ``threads`` threads (NumPy releases the GIL in reductions). The array is far larger than the
+  last-level cache, so this is DRAM read bandwidth, what decode streams weights from. (``max`` runs at
+  ~45 GB/s from cache on the development machine, so it is not compute-bound; ``sum`` is, at ~20 GB/s.)
+- ``gemm_flops``: NumPy float32 matrix product (BLAS, ``threads`` threads), 2 n^3 FLOP / s. llama.cpp's CPU
   backend has no FP16 arithmetic (F16C only converts), so this FP32 peak plays the role of
   ``flops_fp16`` in the hardware profile.
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -75,7 +78,7 @@ def read_bandwidth_bytes_per_s(threads: int, repeats: int = 5, nbytes: int = PRO
 
         def work(a: np.ndarray, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
-            a.sum()
+            a.max()
 
         pool = [threading.Thread(target=work, args=(a,)) for a in arrays]
         for t in pool:
@@ -88,18 +91,29 @@ def read_bandwidth_bytes_per_s(threads: int, repeats: int = 5, nbytes: int = PRO
     return best
 
 
-def gemm_flops(n: int = 1024, repeats: int = 5) -> float:
-    """Best-of-``repeats`` float32 GEMM throughput (FLOP/s) of NumPy's BLAS on an n x n product."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    a @ b  # warm-up (BLAS thread pool start)
-    best = 0.0
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        best = max(best, 2.0 * n**3 / (time.perf_counter() - t0))
-    return best
+def gemm_flops(threads: int, n: int = 1024, repeats: int = 5) -> float:
+    """Best-of-``repeats`` float32 GEMM throughput (FLOP/s) of NumPy's BLAS with ``threads`` threads.
+
+    Runs in a child Python process, since the BLAS thread count is fixed when the library loads
+    (``OPENBLAS_NUM_THREADS`` and friends).
+    """
+    code = (
+        "import time, numpy as np\n"
+        f"n, best = {n}, 0.0\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = rng.standard_normal((n, n), dtype=np.float32)\n"
+        "b = rng.standard_normal((n, n), dtype=np.float32)\n"
+        "a @ b\n"
+        f"for _ in range({repeats}):\n"
+        "    t0 = time.perf_counter(); a @ b; best = max(best, 2.0 * n**3 / (time.perf_counter() - t0))\n"
+        "print(best)\n"
+    )
+    env = {**os.environ, **{v: str(threads) for v in _BLAS_THREAD_VARS}}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # ------------------------------------------------------------------------------ contention on a shared host

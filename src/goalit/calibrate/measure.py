@@ -139,8 +139,9 @@ class LatencySettings:
 
     @property
     def n_ctx(self) -> int:
-        per_seq = max(self.prompt_tokens + self.decode_steps, *self.prefill_lengths)
-        return max(self.batches) * (per_seq + 16)
+        """KV cells: per sequence the longest use rounded up to 256 (llama.cpp pads to 256), times n."""
+        per_seq = max(self.prompt_tokens + self.decode_steps, *self.prefill_lengths) + 16
+        return max(self.batches) * 256 * -(-per_seq // 256)
 
 
 @dataclass

@@ -76,8 +76,8 @@ def build_profile(
         "sources": {
             "memory_bytes": f"measured: physical memory (os.sysconf), {cal.date}",
             "mem_bw_bytes_per_s": (
-                f"measured: best of 5 NumPy float32 sums over 256 MiB per thread, {cal.threads} threads "
-                f"(DRAM read bandwidth; goalit.calibrate.machine), {cal.date}"
+                "measured: best of 5 NumPy float32 max-reductions over 256 MiB per thread, "
+                f"{cal.threads} threads (DRAM read bandwidth; goalit.calibrate.machine), {cal.date}"
             ),
             "flops_fp16": (
                 f"measured: best of 5 NumPy float32 1024^3 GEMMs ({cal.threads} BLAS threads), {cal.date}; "
@@ -164,6 +164,17 @@ def build_profile(
             ),
         },
         "measured": {lv: _measured(cal, lv) for lv in levels},
+        "fit_variant": {
+            "note": (
+                "the same fit with a separate compute efficiency for the decode step (eta_c_decode), "
+                "which the game's cost model does not have; shows how much error sharing eta_c costs"
+            ),
+            "eta_c": _r(cal.fit_variant.eta_c),
+            "eta_c_decode": _r(cal.fit_variant.eta_c_decode or float("nan")),
+            "step_overhead_s": _r(cal.fit_variant.overhead_s),
+            "max_decode_error": _r(cal.fit_variant.max_abs_error("decode"), 3),
+            "max_prefill_error": _r(cal.fit_variant.max_abs_error("prefill"), 3),
+        },
         "fit": {
             "rms_log_error": _r(fit.rms_log_error, 3),
             "decode_error": {

@@ -56,6 +56,7 @@ class Calibration:
     settings: measure.LatencySettings
     levels: dict[str, LevelResult]
     fit: fit.Fit
+    fit_variant: fit.Fit  # with a separate decode compute efficiency (not in the game's cost model)
     samples: dict[str, list[measure.LatencySample]] = field(default_factory=dict, repr=False)
 
     def ladder_rows(self) -> list[dict[str, Any]]:
@@ -102,6 +103,14 @@ class Calibration:
                 "rms_log_error": self.fit.rms_log_error,
                 "max_decode_error": self.fit.max_abs_error("decode"),
                 "max_prefill_error": self.fit.max_abs_error("prefill"),
+            },
+            "fit_variant_separate_decode_compute": {
+                "eta_c": self.fit_variant.eta_c,
+                "eta_c_decode": self.fit_variant.eta_c_decode,
+                "step_overhead_s": self.fit_variant.overhead_s,
+                "rms_log_error": self.fit_variant.rms_log_error,
+                "max_decode_error": self.fit_variant.max_abs_error("decode"),
+                "max_prefill_error": self.fit_variant.max_abs_error("prefill"),
             },
         }
 
@@ -180,7 +189,7 @@ def calibrate(
 
         bar.set_postfix_str("machine peaks")
         bw = machine.read_bandwidth_bytes_per_s(st.threads)
-        flops = machine.gemm_flops()
+        flops = machine.gemm_flops(st.threads)
         bar.update(1)
 
         samples: dict[str, list[measure.LatencySample]] = {lv: [] for lv in levels}
@@ -202,15 +211,17 @@ def calibrate(
 
         bar.set_postfix_str("machine peaks, fit")
         bw = max(bw, machine.read_bandwidth_bytes_per_s(st.threads))  # best of start and end of the run
-        flops = max(flops, machine.gemm_flops())
+        flops = max(flops, machine.gemm_flops(st.threads))
         lat = {lv: measure.summarise(samples[lv], st.prompt_tokens) for lv in levels}
-        fitted = fit.fit(fit_points(lat), fit.Constants(
+        consts = fit.Constants(
             params=float(infos[levels[0]].params),
             kv_bytes_per_token=float(infos[levels[0]].kv_bytes_per_token),
             weight_bytes={lv: float(infos[lv].file_bytes) for lv in levels},
             mem_bw=bw,
             flops=flops,
-        ))  # fmt: skip
+        )
+        fitted = fit.fit(fit_points(lat), consts)
+        variant = fit.fit(fit_points(lat), consts, separate_decode_compute=True)
         bar.update(1)
     finally:
         bar.close()
@@ -233,6 +244,7 @@ def calibrate(
         settings=st,
         levels={lv: LevelResult(lv, paths[lv], infos[lv], ppl[lv], lat[lv]) for lv in levels},
         fit=fitted,
+        fit_variant=variant,
         samples=samples,
     )
 
