@@ -1,0 +1,178 @@
+"""Child processes started by goalit (LLM servers, gateways), tracked and stopped by PID.
+
+``ProcessGroup`` remembers every process it started and stops each one (SIGTERM, then SIGKILL after a
+grace period) by its PID, in reverse start order, on ``close()``; use it as a context manager so this
+happens on errors and Ctrl-C too. On Linux each child also gets ``PR_SET_PDEATHSIG = SIGTERM``, so it is
+stopped by the kernel even if the parent is killed with SIGKILL. ``handle_signals()`` turns SIGTERM and
+SIGHUP into ``KeyboardInterrupt`` so the ``finally`` blocks run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from goalit.errors import GoalitError
+
+PR_SET_PDEATHSIG = 1
+
+
+class ProcessError(GoalitError):
+    """A child process did not start or died."""
+
+
+def _pdeathsig() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """One started process: its name, PID handle, command and log file."""
+
+    name: str
+    popen: subprocess.Popen
+    argv: list[str]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return int(self.popen.pid)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, n: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-n:])
+
+
+@dataclass
+class ProcessGroup:
+    """Start, watch and stop child processes by PID."""
+
+    log_dir: Path | None = None
+    grace_s: float = 5.0
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
+        """Start ``argv`` with stdout+stderr to ``log_dir/name.log`` (or discarded)."""
+        log_path = None
+        out = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{name}.log"
+            out = open(log_path, "wb")  # noqa: SIM115 - closed below, the child keeps its copy
+        try:
+            popen = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})}, start_new_session=True,
+                preexec_fn=_pdeathsig if sys.platform.startswith("linux") else None,
+            )  # fmt: skip
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
+        child = Child(name, popen, list(argv), log_path)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: Child, sig: int = signal.SIGTERM) -> int | None:
+        """Stop one child by PID: ``sig``, then SIGKILL after ``grace_s``; returns its exit code."""
+        p = child.popen
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, sig)
+            try:
+                p.wait(timeout=self.grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+        return p.returncode
+
+    def close(self) -> None:
+        """Stop every child, newest first (SIGCONT first, in case one was paused)."""
+        for child in reversed(self.children):
+            if child.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGCONT)
+            self.stop(child)
+
+    def pids(self) -> list[int]:
+        return [c.pid for c in self.children]
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def pid_running(pid: int) -> bool:
+    """True if a process with this PID exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+
+
+def wait_http(url: str, child: Child | None = None, timeout_s: float = 60.0, expect: int = 200) -> float:
+    """Poll GET ``url`` until it answers ``expect``; the seconds waited. Raises on death or timeout."""
+    t0 = time.perf_counter()
+    while True:
+        if child is not None and not child.alive():
+            code = child.popen.returncode
+            raise ProcessError(
+                f"{child.name} exited with code {code} before answering {url}:\n{child.log_tail()}"
+            )
+        try:
+            if httpx.get(url, timeout=2.0).status_code == expect:
+                return time.perf_counter() - t0
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - t0 > timeout_s:
+            raise ProcessError(f"{url} did not answer within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def handle_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` (like Ctrl-C), so cleanup runs."""
+
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for s in old:
+            signal.signal(s, raise_interrupt)
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
