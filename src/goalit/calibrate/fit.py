@@ -1,0 +1,133 @@
+"""Fit the roofline efficiencies of the cost model (spec B.5) to measured prefill and decode times.
+
+The model is exactly the one the game uses (``goalit.physics.llm``), on a whole machine (share theta = 1):
+
+    d_q(n)    = max{(M_q + kappa * c) / (eta_m[q] BW), 2 P n / (eta_c F)} + delta_0     (decode step, s)
+    T_pre,q(s) = max{2 P s / (eta_c F), M_q / (eta_m[q] BW)}                           (prefill, s)
+
+with M_q the level's weight bytes, c the total context of the batch, BW and F the machine's measured
+peaks (``goalit.calibrate.machine``). Unknowns: one eta_m per level, one eta_c and one delta_0 for the
+machine. They are found by bounded least squares (``scipy.optimize.least_squares``) on the log ratio
+predicted/measured of every point (decode at every batch size n, prefill at every prompt length), so
+each point counts by its relative error. With decode measured at several batch sizes, the number of
+points exceeds the number of unknowns, and the residual errors are a real test of the model's form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from goalit.physics import llm as physics
+
+ETA_MIN = 1e-3
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement: ``kind`` "decode" (x = batch n, ``context_tokens`` total) or "prefill" (x = s)."""
+
+    kind: str
+    level: str
+    x: int
+    measured_s: float
+    context_tokens: float = 0.0
+
+
+@dataclass(frozen=True)
+class Constants:
+    """Model and machine constants of the fit: P, kappa, M_q per level (bytes), BW (bytes/s), F (FLOP/s)."""
+
+    params: float
+    kv_bytes_per_token: float
+    weight_bytes: dict[str, float]
+    mem_bw: float
+    flops: float
+
+
+@dataclass(frozen=True)
+class Row:
+    """A point with the fitted model's prediction; ``error`` = predicted / measured - 1."""
+
+    kind: str
+    level: str
+    x: int
+    measured_s: float
+    predicted_s: float
+
+    @property
+    def error(self) -> float:
+        return self.predicted_s / self.measured_s - 1.0
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fitted efficiencies and the model's error at every point."""
+
+    eta_m: dict[str, float]
+    eta_c: float
+    overhead_s: float
+    rows: tuple[Row, ...]
+    rms_log_error: float
+
+    def errors(self, kind: str, level: str) -> dict[int, float]:
+        """Relative error by x (batch n or prompt length s) for one level."""
+        return {r.x: r.error for r in self.rows if r.kind == kind and r.level == level}
+
+    def max_abs_error(self, kind: str, level: str | None = None) -> float:
+        errs = [abs(r.error) for r in self.rows if r.kind == kind and (level is None or r.level == level)]
+        return max(errs) if errs else float("nan")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["rows"] = [{**asdict(r), "error": r.error} for r in self.rows]
+        return d
+
+
+def predict(points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float) -> np.ndarray:
+    """Model prediction (s) of every point, with ``goalit.physics.llm``."""
+    out = np.empty(len(points))
+    for i, p in enumerate(points):
+        m = k.weight_bytes[p.level]
+        if p.kind == "decode":
+            out[i] = physics.decode_step_time_s(
+                p.x, p.context_tokens, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c,
+                eta_m[p.level], overhead_s,
+            )  # fmt: skip
+        else:
+            out[i] = physics.prefill_time_s(p.x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta_m[p.level])
+    return out
+
+
+def fit(points: list[Point], k: Constants) -> Fit:
+    """Least-squares efficiencies (eta_m per level, eta_c, delta_0) for the measured ``points``."""
+    levels = sorted({p.level for p in points}, key=lambda lv: list(k.weight_bytes).index(lv))
+    measured = np.array([p.measured_s for p in points])
+    decode_min = min((p.measured_s for p in points if p.kind == "decode"), default=1.0)
+    n_lv = len(levels)
+
+    def unpack(x: np.ndarray) -> tuple[dict[str, float], float, float]:
+        return dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)), float(np.exp(x[n_lv])), float(x[n_lv + 1])
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        eta_m, eta_c, d0 = unpack(x)
+        return np.log(predict(points, k, eta_m, eta_c, d0) / measured)
+
+    lo = np.r_[np.full(n_lv + 1, np.log(ETA_MIN)), 0.0]
+    hi = np.r_[np.zeros(n_lv + 1), 0.95 * decode_min]
+    best = None
+    for eta0 in (0.3, 0.6, 0.9):
+        for frac in (0.05, 0.3, 0.6):
+            x0 = np.r_[np.full(n_lv + 1, np.log(eta0)), frac * hi[-1]]
+            res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac")
+            if best is None or res.cost < best.cost:
+                best = res
+    eta_m, eta_c, d0 = unpack(best.x)
+    pred = predict(points, k, eta_m, eta_c, d0)
+    rows = tuple(
+        Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True)
+    )
+    rms = float(np.sqrt(np.mean(np.log(pred / measured) ** 2)))
+    return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms)

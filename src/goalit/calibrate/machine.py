@@ -1,0 +1,102 @@
+"""The host: a description for the profile's ``[meta]`` table, and two probes that set the roofline's peaks.
+
+The roofline (spec B.5) needs a memory bandwidth BW and a compute peak F. A CPU VM's datasheet figures
+are unknown or shared, so both are *measured* here as the best of a few repetitions:
+
+- ``read_bandwidth_bytes_per_s``: NumPy sum over a 256 MiB float32 array per thread (bytes read / s),
+  one chunk per thread, ``threads`` threads (NumPy releases the GIL in reductions). The array is far
+  larger than the last-level cache, so this is DRAM read bandwidth, what decode streams weights from.
+- ``gemm_flops``: NumPy float32 matrix product (BLAS, all threads), 2 n^3 FLOP / s. llama.cpp's CPU
+  backend has no FP16 arithmetic (F16C only converts), so this FP32 peak plays the role of
+  ``flops_fp16`` in the hardware profile.
+
+The efficiencies eta_m and eta_c fitted later are fractions of these measured peaks.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+PROBE_BYTES = 256 * 2**20  # per thread; >> the 32 MiB L3 of the development machine
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """What the profile says about the host."""
+
+    cpu_model: str
+    logical_cpus: int
+    memory_bytes: int
+    system: str
+    python: str
+
+    def describe(self) -> str:
+        return (f"{self.cpu_model}, {self.logical_cpus} logical CPUs, {self.memory_bytes / 2**30:.1f} GiB RAM, "
+                f"{self.system}")  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def machine_info() -> MachineInfo:
+    """CPU model (``/proc/cpuinfo``), logical CPUs, physical memory, OS and Python version."""
+    return MachineInfo(
+        cpu_model=_cpu_model(),
+        logical_cpus=os.cpu_count() or 1,
+        memory_bytes=int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")),
+        system=f"{platform.system()} {platform.machine()}",
+        python=platform.python_version(),
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def read_bandwidth_bytes_per_s(threads: int, repeats: int = 5, nbytes: int = PROBE_BYTES) -> float:
+    """Best-of-``repeats`` DRAM read bandwidth with ``threads`` threads (bytes/s)."""
+    arrays = [np.ones(nbytes // 4, dtype=np.float32) for _ in range(threads)]
+    best = 0.0
+    for _ in range(repeats):
+        barrier = threading.Barrier(threads + 1)
+
+        def work(a: np.ndarray, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            a.sum()
+
+        pool = [threading.Thread(target=work, args=(a,)) for a in arrays]
+        for t in pool:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in pool:
+            t.join()
+        best = max(best, threads * nbytes / (time.perf_counter() - t0))
+    return best
+
+
+def gemm_flops(n: int = 1024, repeats: int = 5) -> float:
+    """Best-of-``repeats`` float32 GEMM throughput (FLOP/s) of NumPy's BLAS on an n x n product."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm-up (BLAS thread pool start)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2.0 * n**3 / (time.perf_counter() - t0))
+    return best

@@ -1,0 +1,224 @@
+"""The whole calibration: ladder, machine peaks, latency (round-robin repetitions), perplexity, fit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import goalit
+from goalit.calibrate import _llama, fit, ladder, machine, measure
+from goalit.calibrate.model import ModelInfo, base_gguf, read_model_info
+from goalit.errors import GoalitInputError
+
+DEFAULT_CHUNKS = 20  # 20 x 256 = 5,120 scored tokens; PPL stable to ~1 % (spec real-llm.md 1.5)
+DEFAULT_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """Everything measured for one quantization level."""
+
+    level: str
+    path: Path
+    info: ModelInfo
+    perplexity: measure.Perplexity
+    latency: measure.Latency
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A finished calibration (levels ordered from highest to lowest precision)."""
+
+    date: str
+    machine: machine.MachineInfo
+    threads: int
+    mem_bw_bytes_per_s: float
+    flops: float
+    llama_cpp_version: str
+    goalit_version: str
+    base_file: str
+    text_name: str
+    text_sha256: str
+    chunks: int
+    repeats: int
+    settings: measure.LatencySettings
+    levels: dict[str, LevelResult]
+    fit: fit.Fit
+    samples: dict[str, list[measure.LatencySample]] = field(default_factory=dict, repr=False)
+
+    def ladder_rows(self) -> list[dict[str, Any]]:
+        """One summary row per level: the measured ladder and the fitted model's errors."""
+        out = []
+        for lv, r in self.levels.items():
+            lat = r.latency
+            n1 = min(lat.decode_median_s)
+            out.append({
+                "level": lv,
+                "file_bytes": r.info.file_bytes,
+                "bits_per_weight": r.info.bits_per_weight,
+                "perplexity": r.perplexity.ppl,
+                "perplexity_stderr": r.perplexity.stderr,
+                "prefill_tokens_per_s": lat.prefill_tokens_per_s,
+                "decode_ms_per_token": lat.decode_ms_per_token,
+                "decode_ms_p10": 1e3 * lat.decode_p10_s[n1],
+                "decode_ms_p90": 1e3 * lat.decode_p90_s[n1],
+                "decode_ms_repeat_range": [1e3 * lat.decode_rep_min_s[n1], 1e3 * lat.decode_rep_max_s[n1]],
+                "decode_ms_by_batch": {str(n): 1e3 * v for n, v in lat.decode_median_s.items()},
+                "fit_decode_error": {str(n): e for n, e in self.fit.errors("decode", lv).items()},
+                "fit_prefill_error": {str(s): e for s, e in self.fit.errors("prefill", lv).items()},
+                "eta_m": self.fit.eta_m[lv],
+            })  # fmt: skip
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date,
+            "machine": self.machine.to_dict(),
+            "threads": self.threads,
+            "mem_bw_bytes_per_s": self.mem_bw_bytes_per_s,
+            "flops": self.flops,
+            "llama_cpp_python": self.llama_cpp_version,
+            "text": self.text_name,
+            "chunks": self.chunks,
+            "repeats": self.repeats,
+            "ladder": self.ladder_rows(),
+            "fit": {
+                "eta_c": self.fit.eta_c,
+                "step_overhead_s": self.fit.overhead_s,
+                "rms_log_error": self.fit.rms_log_error,
+                "max_decode_error": self.fit.max_abs_error("decode"),
+                "max_prefill_error": self.fit.max_abs_error("prefill"),
+            },
+        }
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_text(text_path: str | Path | None) -> Path:
+    """The evaluation text: the given path, else the development copy of WikiText-2 (one-line error if none)."""
+    if text_path is None:
+        found = measure.default_text_path()
+        if found is None:
+            raise GoalitInputError(
+                "no evaluation text: pass --text PATH (the WikiText-2 raw test file, wiki.test.raw)"
+            )
+        return found
+    p = Path(text_path)
+    if not p.is_file():
+        raise GoalitInputError(f"{p}: evaluation text not found (--text)")
+    return p
+
+
+def calibrate(
+    levels: list[str],
+    chunks: int = DEFAULT_CHUNKS,
+    text_path: str | Path | None = None,
+    cache_dir: Path | None = None,
+    settings: measure.LatencySettings | None = None,
+    repeats: int = DEFAULT_REPEATS,
+    progress: bool | None = None,
+) -> Calibration:
+    """Measure every level (see the module docstrings) and fit the roofline efficiencies.
+
+    Latency repetitions run round-robin over the levels (level 1..L, then again), so that a burst of
+    load from other processes on a shared machine spreads over all levels instead of biasing one.
+    ``progress``: show a tqdm bar on stderr (None: only on a terminal).
+    """
+    for lv in levels:
+        ladder.check_level(lv)
+    levels = sorted(dict.fromkeys(levels), key=ladder.ORDER.index)
+    if chunks < 1 or repeats < 1:
+        raise GoalitInputError("chunks and repeats must be >= 1")
+    text = resolve_text(text_path)
+    st = settings or measure.LatencySettings(threads=os.cpu_count() or 1)
+    lc_version = _llama.version()
+    base = base_gguf()
+
+    total = len(levels) + 2 + repeats * len(levels) + chunks * len(levels)
+    bar = tqdm(total=total, desc="calibrate", unit="step", file=sys.stderr,
+               disable=None if progress is None else not progress, dynamic_ncols=True)  # fmt: skip
+    try:
+        bar.set_postfix_str("quantization ladder")
+        paths = ladder.ensure_ladder(levels, cache_dir, on_generate=lambda lv: bar.set_postfix_str(f"quantize {lv}"))
+        infos: dict[str, ModelInfo] = {}
+        for lv in levels:
+            infos[lv] = read_model_info(paths[lv])
+            bar.update(1)
+
+        need_prompt = max(max(st.batches) * st.prompt_tokens, *st.prefill_lengths)
+        tokens = measure.eval_tokens(paths[levels[0]], text, max(chunks * measure.N_CTX, need_prompt))
+
+        bar.set_postfix_str("machine peaks")
+        bw = machine.read_bandwidth_bytes_per_s(st.threads)
+        flops = machine.gemm_flops()
+        bar.update(1)
+
+        samples: dict[str, list[measure.LatencySample]] = {lv: [] for lv in levels}
+        for rep in range(repeats):
+            for lv in levels:
+                bar.set_postfix_str(f"latency {lv} ({rep + 1}/{repeats})")
+                samples[lv].append(measure.latency_sample(paths[lv], tokens[:need_prompt], st))
+                bar.update(1)
+
+        ppl: dict[str, measure.Perplexity] = {}
+        for lv in levels:
+            bar.set_postfix_str(f"perplexity {lv}")
+            ppl[lv] = measure.perplexity(paths[lv], tokens, chunks, st.threads, on_chunk=lambda: bar.update(1))
+
+        bar.set_postfix_str("machine peaks, fit")
+        bw = max(bw, machine.read_bandwidth_bytes_per_s(st.threads))  # best of start and end of the run
+        flops = max(flops, machine.gemm_flops())
+        lat = {lv: measure.summarise(samples[lv], st.prompt_tokens) for lv in levels}
+        fitted = fit.fit(fit_points(lat), fit.Constants(
+            params=float(infos[levels[0]].params),
+            kv_bytes_per_token=float(infos[levels[0]].kv_bytes_per_token),
+            weight_bytes={lv: float(infos[lv].file_bytes) for lv in levels},
+            mem_bw=bw,
+            flops=flops,
+        ))  # fmt: skip
+        bar.update(1)
+    finally:
+        bar.close()
+
+    return Calibration(
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+        machine=machine.machine_info(),
+        threads=st.threads,
+        mem_bw_bytes_per_s=bw,
+        flops=flops,
+        llama_cpp_version=lc_version,
+        goalit_version=goalit.__version__,
+        base_file=base.name,
+        text_name=text.name,
+        text_sha256=sha256(text),
+        chunks=chunks,
+        repeats=repeats,
+        settings=st,
+        levels={lv: LevelResult(lv, paths[lv], infos[lv], ppl[lv], lat[lv]) for lv in levels},
+        fit=fitted,
+        samples=samples,
+    )
+
+
+def fit_points(lat: dict[str, measure.Latency]) -> list[fit.Point]:
+    """The fit's data: median decode step time per (level, batch), median prefill time per (level, length)."""
+    pts: list[fit.Point] = []
+    for lv, la in lat.items():
+        for n, d in la.decode_median_s.items():
+            pts.append(fit.Point("decode", lv, n, d, la.context_tokens[n]))
+        for s, t in la.prefill_median_s.items():
+            pts.append(fit.Point("prefill", lv, s, t))
+    return pts
