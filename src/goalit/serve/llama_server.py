@@ -41,26 +41,49 @@ class LlamaServerSpec:
         }  # fmt: skip
 
 
-def start_llama_server(group: ProcessGroup, spec: LlamaServerSpec, work_dir: Path, timeout_s: float = 120.0,
-                       attempts: int = 3) -> tuple[Child, str]:  # fmt: skip
-    """Start ``spec`` in ``group`` and wait until ``/v1/models`` answers; returns (child, base URL).
+def start_llama_servers(
+    group: ProcessGroup,
+    specs: list[LlamaServerSpec],
+    work_dir: Path,
+    timeout_s: float = 120.0,
+    attempts: int = 3,
+) -> list[tuple[Child, str]]:
+    """Start every spec in ``group`` at once, then wait until each ``/v1/models`` answers.
 
-    A free port is picked when ``spec.port`` is 0; if another process grabs it first, retries on a new one.
+    Returns (child, base URL) per spec. A free port is picked when ``spec.port`` is 0; a server that
+    fails to come up (e.g. its port was taken meanwhile) is stopped and started again on a new port.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    last: Exception | None = None
-    for _ in range(attempts):
-        port = spec.port or free_port(spec.host)
-        cfg = work_dir / f"{spec.name}.json"
-        cfg.write_text(json.dumps(spec.settings(port), indent=1), encoding="utf-8")
-        child = group.start(spec.name, [sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)])
-        url = f"http://{spec.host}:{port}"
-        try:
-            wait_http(f"{url}/v1/models", child, timeout_s=timeout_s)
-            return child, url
-        except Exception as err:  # address in use, or a slow start: stop this one and try again
-            last = err
-            group.stop(child)
-            if spec.port:
-                break
-    raise last  # type: ignore[misc]
+    out: list[tuple[Child, str] | None] = [None] * len(specs)
+    todo = list(range(len(specs)))
+    for attempt in range(attempts):
+        started = []
+        for k in todo:
+            spec = specs[k]
+            port = spec.port or free_port(spec.host)
+            cfg = work_dir / f"{spec.name}.json"
+            cfg.write_text(json.dumps(spec.settings(port), indent=1), encoding="utf-8")
+            argv = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)]
+            started.append((k, group.start(spec.name, argv), f"http://{spec.host}:{port}"))
+        failed, last = [], None
+        for k, child, url in started:
+            try:
+                wait_http(f"{url}/v1/models", child, timeout_s=timeout_s)
+                out[k] = (child, url)
+            except Exception as err:  # port taken or a slow start: stop it and retry on another port
+                group.stop(child)
+                failed.append(k)
+                last = err
+        if not failed:
+            return out  # type: ignore[return-value]
+        if attempt == attempts - 1 or any(specs[k].port for k in failed):
+            raise last  # type: ignore[misc]
+        todo = failed
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def start_llama_server(
+    group: ProcessGroup, spec: LlamaServerSpec, work_dir: Path, timeout_s: float = 120.0
+) -> tuple[Child, str]:
+    """Start one server (see ``start_llama_servers``)."""
+    return start_llama_servers(group, [spec], work_dir, timeout_s)[0]
