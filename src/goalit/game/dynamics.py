@@ -81,18 +81,32 @@ def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> n
 def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None):
     """(br, gain): each user's best response and its normalised gain (C_i(a) - C_i(br)) / alpha_i (s/token).
 
-    Ties keep the current action (gain 0).
+    Same costs as ``response_costs`` but evaluated only on each user's allowed actions
+    (``Game.candidates``). Ties keep the current action (gain 0).
     """
     if n is None or m is None:
         n, m = loads(game, a)
-    cost = response_costs(game, a, n, m)
     rows = np.arange(game.n_users)
-    br = np.argmin(cost, axis=1)
-    cur = cost[rows, a]
-    best = cost[rows, br]
+    cand = game.candidates
+    srv_x = game.server_of
+    d_next = game.step_time(np.arange(game.n_actions), n + 1)
+    d_next[0] = 0.0
+    m_x = m[np.maximum(srv_x, 0)]
+    h_next = game.ap_penalty(srv_x, m_x + 1)
+    h_cur = game.ap_penalty(srv_x, m_x)
+    cost = game.alpha[:, None] * (d_next + h_next)[cand] + game.candidate_beta
+    srv_i = srv_x[a]
+    if (h_next != h_cur).any():
+        same_ap = (srv_x[cand] == srv_i[:, None]) & (srv_i[:, None] >= 0)
+        cost -= np.where(same_ap, game.alpha[:, None] * (h_next - h_cur)[cand], 0.0)
+    stay = game.alpha * (game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)]))
+    stay += game.beta[rows, a]
+    cost = np.where(cand == a[:, None], stay[:, None], cost)
+    k = np.argmin(cost, axis=1)
+    best = cost[rows, k]
     with np.errstate(invalid="ignore"):
-        gain = np.where(best < cur, (cur - best) / game.alpha, 0.0)
-    br = np.where(gain > 0, br, a)
+        gain = np.where(best < stay, (stay - best) / game.alpha, 0.0)
+    br = np.where(gain > 0, cand[rows, k], a)
     return br, gain
 
 

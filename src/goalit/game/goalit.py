@@ -103,7 +103,14 @@ def goalit(
             chosen = rng.choice(req, size=1)
         else:
             order = req[np.argsort(-gain[req], kind="stable")]
-            chosen = order[:1] if grant == "max-gain" else select_disjoint(game, a, br, order, m)
+            if grant == "max-gain":
+                chosen = order[:1]
+            else:  # only the top requester per target instance can win it: prune before the greedy pass
+                target = br[order]
+                _, first = np.unique(target, return_index=True)
+                keep = np.zeros(order.size, dtype=bool)
+                keep[first] = True
+                chosen = select_disjoint(game, a, br, order[keep | (target == 0)], m)
         old, new = a[chosen], br[chosen]
         np.subtract.at(n, old, 1)
         np.add.at(n, new, 1)

@@ -14,6 +14,9 @@ import numpy as np
 
 from goalit.game.goalit import goalit
 from goalit.game.model import Game
+from goalit.solvers import baselines
+from goalit.solvers.optimum import solve_optimum
+from goalit.solvers.otgah import solve_otgah
 from goalit.solvers.result import SolveResult
 
 Solver = Callable[..., SolveResult]
@@ -41,7 +44,17 @@ def solve_goalit(game: Game, rng: np.random.Generator, **options: Any) -> SolveR
     return res
 
 
-REGISTRY: dict[str, Solver] = {"goalit": solve_goalit}
+REGISTRY: dict[str, Solver] = {
+    "goalit": solve_goalit,
+    "ot-gah": solve_otgah,
+    "optimum": solve_optimum,
+    "local": baselines.solve_local,
+    "nearest-fp16": baselines.solve_nearest_fp16,
+    "nearest-q4": baselines.solve_nearest_q4,
+    "random": baselines.solve_random,
+    "least-loaded": baselines.solve_least_loaded,
+    "greedy": baselines.solve_greedy,
+}
 ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
 
 

@@ -1,0 +1,14 @@
+"""Dynamic-load discrete-event simulator (Model B, spec B.8): workloads, instances, policies, metrics.
+
+>>> import goalit
+>>> res = goalit.simulate("small", policy="goalit", seed=0, rate=0.5, duration_s=20.0)
+>>> res.metrics["unfinished"]
+0
+"""
+
+from goalit.sim.api import simulate
+from goalit.sim.policies import Policy, make_policy, policy_names
+from goalit.sim.result import SimResult
+from goalit.sim.workload import Workload, load_trace, poisson
+
+__all__ = ["Policy", "SimResult", "Workload", "load_trace", "make_policy", "poisson", "policy_names", "simulate"]

@@ -1,0 +1,313 @@
+"""Model instances of Model B (spec B.8) and the APs' sub-channel pools.
+
+:class:`ContinuousInstance` serves with iteration-level (continuous) batching: at every step boundary
+it admits queued requests in FIFO order while their KV reservation fits, runs one compute-bound
+prefill step for the admitted prompts (the running batch pauses, as in vLLM without chunked
+prefill), and otherwise runs decode steps of duration
+
+    tau_r(t) = max{(M_q + kappa sum_k l_k(t)) / (eta_m theta BW), 2 P |batch| / (eta_c theta F)} + delta_0
+
+with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the tokens generated so far
+and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
+:func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
+advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
+only its end is an event; a request that can be admitted mid-segment cuts the segment at the end of
+the step in progress. Each request reserves KV memory for its full context, kappa (s + o), from
+admission to its last token (the server is told the output length, as with ``max_tokens = o``).
+
+:class:`StaticInstance` serves whole batches (OT-GAH, spec B.10): a batch starts when the instance is
+free and all its prompts have arrived, is padded to its longest prompt and output (prefill of
+|B| s_max tokens, o_max decode steps over |B| padded sequences of context s_max + t) and all its
+requests finish together (the same timing as ``goalit.solvers.otgah.static_batch_time_s``).
+
+Server energy: every step costs P_r tau (``power_w`` of the instance's share); a decode step's energy is
+split equally over the batch (P tau / |batch|, spec B.8), a prefill step's in proportion to the prompts.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from goalit.physics import llm
+from goalit.sim import engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from goalit.game.model import Game
+    from goalit.sim.simulator import Simulation
+
+IDLE, PREFILL, DECODE = 0, 1, 2
+
+
+class ChannelPool:
+    """K_j sub-channels of one AP direction: a FIFO multi-server queue of transfers (spec B.4)."""
+
+    __slots__ = ("_free",)
+
+    def __init__(self, channels: int) -> None:
+        self._free = [0.0] * max(int(channels), 1)
+
+    def acquire(self, t: float, duration_s: float) -> tuple[float, float]:
+        """Start and end of a transfer requested at ``t`` (calls must come in time order)."""
+        start = max(t, heapq.heappop(self._free))
+        end = start + duration_s
+        heapq.heappush(self._free, end)
+        return start, end
+
+
+class _InstanceBase:
+    """Physics of instance ``r`` (from ``game.instances``) and its counters."""
+
+    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
+        ip = game.instances
+        self.r = r
+        self.sim = sim
+        self.kappa = float(ip.kv_bytes_per_token)
+        self.kv_total = float(ip.memory_bytes[r] - ip.weight_bytes[r])
+        self.kv_free = self.kv_total
+        self.power_w = float(ip.power_w[r])
+        self._decode_args = (
+            float(ip.params), float(ip.weight_bytes[r]), self.kappa, float(ip.share[r]), float(ip.flops[r]),
+            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]), float(ip.overhead_s[r]),
+        )  # fmt: skip
+        self._prefill_args = (
+            float(ip.params), float(ip.weight_bytes[r]), float(ip.share[r]), float(ip.flops[r]),
+            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]),
+        )  # fmt: skip
+        self.version = 0
+        self.busy_s = 0.0  # time spent in prefill or decode steps
+        self.tokens = 0  # output tokens generated (useful tokens, no padding)
+        self.decode_steps = 0
+        self.prefill_steps = 0
+        self.max_batch_seen = 0
+
+    def prefill_time(self, total_prompt_tokens: float) -> float:
+        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5)."""
+        return float(llm.prefill_time_s(total_prompt_tokens, *self._prefill_args))
+
+    def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
+        """Step times of a batch of ``batch`` sequences with total contexts ``context_tokens`` (s)."""
+        return llm.decode_step_time_s(batch, context_tokens, *self._decode_args)
+
+
+class ContinuousInstance(_InstanceBase):
+    """Iteration-level continuous batching with KV-memory admission (see module docstring)."""
+
+    def __init__(self, r: int, game: Game, sim: Simulation, max_batch: int | None = None) -> None:
+        super().__init__(r, game, sim)
+        self.max_batch = max_batch
+        self.queue: deque[int] = deque()
+        self.ids = np.empty(0, np.int64)
+        self.ctx = np.empty(0, np.int64)
+        self.rem = np.empty(0, np.int64)
+        self.fresh = np.empty(0, bool)
+        self.prefilling: list[int] = []
+        self.phase = IDLE
+        self.waking = False  # an event at the current time is already scheduled while idle
+        self.seg_t0 = 0.0
+        self.seg_ends = np.empty(0)
+        self.event_k = 0
+
+    # -- arrivals at the instance -------------------------------------------------------------------
+
+    def reserve_bytes(self, k: int) -> float:
+        return self.kappa * float(self.sim.prompt[k] + self.sim.output[k])
+
+    def _head_admissible(self) -> bool:
+        if not self.queue:
+            return False
+        if self.max_batch is not None and self.ids.shape[0] >= self.max_batch:
+            return False
+        return self.reserve_bytes(self.queue[0]) <= self.kv_free
+
+    def enqueue(self, k: int, t: float) -> None:
+        """Request ``k`` (its prompt arrived) joins the admission queue at time ``t``."""
+        self.queue.append(k)
+        self.wake(t)
+
+    def withdraw(self, k: int, t: float) -> None:
+        """Take queued request ``k`` out (it is re-routed by the policy)."""
+        self.queue.remove(k)
+        self.wake(t)
+
+    def wake(self, t: float) -> None:
+        """Make sure an admissible queue head is admitted at the next step boundary after ``t``."""
+        if self.phase == IDLE:
+            if self.queue and not self.waking:
+                self.waking = True
+                self.version += 1
+                self.sim.events.push(t, engine.INSTANCE, self.r, self.version)
+        elif self.phase == DECODE and self._head_admissible():
+            k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
+            if k < self.event_k:
+                self.event_k = k
+                self.version += 1
+                self.sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+
+    # -- step boundaries ----------------------------------------------------------------------------
+
+    def on_event(self, t: float, version: int) -> None:
+        """A scheduled step boundary (stale versions are ignored)."""
+        if version != self.version:
+            return
+        self.waking = False
+        sim = self.sim
+        if self.phase == PREFILL:
+            new = np.asarray(self.prefilling, np.int64)
+            self.prefilling = []
+            self.ids = np.concatenate([self.ids, new])
+            self.ctx = np.concatenate([self.ctx, sim.prompt[new]])
+            self.rem = np.concatenate([self.rem, sim.output[new]])
+            self.fresh = np.concatenate([self.fresh, np.ones(new.shape[0], bool)])
+        elif self.phase == DECODE:
+            self._close_segment(t)
+        self._schedule(t)
+
+    def _close_segment(self, t: float) -> None:
+        k = self.event_k
+        n = self.ids.shape[0]
+        dur = t - self.seg_t0
+        self.busy_s += dur
+        self.decode_steps += k
+        self.tokens += k * n
+        sim = self.sim
+        share = self.power_w * dur / n
+        ids = self.ids
+        sim.server_energy_j[ids] += share
+        if self.fresh.any():
+            sim.first_token_s[ids[self.fresh]] = self.seg_ends[0]
+            self.fresh[:] = False
+        self.ctx += k
+        self.rem -= k
+        done = self.rem == 0
+        if done.any():
+            fin = ids[done]
+            keep = ~done
+            self.ids, self.ctx, self.rem, self.fresh = ids[keep], self.ctx[keep], self.rem[keep], self.fresh[keep]
+            for q in fin.tolist():
+                self.kv_free += self.reserve_bytes(q)
+                sim.decode_done(q, t)
+
+    def _schedule(self, t: float) -> None:
+        sim = self.sim
+        admitted: list[int] = []
+        n = self.ids.shape[0]
+        while self.queue and (self.max_batch is None or n + len(admitted) < self.max_batch):
+            need = self.reserve_bytes(self.queue[0])
+            if need > self.kv_free:
+                break
+            q = self.queue.popleft()
+            sim.queued_at.pop(q, None)
+            self.kv_free -= need
+            admitted.append(q)
+        if admitted:
+            adm = np.asarray(admitted, np.int64)
+            s = sim.prompt[adm]
+            tau = self.prefill_time(float(s.sum()))
+            sim.admitted_s[adm] = t
+            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            self.busy_s += tau
+            self.prefill_steps += 1
+            self.prefilling = admitted
+            self.phase = PREFILL
+            self.version += 1
+            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+        elif n:
+            k = int(self.rem.min())
+            total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
+            self.seg_ends = t + np.cumsum(self.decode_times(n, total))
+            self.seg_t0 = t
+            self.event_k = k
+            self.phase = DECODE
+            self.max_batch_seen = max(self.max_batch_seen, n)
+            self.version += 1
+            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+        else:
+            self.phase = IDLE
+
+    def generated_by(self, t: float) -> dict[int, int]:
+        """Tokens generated by time ``t`` for every request in the running batch (for the horizon)."""
+        done = self.sim.output[self.ids] - self.rem
+        if self.phase == DECODE:
+            done = done + int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+        return dict(zip(self.ids.tolist(), done.tolist(), strict=True))
+
+
+class StaticInstance(_InstanceBase):
+    """Static batching: whole batches, padded, finishing together (OT-GAH serving, spec B.10)."""
+
+    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
+        super().__init__(r, game, sim)
+        self.batches: deque[list] = deque()  # [ids (array), prompts still in uplink]
+        self.current: np.ndarray | None = None
+        self.cur_ends = np.empty(0)
+        self.padded_tokens = 0  # decode tokens computed for padding
+
+    @property
+    def free(self) -> bool:
+        """No batch running or queued: the instance can start a new batch now."""
+        return self.current is None and not self.batches
+
+    def submit(self, ids: np.ndarray, uplinks_pending: int, t: float) -> None:
+        """Queue a batch; it starts once the instance is free and ``uplinks_pending`` prompts arrived."""
+        self.batches.append([np.asarray(ids, np.int64), int(uplinks_pending)])
+        self.try_start(t)
+
+    def uplink_done(self, k: int, t: float) -> None:
+        """A prompt of a queued batch arrived."""
+        for b in self.batches:
+            if k in b[0]:
+                b[1] -= 1
+                break
+        self.try_start(t)
+
+    def try_start(self, t: float) -> None:
+        if self.current is not None or not self.batches or self.batches[0][1] > 0:
+            return
+        ids, _ = self.batches.popleft()
+        sim = self.sim
+        n = int(ids.shape[0])
+        s_max = int(sim.prompt[ids].max())
+        o_max = int(sim.output[ids].max())
+        need = self.kappa * n * (s_max + o_max)
+        if need > self.kv_total * (1 + 1e-12):
+            raise RuntimeError(
+                f"static batch of {n} requests on instance {self.r} needs {need:.4g} B of KV memory, "
+                f"the instance has {self.kv_total:.4g} B (the planner must respect memory)"
+            )
+        tau_pre = self.prefill_time(float(n * s_max))
+        total = n * (s_max + np.arange(1, o_max + 1, dtype=np.int64))
+        ends = t + tau_pre + np.cumsum(self.decode_times(n, total))
+        end = float(ends[-1])
+        sim.admitted_s[ids] = t
+        sim.first_token_s[ids] = ends[0]
+        sim.server_energy_j[ids] += self.power_w * (end - t) / n
+        self.busy_s += end - t
+        self.prefill_steps += 1
+        self.decode_steps += o_max
+        self.padded_tokens += int(n * o_max - sim.output[ids].sum())
+        self.max_batch_seen = max(self.max_batch_seen, n)
+        self.current = ids
+        self.cur_ends = ends
+        self.version += 1
+        sim.events.push(end, engine.BATCH_DONE, self.r, self.version)
+
+    def on_event(self, t: float, version: int) -> None:
+        if version != self.version or self.current is None:
+            return
+        ids = self.current
+        self.current = None
+        self.tokens += int(self.sim.output[ids].sum())
+        for q in ids.tolist():
+            self.sim.decode_done(q, t)
+        self.try_start(t)
+
+    def generated_by(self, t: float) -> dict[int, int]:
+        if self.current is None:
+            return {}
+        steps = int(np.searchsorted(self.cur_ends, t, side="right"))
+        out = np.minimum(self.sim.output[self.current], steps)
+        return dict(zip(self.current.tolist(), out.tolist(), strict=True))

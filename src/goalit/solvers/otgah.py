@@ -1,0 +1,405 @@
+"""OT-GAH, the paper's baseline as reconstructed in spec B.10 (interpretation: docs/ot-gah.md).
+
+Centralised and epoch-based. **OT** is a DFTSP-style depth-first tree search (spec B.1): on one model
+instance r it chooses the static batch B (padded to the longest prompt s_max and output o_max of B,
+the batch finishes together) that maximises the served tokens sum_{k in B} o_k subject to
+
+* KV memory: theta Mem >= M_q + b kappa (s_max + o_max), b = |B|;
+* deadlines: max_{l in B} T_up,l + T(B) + T_dl,k <= tau_k - w_k for every k in B (epoch-synchronised
+  uplink phase, then one padded batch, then the downlink; w_k is the time k has already waited);
+* perplexity and reachability: only users with a finite beta_k(r) are candidates;
+* sub-channels: at most the AP's free sub-channels K_j new offloaders per epoch.
+
+T(B) = prefill of b s_max tokens + o_max decode steps of batch b with padded contexts b (s_max + t),
+t = 1..o_max, both from ``goalit.physics.llm``. Every constraint is monotone in B (adding a request
+never lowers b, s_max, o_max, T or the uplink phase, nor raises the tightest deadline), so cutting
+infeasible subtrees and subtrees whose value bound cannot beat the incumbent keeps OT exact.
+
+**GAH** allocates across instances greedily: it solves OT on every free instance over the requests not
+yet allocated, commits the batch serving the most tokens, and repeats (lazily re-solving only the
+instances whose cached optimum lost a request or no longer fits the AP's remaining sub-channels).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from goalit.game import dynamics
+from goalit.game.model import LOCAL, Game
+from goalit.physics import llm
+from goalit.solvers.result import SolveResult
+
+WAIT = -1
+
+
+def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
+    """T(b, s_max, o_max) of instance r: padded prefill of b s_max tokens + o_max padded decode steps (s).
+
+    ``batch`` may be an array of batch sizes b >= 1 (vectorised over b).
+    """
+    ip = game.instances
+    b = np.atleast_1d(np.asarray(batch, dtype=float))
+    pre = llm.prefill_time_s(
+        b * s_max, ip.params, ip.weight_bytes[r], ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r]
+    )
+    t = np.arange(1, int(o_max) + 1, dtype=float)
+    dec = llm.decode_step_time_s(
+        b[:, None], b[:, None] * (s_max + t[None, :]), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token,
+        ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
+    )  # fmt: skip
+    return pre + dec.sum(axis=1)
+
+
+def static_batch_fits(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
+    """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max)."""
+    ip = game.instances
+    b = np.asarray(batch, dtype=float)
+    return ip.memory_bytes[r] >= ip.weight_bytes[r] + b * ip.kv_bytes_per_token * (s_max + o_max)
+
+
+@dataclass(frozen=True)
+class BatchProblem:
+    """One OT subproblem: instance ``r`` and its candidate requests (arrays over candidates).
+
+    ``budget_s[k]`` = tau_k - w_k - T_dl,k: the latest the batch may finish computing for k; the batch is
+    feasible iff max uplink + T(B) <= min budget over B. ``max_batch``: free sub-channels of r's AP.
+    """
+
+    r: int
+    output_tokens: np.ndarray  # o_k (the value of serving k)
+    prompt_tokens: np.ndarray  # s_k
+    uplink_s: np.ndarray  # T_up,k
+    budget_s: np.ndarray
+    max_batch: int
+
+
+@dataclass
+class BatchChoice:
+    """OT's answer: ``members`` index the problem's candidates; ``nodes`` counts batches examined."""
+
+    members: np.ndarray
+    value: int
+    time_s: float
+    nodes: int
+    exact: bool = True
+
+
+class _Times:
+    """Cached T(b, s, o) tables over b = 0..b_cap, plus the memory limit, for one instance."""
+
+    def __init__(self, game: Game, r: int, b_cap: int) -> None:
+        self.game, self.r, self.b_cap = game, r, b_cap
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def table(self, s: int, o: int) -> np.ndarray:
+        """T[b] for b = 0..b_cap; +inf where the batch does not fit in KV memory."""
+        key = (s, o)
+        got = self._cache.get(key)
+        if got is None:
+            b = np.arange(1, self.b_cap + 1)
+            t = static_batch_time_s(self.game, self.r, b, s, o) if self.b_cap else np.zeros(0)
+            t = np.where(static_batch_fits(self.game, self.r, b, s, o), t, np.inf)
+            got = np.concatenate(([0.0], t))
+            self._cache[key] = got
+        return got
+
+
+def _max_batch(b_cap: int, problem: BatchProblem, game: Game) -> int:
+    """Largest b that could ever be feasible (sub-channels; KV memory at the smallest padding)."""
+    if problem.output_tokens.size == 0:
+        return 0
+    s_lo, o_lo = int(problem.prompt_tokens.min()), int(problem.output_tokens.min())
+    ip = game.instances
+    per_seq = ip.kv_bytes_per_token * (s_lo + o_lo)
+    mem = int(np.floor((ip.memory_bytes[problem.r] - ip.weight_bytes[problem.r]) / per_seq))
+    return max(0, min(b_cap, problem.max_batch, mem, problem.output_tokens.size))
+
+
+def optimal_batch(
+    game: Game, problem: BatchProblem, max_nodes: int | None = None, times: _Times | None = None
+) -> BatchChoice:
+    """OT: the feasible static batch with the most served tokens, by depth-first search with pruning.
+
+    Candidates are ordered by output tokens (descending; ties: shorter prompt, later deadline, index), so
+    the first member of a batch fixes o_max. A node is a feasible batch; its children add one later
+    candidate that keeps it feasible (feasibility pruning: infeasible additions stay infeasible in every
+    superset, so they are dropped from the subtree). Bound pruning: a subtree is cut when the batch's
+    value plus the largest values that could still join (at most b_lim - b more, where b_lim is the
+    largest batch that meets memory, sub-channels and the tightest deadline at the current padding)
+    cannot beat the incumbent. Exact unless ``max_nodes`` stops it (then ``exact=False``). ``times``:
+    a cache of batch-time tables of instance ``problem.r`` to reuse across searches.
+    """
+    n = int(problem.output_tokens.size)
+    b_cap = _max_batch(n, problem, game)
+    empty = BatchChoice(np.zeros(0, dtype=np.int64), 0, 0.0, 1)
+    if b_cap == 0:
+        return empty
+    o = problem.output_tokens.astype(np.int64)
+    s = problem.prompt_tokens.astype(np.int64)
+    up = problem.uplink_s.astype(float)
+    bud = problem.budget_s.astype(float)
+    order = np.lexsort((np.arange(n), -bud, s, -o))
+    o, s, up, bud = o[order], s[order], up[order], bud[order]
+    if times is None or times.b_cap < b_cap:
+        times = _Times(game, problem.r, b_cap)
+    # a candidate that cannot be served alone never joins a batch
+    solo = np.array([times.table(int(s[k]), int(o[k]))[1] + up[k] <= bud[k] for k in range(n)], dtype=bool)
+    cand = np.flatnonzero(solo)
+
+    best = {"value": 0, "members": [], "time": 0.0}
+    state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
+
+    def limit(s_max: int, o_max: int, avail: float) -> int:
+        """Largest b with T(b, s_max, o_max) <= avail (and memory), T increasing in b."""
+        return min(b_cap, int(np.searchsorted(times.table(s_max, o_max), avail, side="right")) - 1)
+
+    def compatible(ks: np.ndarray, b: int, s_max: int, o_max: int, up_max: float, budget: float) -> np.ndarray:
+        """Which of ``ks`` can join the batch (b, s_max, o_max, up_max, budget) keeping it feasible."""
+        if b + 1 > b_cap or ks.size == 0:
+            return ks[:0]
+        keep = np.empty(ks.size, dtype=bool)
+        for q, k in enumerate(ks.tolist()):
+            sk = max(s_max, int(s[k]))
+            keep[q] = times.table(sk, o_max)[b + 1] + max(up_max, up[k]) <= min(budget, bud[k])
+        return ks[keep]
+
+    def visit(members: list[int], b: int, s_max: int, o_max: int, up_max: float, budget: float, value: int,
+              comp: np.ndarray) -> None:  # fmt: skip
+        if value > best["value"]:
+            best["value"], best["members"] = value, list(members)
+            best["time"] = float(times.table(s_max, o_max)[b])
+        if comp.size == 0:
+            return
+        lim = min(b_cap, limit(s_max, o_max, budget - up_max)) if b else b_cap
+        room = lim - b
+        if room <= 0:
+            return
+        vals = o[comp]
+        for q, j in enumerate(comp.tolist()):
+            # the best any batch containing this batch + comp[q:] can do (values sorted descending)
+            if value + int(vals[q : q + room].sum()) <= best["value"]:
+                break
+            if max_nodes is not None and state["nodes"] >= max_nodes:
+                state["stopped"] = True
+                return
+            state["nodes"] += 1  # the child batch is generated and bounded
+            s2 = max(s_max, int(s[j]))
+            o2 = o_max if b else int(o[j])
+            up2, bud2 = max(up_max, up[j]), min(budget, bud[j])
+            rest = compatible(comp[q + 1 :], b + 1, s2, o2, up2, bud2)
+            lim2 = min(b_cap, limit(s2, o2, bud2 - up2))
+            if value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]:
+                continue
+            members.append(j)
+            visit(members, b + 1, s2, o2, up2, bud2, value + int(o[j]), rest)
+            members.pop()
+            if state["stopped"]:
+                return
+
+    visit([], 0, 0, 0, 0.0, np.inf, 0, cand)
+    chosen = np.sort(order[np.asarray(best["members"], dtype=np.int64)])
+    return BatchChoice(chosen, int(best["value"]), best["time"], state["nodes"], not state["stopped"])
+
+
+def exhaustive_batch(game: Game, problem: BatchProblem) -> BatchChoice:
+    """Brute force over all 2^n subsets (the oracle of OT; ``nodes`` = 2^n subsets examined)."""
+    n = int(problem.output_tokens.size)
+    if n > 20:
+        raise ValueError(f"exhaustive search over {n} candidates is too large (at most 20)")
+    times = _Times(game, problem.r, n)
+    best = BatchChoice(np.zeros(0, dtype=np.int64), 0, 0.0, 2**n)
+    for mask in range(1, 2**n):
+        members = np.array([k for k in range(n) if mask >> k & 1], dtype=np.int64)
+        b = members.size
+        if b > problem.max_batch:
+            continue
+        o_b = problem.output_tokens[members]
+        value = int(o_b.sum())
+        if value <= best.value:
+            continue
+        s_max, o_max = int(problem.prompt_tokens[members].max()), int(o_b.max())
+        t = times.table(s_max, o_max)[b]
+        if problem.uplink_s[members].max() + t <= problem.budget_s[members].min():
+            best = BatchChoice(members, value, float(t), 2**n)
+    return best
+
+
+@dataclass
+class EpochPlan:
+    """What OT-GAH decides in one epoch for the ``pending`` requests (positions index ``pending``).
+
+    ``assignment[p]``: -1 = wait for the next epoch, 0 = local, r >= 1 = instance r (in ``batches[r]``).
+    ``batch_time_s[r]``: predicted compute time of instance r's static batch (padded prefill + o_max
+    decode steps), s. ``served_tokens``: sum of o_k over the batches. ``exact``: no OT search was cut
+    short by ``max_nodes``.
+    """
+
+    assignment: np.ndarray
+    batches: dict[int, np.ndarray]
+    batch_time_s: dict[int, float]
+    nodes_explored: int
+    served_tokens: int = 0
+    exact: bool = True
+    searches: int = 0  # OT runs (instances x GAH rounds actually solved)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_epoch(
+    game: Game,
+    pending: np.ndarray,
+    available: np.ndarray | None = None,
+    waited_s: np.ndarray | None = None,
+    epoch_s: float | None = None,
+    *,
+    one_level_per_server: bool = False,
+    max_nodes: int | None = None,
+) -> EpochPlan:
+    """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
+
+    ``available[r]`` (shape (R+1,)): instance r is free to start a new batch (None: all). ``waited_s``:
+    time each pending request has already waited, counted against its deadline. A request not placed in
+    a batch waits (-1) unless waiting one more epoch (``epoch_s``) would make its deadline unreachable
+    even served alone; then it falls back to local (0). ``epoch_s=None`` means there is no next epoch:
+    every request not placed runs locally. A request whose local model is not allowed never falls back;
+    if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
+    instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
+    per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    """
+    pending = np.asarray(pending, dtype=np.int64)
+    n_p = int(pending.size)
+    n_act = game.n_actions
+    waited = np.zeros(n_p) if waited_s is None else np.asarray(waited_s, dtype=float)
+    avail = np.ones(n_act, dtype=bool) if available is None else np.asarray(available, dtype=bool).copy()
+    avail[LOCAL] = False
+    allowed = game.allowed[pending]
+    budget = game.deadline_s[pending, None] - waited[:, None] - game.downlink_s[pending]  # (P, R+1)
+
+    plan = EpochPlan(np.full(n_p, WAIT, dtype=np.int64), {}, {}, 0)
+    free = np.ones(n_p, dtype=bool)
+    room = game.subchannels.astype(np.int64).copy()
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes)
+
+    # earliest finish of each request served alone now on any allowed instance (availability ignored)
+    solo = _solo_finish(game, pending, allowed)
+    local_ok = allowed[:, LOCAL]
+    next_wait = np.inf if epoch_s is None else float(epoch_s)
+    doomed = free & (waited + next_wait + solo > game.deadline_s[pending])
+    plan.assignment[doomed & local_ok] = LOCAL
+    stuck = free & doomed & ~local_ok
+    if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
+        late = np.where(stuck[:, None], np.inf, -np.inf)
+        _allocate(game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes)
+    plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
+    plan.info["fallback_local"] = int((doomed & local_ok).sum())
+    return plan
+
+
+def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """min over allowed instances of T_up + T({k}) + T_dl: the soonest request k could complete (s)."""
+    out = np.full(pending.size, np.inf)
+    for r in range(1, game.n_actions):
+        rows = np.flatnonzero(allowed[:, r])
+        for p in rows.tolist():
+            u = int(pending[p])
+            s, o = int(game.prompt_tokens[u]), int(game.output_tokens[u])
+            if not static_batch_fits(game, r, 1, s, o):
+                continue
+            t = float(static_batch_time_s(game, r, 1, s, o)[0])
+            out[p] = min(out[p], game.uplink_s[u, r] + t + game.downlink_s[u, r])
+    return out
+
+
+def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes) -> None:
+    """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``)."""
+    cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
+    b_cap = int(min(pending.size, room.max(initial=0)))
+    tables = {r: _Times(game, r, b_cap) for r in np.flatnonzero(avail).tolist()}
+
+    def solve(r: int) -> tuple[np.ndarray, BatchChoice]:
+        j = int(game.server_of[r])
+        pos = np.flatnonzero(free & allowed[:, r])
+        users = pending[pos]
+        prob = BatchProblem(
+            r=r,
+            output_tokens=game.output_tokens[users].astype(np.int64),
+            prompt_tokens=game.prompt_tokens[users].astype(np.int64),
+            uplink_s=game.uplink_s[users, r],
+            budget_s=budget[pos, r],
+            max_batch=int(room[j]),
+        )
+        choice = optimal_batch(game, prob, max_nodes, tables[r])
+        plan.nodes_explored += choice.nodes
+        plan.searches += 1
+        plan.exact &= choice.exact
+        return pos, choice
+
+    while True:
+        best_r, best_key = -1, None
+        for r in np.flatnonzero(avail).tolist():
+            got = cache.get(r)
+            if got is not None:
+                pos, ch = got
+                members = pos[ch.members]
+                if not free[members].all() or ch.members.size > room[game.server_of[r]]:
+                    got = None
+            if got is None:
+                got = cache[r] = solve(r)
+            ch = got[1]
+            if ch.value <= 0:
+                continue
+            key = (-ch.value, ch.time_s, r)
+            if best_key is None or key < best_key:
+                best_r, best_key = r, key
+        if best_r < 0:
+            return
+        pos, ch = cache.pop(best_r)
+        members = pos[ch.members]
+        plan.assignment[members] = best_r
+        plan.batches[best_r] = members
+        plan.batch_time_s[best_r] = ch.time_s
+        free[members] = False
+        j = int(game.server_of[best_r])
+        room[j] -= members.size
+        avail[best_r] = False
+        if one_level:
+            avail[game.server_of == j] = False
+
+
+def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+    """Static OT-GAH: one epoch over all users with every instance free; requests not batched run locally.
+
+    Options: ``one_level_per_server`` (bool), ``max_nodes`` (int). Users whose local model is not
+    allowed and who were not batched take their cheapest instance alone (``extras["forced"]``).
+    """
+    t0 = time.perf_counter()
+    plan = plan_epoch(
+        game,
+        np.arange(game.n_users),
+        one_level_per_server=bool(options.get("one_level_per_server", False)),
+        max_nodes=options.get("max_nodes"),
+    )
+    profile = plan.assignment.copy()
+    waiting = profile == WAIT
+    profile[waiting] = dynamics.isolated_start(game)[waiting]
+    runtime = time.perf_counter() - t0
+    return SolveResult.of(
+        game,
+        "ot-gah",
+        profile,
+        runtime_s=runtime,
+        extras={
+            "nodes_explored": plan.nodes_explored,
+            "ot_searches": plan.searches,
+            "ot_exact": plan.exact,
+            "batches": len(plan.batches),
+            "batched_users": int(sum(m.size for m in plan.batches.values())),
+            "served_tokens": plan.served_tokens,
+            "max_batch_time_s": max(plan.batch_time_s.values(), default=0.0),
+            "waiting_run_local": plan.info["fallback_local"],
+            "forced": int(waiting.sum()),
+        },
+    )
