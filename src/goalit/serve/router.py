@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from goalit.game import dynamics
+from goalit.game.goalit import goalit
 from goalit.game.model import Game, InstanceParams
 from goalit.physics import energy, llm, quality
 from goalit.rng import stream
@@ -158,9 +159,12 @@ class Router:
 
     def allowed(self, job: Job, backends: list[BackendView]) -> np.ndarray:
         """(R+1,) mask of the actions of ``job``: backend up, not excluded, level asked for, PPL bound."""
-        up = [False] + [backends[int(j)].up and int(j) not in job.exclude for j in self.backend_of[1:]]
-        lv = [False] + [job.levels is None or q in job.levels for q in self.level_of[1:]]
-        return np.array(up) & np.array(lv) & (self.ppl_of <= job.max_perplexity)
+        up = np.array([False] + [b.up for b in backends])[self.backend_of + 1]
+        if job.exclude:
+            up &= ~np.isin(self.backend_of, list(job.exclude))
+        if job.levels is not None:
+            up &= np.isin(self.level_of, list(job.levels))
+        return up & (self.ppl_of <= job.max_perplexity)
 
     def swap_s(self, r: int, view: BackendView) -> float:
         """Level-switch time paid on action r, given the level its backend will have loaded (s)."""
@@ -260,9 +264,11 @@ class Router:
         game, initial = self.build_game([jobs[k] for k in feasible], placed, backends)
         n_pin = len(placed)
         free = np.arange(n_pin, game.n_users)
-        opts = {"initial": initial} if self.policy == "goalit" else {}
         self.decisions += 1
-        profile = np.asarray(self.solver(game, self.rng, **opts).profile, dtype=np.int64).copy()
+        if self.policy == "goalit":  # the protocol itself: the registry wrapper's metrics are not needed here
+            profile = goalit(game, self.rng, initial=initial).profile.copy()
+        else:
+            profile = np.asarray(self.solver(game, self.rng).profile, dtype=np.int64).copy()
         profile[:n_pin] = initial[:n_pin]  # pinned requests cannot move, whatever the policy says
         fallback = np.zeros(game.n_users, dtype=bool)
         for i in free[~game.allowed[free, profile[free]]]:
