@@ -63,7 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.05,
         help="w_quality of the quality-sensitive half of the requests, s/nat/token (default 0.05)",
     )
-    p.add_argument("--threads", type=positive_int, default=2, help="llama.cpp threads per server (default 2)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="llama.cpp threads per server (default: logical CPUs / servers, at least 1)",
+    )
     p.add_argument("--n-ctx", type=positive_int, default=1024, help="context of each server (default 1024)")
     p.add_argument("--trace", type=Path, default=None, help="trace file (default ../shared Azure conv trace)")
     p.add_argument("--text", type=Path, default=None, help="prompt text (default ../shared WikiText-2 test)")
