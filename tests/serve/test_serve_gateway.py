@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pytest
@@ -143,3 +144,19 @@ def test_gateway_queue_full_answers_429(shared_backends, tmp_path):
         assert m["goalit_requests_rejected_total"] == rejected
     finally:
         group.stop(group.children[-1])
+
+
+def test_gateway_client_leaving_mid_stream_frees_the_backend(gateway):
+    body = {"prompt": "Write a long story:", "max_tokens": 200, "temperature": 0, "stream": True}
+    with httpx.stream("POST", gateway + "/v1/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        next(r.iter_raw())  # the first chunk, then hang up
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = httpx.get(gateway + "/metrics?format=json").json()
+        if m["gauges"]["goalit_requests_in_flight"] == 0.0:
+            break
+        time.sleep(0.1)
+    assert m["gauges"]["goalit_requests_in_flight"] == 0.0
+    assert all(b["running"] == 0 for b in httpx.get(gateway + "/health").json()["backends"])
+    assert post(gateway, {"prompt": "Hi", "max_tokens": 2}).status_code == 200

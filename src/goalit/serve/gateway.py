@@ -22,6 +22,7 @@ import json
 import time
 from typing import Any
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -417,7 +418,8 @@ class _ForwardedStream(StreamingResponse):
         finally:
             flight.output_tokens = max(0, events - 1 - (flight.request.kind == "chat/completions"))
             flight.backend_s += time.perf_counter() - self.t0
-            await self.resp.aclose()
+            with anyio.CancelScope(shield=True):  # the client may have gone: still close the backend stream
+                await self.resp.aclose()
 
     async def __call__(self, scope, receive, send) -> None:
         try:
