@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from goalit.cli._common import (
-    add_scenario_argument,
-    add_seed_argument,
-    nonnegative_int,
-    positive_float,
-    table,
-)
+from goalit.cli._common import add_scenario_argument, add_seed_argument, nonnegative_int, positive_float, table
 from goalit.sim import policy_names, simulate
 
 
@@ -30,50 +24,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         "decides where each runs, instances serve them with continuous batching (static for ot-gah).",
     )
     add_scenario_argument(p)
-    p.add_argument(
-        "--policy", "-p", choices=list(policy_names()), default="goalit", help="policy (default: goalit)"
-    )
+    p.add_argument("--policy", "-p", choices=list(policy_names()), default="goalit", help="policy (default: goalit)")
     p.add_argument("--trace", metavar="FILE", help="replay a trace: Azure CSV or Mooncake JSONL")
-    p.add_argument(
-        "--trace-format", choices=["azure", "mooncake"], help="trace format (default: from the suffix)"
-    )
+    p.add_argument("--trace-format", choices=["azure", "mooncake"], help="trace format (default: from the suffix)")
     p.add_argument("--rate", type=positive_float, metavar="R",
                    help="Poisson rate (req/s; default 0.1 per scenario user); with --trace: rescale time to this "
                         "mean rate")  # fmt: skip
-    p.add_argument(
-        "--duration",
-        type=positive_float,
-        metavar="S",
-        help="arrival window (s): Poisson default 60; with --trace: keep the first S seconds",
-    )
-    p.add_argument(
-        "--horizon",
-        type=positive_float,
-        metavar="S",
-        help="stop at S seconds and report what is unfinished (default: run until all requests are done)",
-    )
-    p.add_argument(
-        "--time-scale", type=positive_float, metavar="X", help="multiply trace times by X (>1: less load)"
-    )
-    p.add_argument(
-        "--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X"
-    )
+    p.add_argument("--duration", type=positive_float, metavar="S",
+                   help="arrival window (s): Poisson default 60; with --trace: keep the first S seconds")
+    p.add_argument("--horizon", type=positive_float, metavar="S",
+                   help="stop at S seconds and report what is unfinished (default: run until all requests are done)")
+    p.add_argument("--time-scale", type=positive_float, metavar="X", help="multiply trace times by X (>1: less load)")
+    p.add_argument("--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X")
     p.add_argument("--max-prompt-tokens", type=positive_int, metavar="N", help="clip prompts to N tokens")
     p.add_argument("--max-output-tokens", type=positive_int, metavar="N", help="clip outputs to N tokens")
     p.add_argument("--epoch", type=positive_float, metavar="S",
                    help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s; others: "
                         "default is at each arrival)")  # fmt: skip
-    p.add_argument(
-        "--max-batch",
-        type=positive_int,
-        metavar="N",
-        help="sequences per continuous batch (default: KV only)",
-    )
+    p.add_argument("--max-batch", type=positive_int, metavar="N", help="sequences per continuous batch (default: KV only)")
     add_seed_argument(p)
     p.add_argument("--json", action="store_true", help="print the aggregate metrics as one JSON object")
-    p.add_argument(
-        "--out", metavar="DIR", help="write records.csv (+ records.parquet) and summary.json into DIR"
-    )
+    p.add_argument("--out", metavar="DIR", help="write records.csv (+ records.parquet) and summary.json into DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 

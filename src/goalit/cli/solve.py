@@ -14,9 +14,7 @@ from goalit.solvers.registry import REGISTRY
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("solve", help="solve the static offloading game of a scenario")
     add_scenario_argument(p)
-    p.add_argument(
-        "--algorithm", "-a", choices=list(REGISTRY), default="goalit", help="algorithm (default: goalit)"
-    )
+    p.add_argument("--algorithm", "-a", choices=list(REGISTRY), default="goalit", help="algorithm (default: goalit)")
     add_seed_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.set_defaults(func=run)
