@@ -1,11 +1,17 @@
-"""``goalit simulate``: a dynamic-load run (Model B discrete-event simulation) of a scenario under a policy."""
+"""``goalit simulate``: a dynamic-load run (Model B discrete-event simulation) of a scenario."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from goalit.cli._common import add_scenario_argument, add_seed_argument, nonnegative_int, positive_float, table
+from goalit.cli._common import (
+    add_scenario_argument,
+    add_seed_argument,
+    nonnegative_int,
+    positive_float,
+    table,
+)
 from goalit.sim import policy_names, simulate
 
 
@@ -24,27 +30,53 @@ def register(sub: argparse._SubParsersAction) -> None:
         "decides where each runs, instances serve them with continuous batching (static for ot-gah).",
     )
     add_scenario_argument(p)
-    p.add_argument("--policy", "-p", choices=list(policy_names()), default="goalit", help="policy (default: goalit)")
+    p.add_argument(
+        "--policy", "-p", choices=list(policy_names()), default="goalit", help="policy (default: goalit)"
+    )
     p.add_argument("--trace", metavar="FILE", help="replay a trace: Azure CSV or Mooncake JSONL")
-    p.add_argument("--trace-format", choices=["azure", "mooncake"], help="trace format (default: from the suffix)")
-    p.add_argument("--rate", type=positive_float, metavar="R",
-                   help="Poisson rate (req/s; default 0.1 per scenario user); with --trace: rescale time to this "
-                        "mean rate")  # fmt: skip
-    p.add_argument("--duration", type=positive_float, metavar="S",
-                   help="arrival window (s): Poisson default 60; with --trace: keep the first S seconds")
-    p.add_argument("--horizon", type=positive_float, metavar="S",
-                   help="stop at S seconds and report what is unfinished (default: run until all requests are done)")
-    p.add_argument("--time-scale", type=positive_float, metavar="X", help="multiply trace times by X (>1: less load)")
-    p.add_argument("--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X")
+    p.add_argument(
+        "--trace-format", choices=["azure", "mooncake"], help="trace format (default: from the suffix)"
+    )
+    p.add_argument(
+        "--rate",
+        type=positive_float,
+        metavar="R",
+        help="Poisson rate (req/s; default 0.1 per scenario user); with --trace: rescale to this mean rate",
+    )
+    p.add_argument(
+        "--duration",
+        type=positive_float,
+        metavar="S",
+        help="arrival window (s): Poisson default 60; with --trace: keep the first S seconds",
+    )
+    p.add_argument(
+        "--horizon",
+        type=positive_float,
+        metavar="S",
+        help="stop at S seconds and report what is unfinished (default: run until all requests are done)",
+    )
+    p.add_argument(
+        "--time-scale", type=positive_float, metavar="X", help="multiply trace times by X (>1: less load)"
+    )
+    p.add_argument(
+        "--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X"
+    )
     p.add_argument("--max-prompt-tokens", type=positive_int, metavar="N", help="clip prompts to N tokens")
     p.add_argument("--max-output-tokens", type=positive_int, metavar="N", help="clip outputs to N tokens")
     p.add_argument("--epoch", type=positive_float, metavar="S",
                    help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s; others: "
                         "default is at each arrival)")  # fmt: skip
-    p.add_argument("--max-batch", type=positive_int, metavar="N", help="sequences per continuous batch (default: KV only)")
+    p.add_argument(
+        "--max-batch",
+        type=positive_int,
+        metavar="N",
+        help="sequences per continuous batch (default: KV only)",
+    )
     add_seed_argument(p)
     p.add_argument("--json", action="store_true", help="print the aggregate metrics as one JSON object")
-    p.add_argument("--out", metavar="DIR", help="write records.csv (+ records.parquet) and summary.json into DIR")
+    p.add_argument(
+        "--out", metavar="DIR", help="write records.csv (+ records.parquet) and summary.json into DIR"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -53,15 +85,28 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     options = {
-        "rate": args.rate, "duration_s": args.duration, "horizon_s": args.horizon, "time_scale": args.time_scale,
-        "length_scale": args.length_scale, "max_prompt_tokens": args.max_prompt_tokens,
-        "max_output_tokens": args.max_output_tokens, "trace_format": args.trace_format, "max_batch": args.max_batch,
-    }  # fmt: skip
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "horizon_s": args.horizon,
+        "time_scale": args.time_scale,
+        "length_scale": args.length_scale,
+        "max_prompt_tokens": args.max_prompt_tokens,
+        "max_output_tokens": args.max_output_tokens,
+        "trace_format": args.trace_format,
+        "max_batch": args.max_batch,
+    }
     options = {k: v for k, v in options.items() if v is not None}
     if args.epoch is not None:
         options["epoch_s"] = args.epoch
-    bar = tqdm(total=0, unit="req", desc="simulate", file=sys.stderr, disable=True if args.no_progress else None,
-               leave=False, dynamic_ncols=True)  # fmt: skip
+    bar = tqdm(
+        total=0,
+        unit="req",
+        desc="simulate",
+        file=sys.stderr,
+        disable=True if args.no_progress else None,
+        leave=False,
+        dynamic_ncols=True,
+    )
 
     def progress(done: int, total: int) -> None:
         if bar.total != total:
@@ -86,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  transform: {note}")
     print()
     rows = [
-        ("requests completed / unfinished / rejected", f"{m['completed']} / {m['unfinished']} / {m['rejected']}"),
+        ("completed / unfinished / rejected", f"{m['completed']} / {m['unfinished']} / {m['rejected']}"),
         ("simulated time (s)", m["sim_time_s"]),
         ("token throughput (tokens/s)", m["token_throughput_tps"]),
         ("latency mean / p50 / p95 / p99 (s)", _slash(m, "mean_latency_s", "p50_latency_s", "p95_latency_s",
@@ -94,18 +139,26 @@ def run(args: argparse.Namespace) -> int:
         ("TTFT mean / p95 (s)", _slash(m, "mean_ttft_s", "p95_ttft_s")),
         ("TPOT mean / p95 (s)", _slash(m, "mean_tpot_s", "p95_tpot_s")),
         ("mean perplexity (token-weighted)", m["mean_perplexity"]),
-        ("met deadline / PPL bound / both", _slash(m, "deadline_met_share", "perplexity_met_share", "slo_met_share")),
-        ("energy per token device / server (J)", _slash(m, "device_energy_per_token_j", "server_energy_per_token_j")),
+        ("met deadline / PPL bound / both",
+         _slash(m, "deadline_met_share", "perplexity_met_share", "slo_met_share")),
+        ("energy per token device / server (J)",
+         _slash(m, "device_energy_per_token_j", "server_energy_per_token_j")),
         ("queueing delay mean / p95 (s)", _slash(m, "mean_queue_delay_s", "p95_queue_delay_s")),
         ("offloaded share", m["offloaded_share"]),
     ]  # fmt: skip
     print(table(["metric", "value"], rows))
     print()
-    print(table(
-        ["server", "level", "busy", "tokens/s", "roofline tokens/s", "utilisation", "max batch"],
-        [(i["server"], i["level"], _num(i["busy_share"]), _num(i["token_throughput_tps"]),
-          _num(i["roofline_bound_tps"]), _num(i["roofline_utilisation"]), i["max_batch"]) for i in result.instances],
-    ))  # fmt: skip
+    inst_rows = [
+        (i["server"], i["level"], _num(i["busy_share"]), _num(i["token_throughput_tps"]),
+         _num(i["roofline_bound_tps"]), _num(i["roofline_utilisation"]), i["max_batch"])
+        for i in result.instances
+    ]  # fmt: skip
+    print(
+        table(
+            ["server", "level", "busy", "tokens/s", "roofline tokens/s", "utilisation", "max batch"],
+            inst_rows,
+        )
+    )
     if args.out:
         print(f"\nrecords written to {args.out}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from collections import Counter
 
 from goalit.api import resolve_scenario, solve
-from goalit.cli._common import add_scenario_argument, add_seed_argument, print_json, table
+from goalit.cli._common import add_scenario_argument, add_seed_argument, positive_float, print_json, table
 from goalit.game.model import build_game
 from goalit.solvers.registry import REGISTRY
 
@@ -14,8 +14,17 @@ from goalit.solvers.registry import REGISTRY
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("solve", help="solve the static offloading game of a scenario")
     add_scenario_argument(p)
-    p.add_argument("--algorithm", "-a", choices=list(REGISTRY), default="goalit", help="algorithm (default: goalit)")
+    p.add_argument(
+        "--algorithm", "-a", choices=list(REGISTRY), default="goalit", help="algorithm (default: goalit)"
+    )
     add_seed_argument(p)
+    p.add_argument(
+        "--time-limit",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="time limit of the optimum's MILP in seconds (default: 60; other algorithms ignore it)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.set_defaults(func=run)
 
@@ -23,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     scenario = resolve_scenario(args.scenario)
     game = build_game(scenario)
-    result = solve(game, algorithm=args.algorithm, seed=args.seed)
+    options = {"time_limit_s": args.time_limit} if args.algorithm == "optimum" else {}
+    result = solve(game, algorithm=args.algorithm, seed=args.seed, **options)
     names = [s.name for s in scenario.servers]
     if args.json:
         out = {"scenario": scenario.name, "seed": args.seed, **result.summary()}
@@ -40,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     ]
     print(table(["server", "level", "users"], rows))
     print()
-    status = "converged" if s["converged"] else "NOT converged (slot cap reached)"
+    if args.algorithm == "optimum":
+        status = "proven optimum" if s["converged"] else f"NOT proven optimal (MILP {s['milp_status']})"
+    elif args.algorithm == "greedy" and s["oscillated"]:
+        status = f"oscillates (period {s['cycle_length']})"
+    else:
+        status = "converged" if s["converged"] else "NOT converged (slot cap reached)"
     print(table(
         ["metric", "value"],
         [
@@ -52,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             ("max regret (s/token)", s["max_regret"]),
             ("slots / updates / messages", f"{s['slots']} / {s['updates']} / {s['messages']}"),
             ("status", status),
+            *((k.replace("_", " "), v) for k, v in s.items() if k in result.extras and k != "grant"),
         ],
     ))  # fmt: skip
     return 0

@@ -11,4 +11,13 @@ from goalit.sim.policies import Policy, make_policy, policy_names
 from goalit.sim.result import SimResult
 from goalit.sim.workload import Workload, load_trace, poisson
 
-__all__ = ["Policy", "SimResult", "Workload", "load_trace", "make_policy", "poisson", "policy_names", "simulate"]
+__all__ = [
+    "Policy",
+    "SimResult",
+    "Workload",
+    "load_trace",
+    "make_policy",
+    "poisson",
+    "policy_names",
+    "simulate",
+]

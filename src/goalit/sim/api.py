@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +57,14 @@ def make_workload(
         return w.transformed(length_scale=length_scale, max_prompt_tokens=max_prompt_tokens,
                              max_output_tokens=max_output_tokens)  # fmt: skip
     w = workload if isinstance(workload, Workload) else load_trace(workload, trace_format)
-    return w.transformed(rate=rate, time_scale=time_scale, duration_s=duration_s, length_scale=length_scale,
-                         max_prompt_tokens=max_prompt_tokens, max_output_tokens=max_output_tokens)  # fmt: skip
+    return w.transformed(
+        rate=rate,
+        time_scale=time_scale,
+        duration_s=duration_s,
+        length_scale=length_scale,
+        max_prompt_tokens=max_prompt_tokens,
+        max_output_tokens=max_output_tokens,
+    )
 
 
 def simulate(
@@ -103,11 +108,9 @@ def simulate(
         raise GoalitInputError(f"max_batch must be >= 1, not {max_batch}")
 
     rng_w = stream(seed, "workload")
-    w = make_workload(
-        sc, workload, rng_w,
-        **{k: sim_opts.get(k) for k in ("rate", "duration_s", "time_scale", "length_scale", "max_prompt_tokens",
-                                         "max_output_tokens", "trace_format")},
-    )  # fmt: skip
+    workload_keys = ("rate", "duration_s", "time_scale", "length_scale", "max_prompt_tokens",
+                     "max_output_tokens", "trace_format")  # fmt: skip
+    w = make_workload(sc, workload, rng_w, **{k: sim_opts.get(k) for k in workload_keys})
     users, pick = request_users(sc, w, rng_w)
     game = request_game(sc, users, sim_opts.get("context_tokens"), sim_opts.get("kv_context_tokens"))
     sim = Simulation(
@@ -132,4 +135,5 @@ def simulate(
         events=int(sim.events.popped + len(w)),
         stalled=sim.stalled,
         wall_s=sim.wall_s,
+        decide_wall_s=sim.decide_wall_s,
     )

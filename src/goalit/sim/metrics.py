@@ -45,8 +45,12 @@ def conservation(rec: dict[str, np.ndarray]) -> dict[str, int]:
     generated = int(gen.sum())
     remaining = int((o - gen).sum())
     done = st == "completed"
-    assert arrived == completed + unfinished + rejected, "a request is neither completed, unfinished nor rejected"
-    assert requested == generated + remaining and (gen >= 0).all() and (gen <= o).all(), "token balance broken"
+    assert arrived == completed + unfinished + rejected, (
+        "a request is neither completed, unfinished nor rejected"
+    )
+    assert requested == generated + remaining and (gen >= 0).all() and (gen <= o).all(), (
+        "token balance broken"
+    )
     assert (gen[done] == o[done]).all(), "a completed request is missing output tokens"
     return {
         "arrived": arrived,
@@ -77,8 +81,8 @@ def instance_metrics(sim: Simulation, server_names: list[str]) -> list[dict[str,
         cap = int(g.capacity[r])
         if cap >= 1:
             d = float(llm.decode_step_time_s(
-                cap, cap * ip.context_tokens, ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token, ip.share[r],
-                ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
+                cap, cap * ip.context_tokens, ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token,
+                ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
             ))  # fmt: skip
             bound = cap / d
         else:

@@ -2,12 +2,15 @@
 
 A policy is asked to decide at every arrival (``epoch_s=None``) or at every epoch boundary
 (``epoch_s > 0``). It sees a :class:`View`: the game of all requests (Model A cost tables, built once),
-the *movable* requests (arrived and not yet dispatched, plus, with ``reroute_queued``, requests waiting
-in an instance's admission queue) and the loads that requests already in service put on every instance
-and AP. Requests in service (uplink started, admitted, or running locally) never move.
+the *movable* requests (arrived and not yet dispatched, plus, with ``reroute_queued``, requests blocked
+in an instance's admission queue by KV memory) and the loads that requests already in service put on
+every instance and AP. Requests in service (uplink started, accepted by an instance, or running
+locally) never move.
 
 * ``goalit``: the GOALIT protocol (:func:`goalit.game.goalit.goalit`) warm-started from the current
-  actions of the movable requests (new ones start from :func:`~goalit.game.dynamics.isolated_start`).
+  actions of the movable requests (new ones start from :func:`~goalit.game.dynamics.isolated_start`);
+  decisions with at most ``small_goalit.MAX_PLAYERS`` movable requests run the protocol's scalar twin
+  :func:`goalit.sim.small_goalit.goalit_small` (same outcome and counters, tested), for speed.
   Requests in service are folded into the game as *background load*: the step table of instance r is
   shifted by its fixed load f_r, d'_r(n) = d_r(n + f_r), and AP j's sub-channel count becomes
   K_j - g_j. This is exactly the game in which the fixed requests are players whose action set is
@@ -32,6 +35,7 @@ from goalit.errors import GoalitInputError
 from goalit.game import dynamics
 from goalit.game.goalit import GRANTS, goalit
 from goalit.game.model import USER_FIELDS, Game
+from goalit.sim import small_goalit
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
@@ -137,7 +141,10 @@ class SubgameBuilder:
         kw["n_users"] = int(ids.shape[0])
         return kw
 
-    def background(self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
+    def background(
+        self, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray, potential: bool = True
+    ) -> Game:
+        """``potential=False`` leaves ``potential_table`` None (for callers that never evaluate Phi)."""
         kw = self.take(ids)
         for f, v in self.per_user.items():
             kw[f] = v[ids]
@@ -146,7 +153,7 @@ class SubgameBuilder:
         step = self.game.step_table[self.rows, cols]
         step[:, 0] = 0.0
         kw["step_table"] = step
-        kw["potential_table"] = np.cumsum(step, axis=1)
+        kw["potential_table"] = np.cumsum(step, axis=1) if potential else None
         kw["subchannels"] = self.game.subchannels - m_fixed
         return self._game(kw)
 
@@ -165,7 +172,9 @@ class SubgameBuilder:
 
 def background_game(game: Game, ids: np.ndarray, n_fixed: np.ndarray, m_fixed: np.ndarray) -> Game:
     """The game of users ``ids`` with fixed loads folded in: d'_r(n) = d_r(n + f_r), K'_j = K_j - g_j."""
-    return SubgameBuilder(game).background(np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed))
+    return SubgameBuilder(game).background(
+        np.asarray(ids, np.int64), np.asarray(n_fixed), np.asarray(m_fixed)
+    )
 
 
 def restricted_game(game: Game, fixed_ids: np.ndarray, fixed_actions: np.ndarray, ids: np.ndarray) -> Game:
@@ -183,21 +192,38 @@ class GoalitPolicy(Policy):
     max_slots: int | None = None
 
     def decide(self, view: View) -> Decision:
-        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed)
+        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
+        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=not small)
         init = view.current.copy()
         new = init < 0
         if new.any():
-            init[new] = dynamics.isolated_start(sub)[new]
-        tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots)
+            start = small_goalit.isolated_start_small if small else dynamics.isolated_start
+            init[new] = start(sub)[new]
+        if small:
+            profile, slots, updates, messages, converged = small_goalit.goalit_small(
+                sub, view.rng, init, self.grant, self.epsilon, self.max_slots
+            )
+        else:
+            tr = goalit(
+                sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
+            )
+            profile, slots, updates, messages, converged = (
+                tr.profile, tr.slots, tr.updates, tr.messages, tr.converged,
+            )  # fmt: skip
         self._count("decisions")
-        self._count("slots", tr.slots)
-        self._count("updates", tr.updates)
-        self._count("messages", tr.messages)
-        self._count("not_converged", int(not tr.converged))
-        return Decision(tr.profile)
+        self._count("slots", slots)
+        self._count("updates", updates)
+        self._count("messages", messages)
+        self._count("not_converged", int(not converged))
+        return Decision(profile)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "grant": self.grant, "epsilon": self.epsilon, "max_slots": self.max_slots}
+        return {
+            **super().describe(),
+            "grant": self.grant,
+            "epsilon": self.epsilon,
+            "max_slots": self.max_slots,
+        }
 
 
 @dataclass
@@ -216,7 +242,9 @@ class RegistryPolicy(Policy):
         prof = np.asarray(res.profile, np.int64)[nf:]
         ok = np.isfinite(sub.beta[np.arange(nf, sub.n_users), prof])
         if not ok.all():
-            raise RuntimeError(f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}")
+            raise RuntimeError(
+                f"policy {self.name!r} chose a disallowed action for request {view.ids[~ok][0]}"
+            )
         self._count("decisions")
         self._count("slots", int(res.slots))
         self._count("updates", int(res.updates))
@@ -285,16 +313,22 @@ def make_policy(name: str, **options: Any) -> Policy:
     if name == "goalit":
         unknown = set(options) - {"grant", "epsilon", "max_slots"}
         if unknown:
-            raise GoalitInputError(f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
-                                   "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)")  # fmt: skip
+            raise GoalitInputError(
+                f"policy goalit: unknown option(s) {', '.join(sorted(unknown))} "
+                "(expected epoch_s, reroute_queued, grant, epsilon, max_slots)"
+            )
         grant = options.get("grant", "parallel")
         if grant not in GRANTS:
             raise GoalitInputError(f"policy goalit: grant must be one of {', '.join(GRANTS)}, not {grant!r}")
-        return GoalitPolicy(epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options)
+        return GoalitPolicy(
+            epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), **options
+        )
     if name == "ot-gah":
         planner = options.pop("planner", None)
         return OtGahPolicy(
-            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s), planner=planner, options=options
+            epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s),
+            planner=planner,
+            options=options,
         )
     return RegistryPolicy(
         name=name, epoch_s=epoch_s, reroute_queued=True if reroute is None else bool(reroute), options=options

@@ -66,7 +66,8 @@ def build_records(sim: Simulation, user_index: np.ndarray, server_names: list[st
     ppl = np.where(decided, g.ppl_of[a_safe], np.nan)
     srv = g.server_of[a_safe]
     server = np.array(
-        ["" if not decided[k] else ("local" if srv[k] < 0 else server_names[srv[k]]) for k in range(n)], dtype=object
+        ["" if not decided[k] else ("local" if srv[k] < 0 else server_names[srv[k]]) for k in range(n)],
+        dtype=object,
     )
     level = np.where(decided, g.level_of[a_safe], "").astype(object)
     users = sim.users
@@ -144,7 +145,9 @@ def parquet_bytes(records: dict[str, np.ndarray]) -> bytes | None:
         import pyarrow.parquet as pq
     except ModuleNotFoundError:
         return None
-    table = pa.table({c: (records[c].astype(str) if records[c].dtype == object else records[c]) for c in COLUMNS})
+    table = pa.table(
+        {c: (records[c].astype(str) if records[c].dtype == object else records[c]) for c in COLUMNS}
+    )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()

@@ -20,7 +20,8 @@ class SimResult:
     dict per model instance; ``records``: per-request columns (``goalit.sim.records.COLUMNS``);
     ``workload``: source and the transforms applied; ``policy``: name and options; ``policy_stats``:
     decisions, GOALIT slots/updates/messages, OT-GAH nodes explored; ``events``: events processed;
-    ``wall_s``: wall-clock time of the event loop (not part of ``summary()``).
+    ``wall_s`` / ``decide_wall_s``: wall-clock time of the event loop / of the policy's decisions in it
+    (not part of ``summary()``).
     """
 
     scenario: str
@@ -35,6 +36,7 @@ class SimResult:
     events: int = 0
     stalled: bool = False
     wall_s: float = 0.0
+    decide_wall_s: float = 0.0
 
     def __getattr__(self, name: str) -> Any:
         # metrics as attributes: result.mean_latency_s, result.completed, ...

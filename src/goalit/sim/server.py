@@ -1,9 +1,10 @@
 """Model instances of Model B (spec B.8) and the APs' sub-channel pools.
 
-:class:`ContinuousInstance` serves with iteration-level (continuous) batching: at every step boundary
-it admits queued requests in FIFO order while their KV reservation fits, runs one compute-bound
-prefill step for the admitted prompts (the running batch pauses, as in vLLM without chunked
-prefill), and otherwise runs decode steps of duration
+:class:`ContinuousInstance` serves with iteration-level (continuous) batching: admission control
+accepts an arriving prompt when its KV reservation fits (FIFO: nobody blocked ahead of it), else it
+waits for memory; at the next step boundary the accepted prompts get one compute-bound prefill step
+(the running batch pauses, as in vLLM without chunked prefill); otherwise the instance runs decode
+steps of duration
 
     tau_r(t) = max{(M_q + kappa sum_k l_k(t)) / (eta_m theta BW), 2 P |batch| / (eta_c theta F)} + delta_0
 
@@ -11,9 +12,9 @@ with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the 
 and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
 :func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
 advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
-only its end is an event; a request that can be admitted mid-segment cuts the segment at the end of
-the step in progress. Each request reserves KV memory for its full context, kappa (s + o), from
-admission to its last token (the server is told the output length, as with ``max_tokens = o``).
+only its end is an event; a request accepted mid-segment cuts the segment at the end of the step in
+progress. Each request reserves KV memory for its full context, kappa (s + o), from acceptance to its
+last token (the server is told the output length, as with ``max_tokens = o``).
 
 :class:`StaticInstance` serves whole batches (OT-GAH, spec B.10): a batch starts when the instance is
 free and all its prompts have arrived, is padded to its longest prompt and output (prefill of
@@ -94,12 +95,19 @@ class _InstanceBase:
 
 
 class ContinuousInstance(_InstanceBase):
-    """Iteration-level continuous batching with KV-memory admission (see module docstring)."""
+    """Iteration-level continuous batching with KV-memory admission (see module docstring).
+
+    Admission control runs when a prompt arrives and whenever memory frees: a request whose KV
+    reservation fits (and, with ``max_batch``, whose batch slot is free), with nobody blocked ahead of
+    it, is *accepted*: its memory is reserved and it is prefilled at the next step boundary. Otherwise
+    it waits in the FIFO ``blocked`` queue (listed in ``sim.queued_at``, where a policy may re-route it).
+    """
 
     def __init__(self, r: int, game: Game, sim: Simulation, max_batch: int | None = None) -> None:
         super().__init__(r, game, sim)
         self.max_batch = max_batch
-        self.queue: deque[int] = deque()
+        self.blocked: deque[int] = deque()  # waiting for KV memory (or a batch slot), FIFO
+        self.accepted: list[int] = []  # memory reserved, prefilled at the next step boundary
         self.ids = np.empty(0, np.int64)
         self.ctx = np.empty(0, np.int64)
         self.rem = np.empty(0, np.int64)
@@ -116,31 +124,53 @@ class ContinuousInstance(_InstanceBase):
     def reserve_bytes(self, k: int) -> float:
         return self.kappa * float(self.sim.prompt[k] + self.sim.output[k])
 
-    def _head_admissible(self) -> bool:
-        if not self.queue:
-            return False
-        if self.max_batch is not None and self.ids.shape[0] >= self.max_batch:
-            return False
-        return self.reserve_bytes(self.queue[0]) <= self.kv_free
+    def _fits(self, k: int) -> bool:
+        if self.max_batch is not None:
+            held = self.ids.shape[0] + len(self.prefilling) + len(self.accepted)
+            if held >= self.max_batch:
+                return False
+        return self.reserve_bytes(k) <= self.kv_free
+
+    def _accept(self, k: int) -> None:
+        self.kv_free -= self.reserve_bytes(k)
+        self.accepted.append(k)
+
+    def _admit_blocked(self) -> None:
+        """Accept blocked requests in FIFO order while they fit."""
+        queued_at = self.sim.queued_at
+        while self.blocked and self._fits(self.blocked[0]):
+            k = self.blocked.popleft()
+            del queued_at[k]
+            self._accept(k)
 
     def enqueue(self, k: int, t: float) -> None:
-        """Request ``k`` (its prompt arrived) joins the admission queue at time ``t``."""
-        self.queue.append(k)
-        self.wake(t)
+        """Request ``k`` (its prompt arrived) meets admission control at time ``t``."""
+        if not self.blocked and self._fits(k):
+            self._accept(k)
+            self.wake(t)
+        else:
+            self.blocked.append(k)
+            self.sim.queued_at[k] = self.r
 
-    def withdraw(self, k: int, t: float) -> None:
-        """Take queued request ``k`` out (it is re-routed by the policy)."""
-        self.queue.remove(k)
-        self.wake(t)
+    def withdraw(self, k: int) -> None:
+        """Take blocked request ``k`` out (it is re-routed); call :meth:`readmit` once all moves are done."""
+        self.blocked.remove(k)
+        del self.sim.queued_at[k]
+
+    def readmit(self, t: float) -> None:
+        """Admission control after withdrawals: the new head of the blocked queue may fit now."""
+        self._admit_blocked()
+        if self.accepted:
+            self.wake(t)
 
     def wake(self, t: float) -> None:
-        """Make sure an admissible queue head is admitted at the next step boundary after ``t``."""
+        """Prefill the accepted requests at the next step boundary after ``t``."""
         if self.phase == IDLE:
-            if self.queue and not self.waking:
+            if not self.waking:
                 self.waking = True
                 self.version += 1
                 self.sim.events.push(t, engine.INSTANCE, self.r, self.version)
-        elif self.phase == DECODE and self._head_admissible():
+        elif self.phase == DECODE:
             k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
             if k < self.event_k:
                 self.event_k = k
@@ -186,24 +216,23 @@ class ContinuousInstance(_InstanceBase):
         if done.any():
             fin = ids[done]
             keep = ~done
-            self.ids, self.ctx, self.rem, self.fresh = ids[keep], self.ctx[keep], self.rem[keep], self.fresh[keep]
+            self.ids, self.ctx, self.rem, self.fresh = (
+                ids[keep],
+                self.ctx[keep],
+                self.rem[keep],
+                self.fresh[keep],
+            )
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
                 sim.decode_done(q, t)
+            self._admit_blocked()
 
     def _schedule(self, t: float) -> None:
         sim = self.sim
-        admitted: list[int] = []
         n = self.ids.shape[0]
-        while self.queue and (self.max_batch is None or n + len(admitted) < self.max_batch):
-            need = self.reserve_bytes(self.queue[0])
-            if need > self.kv_free:
-                break
-            q = self.queue.popleft()
-            sim.queued_at.pop(q, None)
-            self.kv_free -= need
-            admitted.append(q)
+        admitted = self.accepted
         if admitted:
+            self.accepted = []
             adm = np.asarray(admitted, np.int64)
             s = sim.prompt[adm]
             tau = self.prefill_time(float(s.sum()))

@@ -49,7 +49,10 @@ def nominal_context(scenario: Scenario) -> tuple[float, float]:
 
 
 def request_game(
-    scenario: Scenario, users: Users, context_tokens: float | None = None, kv_context_tokens: float | None = None
+    scenario: Scenario,
+    users: Users,
+    context_tokens: float | None = None,
+    kv_context_tokens: float | None = None,
 ) -> Game:
     """ONE Model A game for all requests, with instances a request's full KV cannot fit on disallowed."""
     ctx, kv = nominal_context(scenario)
@@ -118,16 +121,22 @@ class Simulation:
             sel = dev == name
             h = hw[name]
             self.local_prefill_s[sel] = llm.local_time_s(
-                self.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16, h.mem_bw_bytes_per_s,
-                h.eta_c, h.eta_m_for(scenario.local_level),
+                self.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16,
+                h.mem_bw_bytes_per_s, h.eta_c, h.eta_m_for(scenario.local_level),
             )  # fmt: skip
-            self.local_token_s[sel] = loc.weight_bytes / (h.eta_m_for(scenario.local_level) * h.mem_bw_bytes_per_s)
+            self.local_token_s[sel] = loc.weight_bytes / (
+                h.eta_m_for(scenario.local_level) * h.mem_bw_bytes_per_s
+            )
         self.local_s = np.asarray(game.fixed_latency_s[:, 0], float)
 
         self.events = engine.EventQueue()
         self.instances: list[Any] = [None]
         for r in range(1, game.n_actions):
-            inst = StaticInstance(r, game, self) if policy.static else ContinuousInstance(r, game, self, max_batch)
+            inst = (
+                StaticInstance(r, game, self)
+                if policy.static
+                else ContinuousInstance(r, game, self, max_batch)
+            )
             self.instances.append(inst)
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
@@ -139,6 +148,7 @@ class Simulation:
         self.subgames = SubgameBuilder(game)
         self.t_end = 0.0
         self.wall_s = 0.0
+        self.decide_wall_s = 0.0  # wall time inside policy.decide
         self.stalled = False
 
     # -- state queries used by policies ----------------------------------------------------------------
@@ -181,14 +191,19 @@ class Simulation:
         ids = view.ids
         acts = np.asarray(dec.actions, np.int64)
         if acts.shape != ids.shape:
-            raise RuntimeError(f"policy {self.policy.name!r} returned {acts.shape} actions for {ids.shape} requests")
+            raise RuntimeError(
+                f"policy {self.policy.name!r} returned {acts.shape} actions for {ids.shape} requests"
+            )
         in_batch: set[int] = set()
         dispatched: set[int] = set()
+        withdrawn: set[int] = set()
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
                 members = ids[pos]
                 if (acts[pos] != r).any():
-                    raise RuntimeError(f"policy {self.policy.name!r}: batch of instance {r} disagrees with actions")
+                    raise RuntimeError(
+                        f"policy {self.policy.name!r}: batch of instance {r} disagrees with actions"
+                    )
                 for k in members.tolist():
                     dispatched.add(k)
                     self.dispatch_s[k] = t
@@ -205,10 +220,12 @@ class Simulation:
             if a != 0 and not np.isfinite(self.game.beta[k, a]):
                 raise RuntimeError(f"policy {self.policy.name!r} chose disallowed action {a} for request {k}")
             if self.policy.static and a >= 1:
-                raise RuntimeError(f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch")
-            if cur >= 1:  # re-route a request waiting in an admission queue
-                self.instances[cur].withdraw(k, t)
-                del self.queued_at[k]
+                raise RuntimeError(
+                    f"policy {self.policy.name!r}: request {k} assigned to {a} outside a batch"
+                )
+            if cur >= 1:  # re-route a request blocked in an admission queue
+                self.instances[cur].withdraw(k)
+                withdrawn.add(cur)
                 self.load[cur] -= 1
                 del self.active[k]
                 self.reroutes[k] += 1
@@ -219,7 +236,6 @@ class Simulation:
                     self.action[k] = a
                     self.load[a] += 1
                     self.active[k] = a
-                    self.queued_at[k] = a
                     self.instances[a].enqueue(k, t)
                 else:
                     self._send(k, a, t)
@@ -232,6 +248,8 @@ class Simulation:
                 self._send(k, a, t)
         if dispatched:
             self.pending = [k for k in self.pending if k not in dispatched]
+        for r in sorted(withdrawn):
+            self.instances[r].readmit(t)
 
     def _decide(self, t: float) -> None:
         """Ask the policy about the pending (and, if it re-routes, the queued) requests."""
@@ -243,12 +261,16 @@ class Simulation:
                                   np.array([self.queued_at[k] for k in queued], np.int64)])  # fmt: skip
         n_fixed = self.load.copy()
         if queued:
-            np.subtract.at(n_fixed, current[len(self.pending):], 1)
+            np.subtract.at(n_fixed, current[len(self.pending) :], 1)
         srv = self.game.server_of
         m_fixed = np.bincount(srv[1:], weights=n_fixed[1:], minlength=self.game.n_servers).astype(np.int64)
         view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
-                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self, subgames=self.subgames)  # fmt: skip
-        self._apply(view, self.policy.decide(view), t)
+                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self,
+                    subgames=self.subgames)  # fmt: skip
+        w0 = time.perf_counter()
+        decision = self.policy.decide(view)
+        self.decide_wall_s += time.perf_counter() - w0
+        self._apply(view, decision, t)
 
     # -- events --------------------------------------------------------------------------------------
 
@@ -308,13 +330,14 @@ class Simulation:
                 if isinstance(inst, StaticInstance):
                     inst.uplink_done(a, t)
                 else:
-                    self.queued_at[a] = r
                     inst.enqueue(a, t)
             elif kind == engine.LOCAL_DONE:
                 self.last_token_s[a] = t
                 self.done_s[a] = t
                 self.generated[a] = self.output[a]
-                self.first_token_s[a] = self.local_start_s[a] + self.local_prefill_s[a] + self.local_token_s[a]
+                self.first_token_s[a] = (
+                    self.local_start_s[a] + self.local_prefill_s[a] + self.local_token_s[a]
+                )
                 self.status[a] = COMPLETED
             elif kind == engine.DOWNLINK_DONE:
                 self.done_s[a] = t
@@ -324,7 +347,9 @@ class Simulation:
                 n_before = len(self.pending)
                 self._decide(t)
                 if i < n_arr or self.pending:
-                    stuck = i >= n_arr and len(ev) == 0 and len(self.pending) == n_before and not self.queued_at
+                    stuck = (
+                        i >= n_arr and len(ev) == 0 and len(self.pending) == n_before and not self.queued_at
+                    )
                     if stuck:  # nothing in flight, no arrivals left and the policy keeps everyone waiting
                         self.stalled = True
                         break

@@ -1,4 +1,4 @@
-"""The natural baselines of spec B.11: all-local, nearest at FP16 / 4-bit, random, least-loaded, myopic greedy.
+"""Baselines of spec B.11: all-local, nearest at FP16 / 4-bit, random, least-loaded, myopic greedy.
 
 "Nearest" server = the reachable server with the shortest uplink delay of the user's prompt (the
 nearest one when the APs are alike, since the delay grows with path loss). A user with no allowed
@@ -122,7 +122,7 @@ def solve_nearest_fp16(game: Game, rng: np.random.Generator, **options: Any) -> 
 
 
 def solve_nearest_q4(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
-    """Everyone on the nearest server with an allowed 4-bit instance. Option ``level`` (default any ``q4*``)."""
+    """Everyone on the nearest server with an allowed 4-bit instance. Option ``level`` (default: ``q4*``)."""
     t0 = time.perf_counter()
     a, placed = nearest_at_level(game, options.get("level", "q4"))
     return _result(game, "nearest-q4", a, t0, extras={"placed": placed})

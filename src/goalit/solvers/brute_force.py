@@ -50,7 +50,11 @@ def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
 
 
 def enumerate_profiles(
-    game: Game, equilibria: bool = False, tol: float = 1e-9, chunk: int = 65_536, max_profiles: int = MAX_PROFILES
+    game: Game,
+    equilibria: bool = False,
+    tol: float = 1e-9,
+    chunk: int = 65_536,
+    max_profiles: int = MAX_PROFILES,
 ) -> Enumeration:
     """Enumerate every profile (at most ``max_profiles``) and return the social optimum.
 
@@ -97,5 +101,9 @@ def solve_brute_force(game: Game, rng: np.random.Generator, **options: Any) -> S
     t0 = time.perf_counter()
     out = enumerate_profiles(game, max_profiles=int(options.get("max_profiles", MAX_PROFILES)))
     return SolveResult.of(
-        game, "brute-force", out.profile, runtime_s=time.perf_counter() - t0, extras={"profiles": out.profiles}
+        game,
+        "brute-force",
+        out.profile,
+        runtime_s=time.perf_counter() - t0,
+        extras={"profiles": out.profiles},
     )

@@ -1,18 +1,27 @@
 """The exact social optimum min_a S(a) = sum_i C_i(a) as a MILP (HiGHS through ``scipy.optimize.milp``).
 
-Count-based linearisation (exact for any tabulated step-time curve d_r(n)):
+Count-based linearisation, exact for any tabulated step-time curve d_r(n):
 
 * x_{i,r} in {0,1} for every allowed (user, action); sum_r x_{i,r} = 1.
-* z_{r,k} in {0,1}, k = 0..K_r (K_r = users allowed on r): instance r serves exactly k users;
-  sum_k z_{r,k} = 1 and sum_k k z_{r,k} = sum_i x_{i,r}.
-* v_{r,k} >= 0, k = 1..K_r: the total weight A_r = sum_i alpha_i x_{i,r} when n_r = k, else 0;
-  sum_k v_{r,k} = A_r and L_{r,k} z_{r,k} <= v_{r,k} <= U_{r,k} z_{r,k}, with U (L) the sum of the k
-  largest (smallest) alpha among the users allowed on r. The congestion cost of r is sum_k d_r(k) v_{r,k}.
+* z_{r,k} in {0,1}, k = 0..K_r: instance r serves exactly k users (one binary per instance and load
+  level); sum_k z_{r,k} = 1 and sum_k k z_{r,k} = sum_i x_{i,r}.
+* The congestion cost sum_{i on r} alpha_i d_r(n_r) is linear in one of two ways (``formulation``):
+  - ``"extended"`` (default): w_{i,r,k} >= 0 = "i is on r and r serves k users";
+    sum_k w_{i,r,k} = x_{i,r}, sum_i w_{i,r,k} = k z_{r,k}; cost sum alpha_i d_r(k) w_{i,r,k}.
+    More columns, but a much tighter LP relaxation (typically solved at the root).
+  - ``"aggregated"``: v_{r,k} >= 0 = A_r = sum_i alpha_i x_{i,r} if n_r = k, else 0;
+    sum_k v_{r,k} = A_r, L_{r,k} z_{r,k} <= v_{r,k} <= U_{r,k} z_{r,k} (U, L: sums of the k largest /
+    smallest alpha that can be on r); cost sum_k d_r(k) v_{r,k}. Few columns, weaker bound.
 * AP j: h_j takes two values (0 up to K_j offloaders, H beyond), so one count binary p_j = 1{m_j > K_j}
   suffices: m_j <= K_j + (M_j - K_j) p_j and q_j >= sum_{i on j} alpha_i - A_j^max (1 - p_j), q_j >= 0;
   the penalty cost is H q_j. (APs that can never exceed K_j get no variables.)
 
-Objective: sum beta_{i,r} x_{i,r} + sum_{r,k} d_r(k) v_{r,k} + H sum_j q_j = S(a) exactly.
+Objective: sum beta_{i,r} x_{i,r} + congestion + H sum_j q_j = S(a) exactly.
+
+Before solving, ``reduce_by_bound`` drops the variables that no profile cheaper than a known one (GOALIT's
+equilibrium) can use: actions too expensive for a user, loads too high for an instance (in particular
+every load beyond the KV capacity, where d_r = H), and the AP penalty binaries when K_j + 1 offloaders
+cannot pay H (then m_j <= K_j is a plain constraint). This keeps the model exact and smaller.
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from goalit.game import dynamics
+from goalit.game.goalit import goalit
 from goalit.game.model import Game
 from goalit.solvers.result import SolveResult
 
+FORMULATIONS = ("extended", "aggregated")
 MILP_STATUS = {
     0: "optimal",
     1: "time or iteration limit",
@@ -40,10 +51,10 @@ MILP_STATUS = {
 
 @dataclass
 class MilpOutcome:
-    """The MILP's profile (None if no feasible solution was found) and HiGHS's report."""
+    """The best profile found (the MILP's, or the incumbent if HiGHS found nothing better), HiGHS's report."""
 
-    profile: np.ndarray | None
-    objective: float  # S of the incumbent (nan if none)
+    profile: np.ndarray
+    objective: float  # S(profile)
     dual_bound: float  # proven lower bound on the optimum (nan if unknown)
     mip_gap: float  # relative gap (objective - bound) / |objective| reported by HiGHS
     status: str
@@ -51,6 +62,7 @@ class MilpOutcome:
     variables: int
     constraints: int
     runtime_s: float
+    incumbent_cost: float  # S of the starting incumbent (the bound used by the reduction)
 
 
 class _Rows:
@@ -77,12 +89,91 @@ class _Rows:
         return LinearConstraint(a, np.asarray(self.lo), np.asarray(self.hi))
 
 
-def solve_milp(game: Game, time_limit_s: float | None = None, mip_rel_gap: float = 1e-7) -> MilpOutcome:
-    """Minimise the social cost exactly (up to ``mip_rel_gap``) within ``time_limit_s`` seconds."""
+@dataclass(frozen=True)
+class Reduction:
+    """Variables that a known profile (the incumbent, social cost UB) proves useless (spec-free, exact).
+
+    Every user pays at least c_i = min_a [beta_i(a) + alpha_i d_a(1)] in any profile (d_0 = 0), so
+    LB = sum_i c_i, and a profile in which users pay extra amounts delta_i >= 0 over c_i costs
+    LB + sum_i delta_i. Anything forcing sum delta > UB - LB cannot be optimal:
+    x_{i,r} with beta_i(r) + alpha_i d_r(1) - c_i > UB - LB; load k on r when the k smallest
+    beta_l(r) + alpha_l d_r(k) - c_l exceed it; an AP beyond K_j when its K_j + 1 cheapest offloaders
+    (each paying alpha_l H more) exceed it.
+    """
+
+    keep: np.ndarray  # (N, R+1) x variables kept
+    k_max: np.ndarray  # (R+1,) largest load of r that can be optimal
+    ap_over: np.ndarray  # (M,) AP j may exceed K_j in an optimum
+    upper_bound: float
+    lower_bound: float
+
+
+def reduce_by_bound(game: Game, incumbent: np.ndarray) -> Reduction:
+    """The variables of the MILP that can be part of a profile no worse than ``incumbent``."""
+    n_act = game.n_actions
+    alpha, beta = game.alpha, game.beta
+    d1 = game.step_time(np.arange(n_act), np.ones(n_act, dtype=np.int64))
+    d1[0] = 0.0
+    solo = beta + alpha[:, None] * d1[None, :]
+    c_min = solo.min(axis=1)
+    ub = float(dynamics.user_costs(game, incumbent).sum())
+    lb = float(c_min.sum())
+    slack = ub - lb + 1e-9 * max(abs(ub), 1.0)
+    keep = game.allowed & (solo - c_min[:, None] <= slack)
+    k_max = np.zeros(n_act, dtype=np.int64)
+    k_max[0] = game.n_users
+    for r in range(1, n_act):
+        users = np.flatnonzero(keep[:, r])
+        if users.size == 0:
+            continue
+        k = np.arange(1, users.size + 1)
+        d = game.step_time(np.full(k.size, r), k)
+        delta = beta[users, r][:, None] + alpha[users][:, None] * d[None, :] - c_min[users][:, None]
+        smallest = np.cumsum(np.sort(delta, axis=0), axis=0)[k - 1, k - 1]  # sum of the k smallest at load k
+        ok = np.flatnonzero(smallest <= slack)
+        k_max[r] = int(ok.max()) + 1 if ok.size else 0
+    ap_over = np.zeros(game.n_servers, dtype=bool)
+    for j in range(game.n_servers):
+        on_j = game.server_of == j
+        extra = np.where(keep & on_j[None, :], solo + alpha[:, None] * game.penalty_s, np.inf).min(axis=1)
+        extra = np.sort(extra[np.isfinite(extra)] - c_min[np.isfinite(extra)])
+        k_j = int(game.subchannels[j])
+        ap_over[j] = extra.size > k_j and extra[: k_j + 1].sum() <= slack
+    return Reduction(keep, k_max, ap_over, ub, lb)
+
+
+def incumbent_profile(game: Game) -> np.ndarray:
+    """A feasible profile bounding the MILP: the better of GOALIT's equilibrium and the isolated start."""
+    start = dynamics.isolated_start(game)
+    ne = goalit(game, np.random.default_rng(0), initial=start).profile
+    costs = [dynamics.user_costs(game, a).sum() for a in (ne, start)]
+    return ne if costs[0] <= costs[1] else start
+
+
+def solve_milp(
+    game: Game,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-7,
+    incumbent: np.ndarray | None = None,
+    reduce: bool = True,
+    formulation: str = "extended",
+) -> MilpOutcome:
+    """Minimise the social cost exactly (up to ``mip_rel_gap``) within ``time_limit_s`` seconds.
+
+    ``incumbent`` (default: ``incumbent_profile``) bounds the optimum for ``reduce_by_bound`` (skipped
+    with ``reduce=False``) and is returned if HiGHS finds nothing better in time.
+    """
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, not {formulation!r}")
     t0 = time.perf_counter()
     n_users, n_act = game.n_users, game.n_actions
-    allowed = game.allowed
-    ui, ri = np.nonzero(allowed)  # x variables, row-major (user by user)
+    inc = incumbent_profile(game) if incumbent is None else np.asarray(incumbent, dtype=np.int64)
+    if reduce:
+        red = reduce_by_bound(game, inc)
+    else:
+        red = Reduction(game.allowed, np.bincount(np.nonzero(game.allowed)[1], minlength=n_act),
+                        np.ones(game.n_servers, dtype=bool), np.inf, -np.inf)  # fmt: skip
+    ui, ri = np.nonzero(red.keep)  # x variables, row-major (user by user)
     n_x = ui.size
     cost: list[np.ndarray] = [game.beta[ui, ri]]
     integrality: list[np.ndarray] = [np.ones(n_x)]
@@ -107,18 +198,28 @@ def solve_milp(game: Game, time_limit_s: float | None = None, mip_rel_gap: float
     alpha = game.alpha
     for r in range(1, n_act):
         cols = np.flatnonzero(ri == r)
-        if cols.size == 0:
+        k_max = int(min(cols.size, red.k_max[r]))
+        if k_max == 0:
+            if cols.size:
+                rows.add(cols, 1.0, 0.0, 0.0)  # r cannot serve anyone in an optimum
             continue
         users = ui[cols]
-        k_max = cols.size
         k = np.arange(1, k_max + 1)
         a_sorted = np.sort(alpha[users])
-        upper_w = np.cumsum(a_sorted[::-1])  # U_{r,k}: the k largest alphas
-        lower_w = np.cumsum(a_sorted)  # L_{r,k}: the k smallest
+        upper_w = np.cumsum(a_sorted[::-1])[:k_max]  # U_{r,k}: the k largest alphas
+        lower_w = np.cumsum(a_sorted)[:k_max]  # L_{r,k}: the k smallest
         d = game.step_time(np.full(k_max, r), k)
         z = new_vars(np.zeros(k_max + 1), True, np.ones(k_max + 1))  # z_{r,0..K}
-        v = new_vars(d, False, upper_w)  # v_{r,1..K}
         rows.add(z, 1.0, 1.0, 1.0)
+        if formulation == "extended":
+            w = new_vars((alpha[users][:, None] * d[None, :]).ravel(), False, np.ones(cols.size * k_max))
+            w = w.reshape(cols.size, k_max)
+            for q, c in enumerate(cols.tolist()):  # sum_k w_{i,r,k} = x_{i,r}
+                rows.add(np.append(w[q], c), np.append(np.ones(k_max), -1.0), 0.0, 0.0)
+            for q in range(k_max):  # sum_i w_{i,r,k} = k z_{r,k}
+                rows.add(np.append(w[:, q], z[q + 1]), np.append(np.ones(cols.size), -(q + 1.0)), 0.0, 0.0)
+            continue
+        v = new_vars(d, False, upper_w)  # v_{r,1..K}
         rows.add(np.concatenate([z[1:], cols]), np.concatenate([k, -np.ones(cols.size)]), 0.0, 0.0)
         rows.add(np.concatenate([v, cols]), np.concatenate([np.ones(k_max), -alpha[users]]), 0.0, 0.0)
         for q in range(k_max):
@@ -133,10 +234,15 @@ def solve_milp(game: Game, time_limit_s: float | None = None, mip_rel_gap: float
         m_max, k_j = users.size, int(game.subchannels[j])
         if m_max <= k_j:
             continue
+        if not red.ap_over[j]:
+            rows.add(cols, 1.0, -np.inf, k_j)  # exceeding K_j cannot be optimal: a hard limit
+            continue
         a_max = float(alpha[users].sum())
         p = new_vars(np.zeros(1), True, np.ones(1))
         q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
-        rows.add(np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j)
+        rows.add(
+            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
+        )
         rows.add(
             np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
         )
@@ -152,51 +258,63 @@ def solve_milp(game: Game, time_limit_s: float | None = None, mip_rel_gap: float
         bounds=Bounds(np.zeros(nxt), np.concatenate(upper)),
         options=options,
     )
-    profile = None
-    objective = float("nan")
+    profile = inc.copy()
+    objective = float(dynamics.user_costs(game, inc).sum())
     if res.x is not None:
         x = res.x[:n_x] > 0.5
-        profile = np.zeros(n_users, dtype=np.int64)
-        profile[ui[x]] = ri[x]
-        objective = float(dynamics.user_costs(game, profile).sum())
+        found = np.zeros(n_users, dtype=np.int64)
+        found[ui[x]] = ri[x]
+        cost_found = float(dynamics.user_costs(game, found).sum())
+        if cost_found <= objective:
+            profile, objective = found, cost_found
     bound = getattr(res, "mip_dual_bound", None)
-    gap = getattr(res, "mip_gap", None)
+    bound = float("nan") if bound is None else float(bound)
+    gap = max(0.0, (objective - bound) / max(abs(objective), 1e-12)) if np.isfinite(bound) else float("nan")
     return MilpOutcome(
         profile=profile,
         objective=objective,
-        dual_bound=float("nan") if bound is None else float(bound),
-        mip_gap=float("nan") if gap is None else float(gap),
+        dual_bound=bound,
+        mip_gap=gap,
         status=MILP_STATUS.get(int(res.status), "other"),
         nodes=int(getattr(res, "mip_node_count", 0) or 0),
         variables=int(nxt),
         constraints=len(rows.lo),
         runtime_s=time.perf_counter() - t0,
+        incumbent_cost=float(red.upper_bound) if reduce else objective,
     )
 
 
 def solve_optimum(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
-    """The social optimum by MILP. Options: ``time_limit_s`` (default 60), ``mip_rel_gap`` (1e-7).
+    """The social optimum by MILP. Options: ``time_limit_s`` (default 60), ``mip_rel_gap`` (1e-7),
+    ``reduce`` (True), ``formulation`` ("extended").
 
-    If HiGHS stops without any feasible profile, the result falls back to GOALIT's starting profile
-    (``dynamics.isolated_start``) and ``converged`` is False. ``converged`` is True only for a proven
-    optimum (status "optimal").
+    ``converged`` is True only for a proven optimum (status "optimal"). On a time limit the result is
+    the best profile known (at worst GOALIT's equilibrium, the incumbent) with its gap to HiGHS's bound.
     """
     out = solve_milp(
-        game, time_limit_s=options.get("time_limit_s", 60.0), mip_rel_gap=options.get("mip_rel_gap", 1e-7)
+        game,
+        time_limit_s=options.get("time_limit_s", 60.0),
+        mip_rel_gap=options.get("mip_rel_gap", 1e-7),
+        reduce=options.get("reduce", True),
+        formulation=options.get("formulation", "extended"),
     )
-    profile = out.profile if out.profile is not None else dynamics.isolated_start(game)
     return SolveResult.of(
         game,
         "optimum",
-        profile,
+        out.profile,
         converged=out.status == "optimal",
         runtime_s=out.runtime_s,
         extras={
             "milp_status": out.status,
-            "mip_gap": out.mip_gap,
-            "mip_dual_bound": out.dual_bound,
+            "mip_gap": _finite_or_none(out.mip_gap),
+            "mip_dual_bound": _finite_or_none(out.dual_bound),
             "milp_nodes": out.nodes,
             "milp_variables": out.variables,
             "milp_constraints": out.constraints,
         },
     )
+
+
+def _finite_or_none(x: float) -> float | None:
+    """JSON-safe: None where HiGHS reported no bound."""
+    return float(x) if np.isfinite(x) else None

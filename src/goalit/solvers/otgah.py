@@ -44,7 +44,14 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
     ip = game.instances
     b = np.atleast_1d(np.asarray(batch, dtype=float))
     pre = llm.prefill_time_s(
-        b * s_max, ip.params, ip.weight_bytes[r], ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r]
+        b * s_max,
+        ip.params,
+        ip.weight_bytes[r],
+        ip.share[r],
+        ip.flops[r],
+        ip.mem_bw[r],
+        ip.eta_c[r],
+        ip.eta_m[r],
     )
     t = np.arange(1, int(o_max) + 1, dtype=float)
     dec = llm.decode_step_time_s(
@@ -88,27 +95,71 @@ class BatchChoice:
     exact: bool = True
 
 
-class _Times:
-    """Cached T(b, s, o) tables over b = 0..b_cap, plus the memory limit, for one instance."""
+class BatchTimes:
+    """T(b, s, o) of one instance for b = 0..b_cap, s in ``prompts``, o in ``outputs`` (sorted unique).
 
-    def __init__(self, game: Game, r: int, b_cap: int) -> None:
-        self.game, self.r, self.b_cap = game, r, b_cap
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
+    +inf where the batch exceeds KV memory. Tables are filled per prompt length on demand: one call of
+    the decode roofline over all (b, t) and a cumulative sum over t give T for every o at once.
+    """
 
-    def table(self, s: int, o: int) -> np.ndarray:
-        """T[b] for b = 0..b_cap; +inf where the batch does not fit in KV memory."""
-        key = (s, o)
-        got = self._cache.get(key)
-        if got is None:
-            b = np.arange(1, self.b_cap + 1)
-            t = static_batch_time_s(self.game, self.r, b, s, o) if self.b_cap else np.zeros(0)
-            t = np.where(static_batch_fits(self.game, self.r, b, s, o), t, np.inf)
-            got = np.concatenate(([0.0], t))
-            self._cache[key] = got
-        return got
+    def __init__(self, game: Game, r: int, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> None:
+        self.game, self.r, self.b_cap = game, r, int(b_cap)
+        self.prompts = np.unique(np.asarray(prompts, dtype=np.int64))
+        self.outputs = np.unique(np.asarray(outputs, dtype=np.int64))
+        self.tab = np.zeros((self.prompts.size, self.b_cap + 1, self.outputs.size))
+        self.done = np.zeros(self.prompts.size, dtype=bool)
+
+    def covers(self, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> bool:
+        """Whether this cache holds every (b, s, o) a problem with these candidates needs."""
+        return (
+            b_cap <= self.b_cap
+            and np.isin(prompts, self.prompts).all()
+            and np.isin(outputs, self.outputs).all()
+        )
+
+    def ensure(self, s_idx: np.ndarray) -> None:
+        """Fill the tables of the prompt lengths ``prompts[s_idx]``."""
+        s_idx = np.atleast_1d(s_idx)
+        missing = ~self.done[s_idx]
+        if not missing.any():
+            return
+        for k in np.unique(s_idx[missing]).tolist():
+            self.tab[k] = self._fill(int(self.prompts[k]))
+            self.done[k] = True
+
+    def _fill(self, s: int) -> np.ndarray:
+        g, r, ip = self.game, self.r, self.game.instances
+        out = np.zeros((self.b_cap + 1, self.outputs.size))
+        if self.b_cap == 0:
+            return out
+        b = np.arange(1, self.b_cap + 1, dtype=float)[:, None]
+        t = np.arange(1, int(self.outputs[-1]) + 1, dtype=float)[None, :]
+        pre = llm.prefill_time_s(
+            b * s,
+            ip.params,
+            ip.weight_bytes[r],
+            ip.share[r],
+            ip.flops[r],
+            ip.mem_bw[r],
+            ip.eta_c[r],
+            ip.eta_m[r],
+        )
+        dec = llm.decode_step_time_s(
+            b, b * (s + t), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token, ip.share[r], ip.flops[r],
+            ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
+        )  # fmt: skip
+        total = pre + np.cumsum(dec, axis=1)[:, self.outputs - 1]
+        fits = static_batch_fits(g, r, b, s, self.outputs[None, :])
+        out[1:] = np.where(fits, total, np.inf)
+        return out
+
+    def time_s(self, s_idx, b, o_idx):
+        """T at table indices (vectorised; fills missing prompt lengths first)."""
+        self.ensure(np.asarray(s_idx))
+        return self.tab[s_idx, b, o_idx]
 
 
-def _max_batch(b_cap: int, problem: BatchProblem, game: Game) -> int:
+def _max_batch(problem: BatchProblem, game: Game) -> int:
     """Largest b that could ever be feasible (sub-channels; KV memory at the smallest padding)."""
     if problem.output_tokens.size == 0:
         return 0
@@ -116,83 +167,92 @@ def _max_batch(b_cap: int, problem: BatchProblem, game: Game) -> int:
     ip = game.instances
     per_seq = ip.kv_bytes_per_token * (s_lo + o_lo)
     mem = int(np.floor((ip.memory_bytes[problem.r] - ip.weight_bytes[problem.r]) / per_seq))
-    return max(0, min(b_cap, problem.max_batch, mem, problem.output_tokens.size))
+    return max(0, min(problem.max_batch, mem, problem.output_tokens.size))
 
 
 def optimal_batch(
-    game: Game, problem: BatchProblem, max_nodes: int | None = None, times: _Times | None = None
+    game: Game,
+    problem: BatchProblem,
+    max_nodes: int | None = None,
+    times: BatchTimes | None = None,
+    bound_pruning: bool = True,
 ) -> BatchChoice:
     """OT: the feasible static batch with the most served tokens, by depth-first search with pruning.
 
     Candidates are ordered by output tokens (descending; ties: shorter prompt, later deadline, index), so
-    the first member of a batch fixes o_max. A node is a feasible batch; its children add one later
-    candidate that keeps it feasible (feasibility pruning: infeasible additions stay infeasible in every
-    superset, so they are dropped from the subtree). Bound pruning: a subtree is cut when the batch's
-    value plus the largest values that could still join (at most b_lim - b more, where b_lim is the
-    largest batch that meets memory, sub-channels and the tightest deadline at the current padding)
-    cannot beat the incumbent. Exact unless ``max_nodes`` stops it (then ``exact=False``). ``times``:
-    a cache of batch-time tables of instance ``problem.r`` to reuse across searches.
+    the first member of a batch fixes o_max. A node is a batch; its children add one later candidate
+    that keeps it feasible (feasibility pruning: an addition that violates memory, sub-channels or a
+    deadline violates them in every superset too, so it is dropped from the whole subtree). Bound
+    pruning: a child is cut when its value plus the largest values that could still join (at most
+    b_lim - b more, b_lim the largest batch meeting memory and the tightest deadline at the current
+    padding) cannot beat the incumbent. ``nodes`` counts the root and every child generated (bounded),
+    pruned or not. Exact unless ``max_nodes`` stops it (``exact=False``). ``times``: a cache of
+    instance ``problem.r`` to reuse across searches. ``bound_pruning=False`` keeps only feasibility
+    pruning (for measuring what each rule saves).
     """
     n = int(problem.output_tokens.size)
-    b_cap = _max_batch(n, problem, game)
-    empty = BatchChoice(np.zeros(0, dtype=np.int64), 0, 0.0, 1)
+    b_cap = _max_batch(problem, game)
     if b_cap == 0:
-        return empty
+        return BatchChoice(np.zeros(0, dtype=np.int64), 0, 0.0, 1)
     o = problem.output_tokens.astype(np.int64)
     s = problem.prompt_tokens.astype(np.int64)
     up = problem.uplink_s.astype(float)
     bud = problem.budget_s.astype(float)
     order = np.lexsort((np.arange(n), -bud, s, -o))
     o, s, up, bud = o[order], s[order], up[order], bud[order]
-    if times is None or times.b_cap < b_cap:
-        times = _Times(game, problem.r, b_cap)
+    if times is None or times.r != problem.r or not times.covers(b_cap, s, o):
+        times = BatchTimes(game, problem.r, b_cap, s, o)
+    si = np.searchsorted(times.prompts, s)
+    oi = np.searchsorted(times.outputs, o)
     # a candidate that cannot be served alone never joins a batch
-    solo = np.array([times.table(int(s[k]), int(o[k]))[1] + up[k] <= bud[k] for k in range(n)], dtype=bool)
-    cand = np.flatnonzero(solo)
+    alone = times.time_s(si, 1, oi)
+    cand = np.flatnonzero(np.isfinite(alone) & (alone + up <= bud))
 
     best = {"value": 0, "members": [], "time": 0.0}
     state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
 
-    def limit(s_max: int, o_max: int, avail: float) -> int:
-        """Largest b with T(b, s_max, o_max) <= avail (and memory), T increasing in b."""
-        return min(b_cap, int(np.searchsorted(times.table(s_max, o_max), avail, side="right")) - 1)
+    def limit(s_i: int, o_i: int, avail: float) -> int:
+        """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
+        if not times.done[s_i]:
+            times.ensure(np.array([s_i]))
+        return min(b_cap, int(np.searchsorted(times.tab[s_i, :, o_i], avail, side="right")) - 1)
 
-    def compatible(ks: np.ndarray, b: int, s_max: int, o_max: int, up_max: float, budget: float) -> np.ndarray:
-        """Which of ``ks`` can join the batch (b, s_max, o_max, up_max, budget) keeping it feasible."""
+    def compatible(ks: np.ndarray, b: int, s_i: int, o_i: int, up_max: float, budget: float) -> np.ndarray:
+        """The candidates of ``ks`` that can join the batch (b, s, o, up_max, budget) keeping it feasible."""
         if b + 1 > b_cap or ks.size == 0:
             return ks[:0]
-        keep = np.empty(ks.size, dtype=bool)
-        for q, k in enumerate(ks.tolist()):
-            sk = max(s_max, int(s[k]))
-            keep[q] = times.table(sk, o_max)[b + 1] + max(up_max, up[k]) <= min(budget, bud[k])
-        return ks[keep]
+        t = times.time_s(np.maximum(s_i, si[ks]), b + 1, o_i)
+        # T = inf marks a batch beyond KV memory; it must stay infeasible under an infinite budget too
+        return ks[np.isfinite(t) & (t + np.maximum(up_max, up[ks]) <= np.minimum(budget, bud[ks]))]
 
-    def visit(members: list[int], b: int, s_max: int, o_max: int, up_max: float, budget: float, value: int,
+    def visit(members: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float, value: int,
               comp: np.ndarray) -> None:  # fmt: skip
         if value > best["value"]:
             best["value"], best["members"] = value, list(members)
-            best["time"] = float(times.table(s_max, o_max)[b])
+            best["time"] = float(times.tab[s_i, b, o_i])
         if comp.size == 0:
             return
-        lim = min(b_cap, limit(s_max, o_max, budget - up_max)) if b else b_cap
-        room = lim - b
+        room = (limit(s_i, o_i, budget - up_max) if b else b_cap) - b
         if room <= 0:
             return
         vals = o[comp]
         for q, j in enumerate(comp.tolist()):
-            # the best any batch containing this batch + comp[q:] can do (values sorted descending)
-            if value + int(vals[q : q + room].sum()) <= best["value"]:
+            # the best any batch containing this batch + some of comp[q:] can do (values sorted descending)
+            if bound_pruning and value + int(vals[q : q + room].sum()) <= best["value"]:
                 break
             if max_nodes is not None and state["nodes"] >= max_nodes:
                 state["stopped"] = True
                 return
             state["nodes"] += 1  # the child batch is generated and bounded
-            s2 = max(s_max, int(s[j]))
-            o2 = o_max if b else int(o[j])
+            s2 = max(s_i, int(si[j]))
+            o2 = o_i if b else int(oi[j])
             up2, bud2 = max(up_max, up[j]), min(budget, bud[j])
             rest = compatible(comp[q + 1 :], b + 1, s2, o2, up2, bud2)
-            lim2 = min(b_cap, limit(s2, o2, bud2 - up2))
-            if value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]:
+            lim2 = limit(s2, o2, bud2 - up2)
+            if (
+                bound_pruning
+                and value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]
+            ):
                 continue
             members.append(j)
             visit(members, b + 1, s2, o2, up2, bud2, value + int(o[j]), rest)
@@ -206,26 +266,31 @@ def optimal_batch(
 
 
 def exhaustive_batch(game: Game, problem: BatchProblem) -> BatchChoice:
-    """Brute force over all 2^n subsets (the oracle of OT; ``nodes`` = 2^n subsets examined)."""
+    """Brute force over all 2^n subsets, the oracle of OT (``nodes`` = 2^n subsets examined).
+
+    Independent of OT's tables: batch times come straight from ``static_batch_time_s``.
+    """
     n = int(problem.output_tokens.size)
     if n > 20:
         raise ValueError(f"exhaustive search over {n} candidates is too large (at most 20)")
-    times = _Times(game, problem.r, n)
-    best = BatchChoice(np.zeros(0, dtype=np.int64), 0, 0.0, 2**n)
-    for mask in range(1, 2**n):
-        members = np.array([k for k in range(n) if mask >> k & 1], dtype=np.int64)
-        b = members.size
-        if b > problem.max_batch:
-            continue
-        o_b = problem.output_tokens[members]
-        value = int(o_b.sum())
-        if value <= best.value:
-            continue
-        s_max, o_max = int(problem.prompt_tokens[members].max()), int(o_b.max())
-        t = times.table(s_max, o_max)[b]
-        if problem.uplink_s[members].max() + t <= problem.budget_s[members].min():
-            best = BatchChoice(members, value, float(t), 2**n)
-    return best
+    masks = ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
+    b = masks.sum(axis=1)
+    value = masks @ problem.output_tokens.astype(np.int64)
+    s_max = np.where(masks, problem.prompt_tokens, 0).max(axis=1, initial=0)
+    o_max = np.where(masks, problem.output_tokens, 0).max(axis=1, initial=0)
+    up_max = np.where(masks, problem.uplink_s, 0.0).max(axis=1, initial=0.0)
+    budget = np.where(masks, problem.budget_s, np.inf).min(axis=1, initial=np.inf)
+    t = np.zeros(2**n)
+    for s_v, o_v in set(zip(s_max[1:].tolist(), o_max[1:].tolist(), strict=True)):
+        sel = (s_max == s_v) & (o_max == o_v) & (b >= 1)
+        t[sel] = np.where(
+            static_batch_fits(game, problem.r, b[sel], s_v, o_v),
+            static_batch_time_s(game, problem.r, b[sel], s_v, o_v),
+            np.inf,
+        )
+    ok = (b <= problem.max_batch) & (up_max + t <= budget)
+    k = int(np.argmax(np.where(ok, value, -1)))
+    return BatchChoice(np.flatnonzero(masks[k]), int(value[k]), float(t[k]), 2**n)
 
 
 @dataclass
@@ -257,6 +322,7 @@ def plan_epoch(
     *,
     one_level_per_server: bool = False,
     max_nodes: int | None = None,
+    model_capacity: bool = False,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -268,6 +334,9 @@ def plan_epoch(
     if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
     instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
     per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
+    the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
+    batch that fits physically; the static solver sets it.
     """
     pending = np.asarray(pending, dtype=np.int64)
     n_p = int(pending.size)
@@ -281,7 +350,8 @@ def plan_epoch(
     plan = EpochPlan(np.full(n_p, WAIT, dtype=np.int64), {}, {}, 0)
     free = np.ones(n_p, dtype=bool)
     room = game.subchannels.astype(np.int64).copy()
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes)
+    cap = game.capacity if model_capacity else None
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes, cap)
 
     # earliest finish of each request served alone now on any allowed instance (availability ignored)
     solo = _solo_finish(game, pending, allowed)
@@ -291,8 +361,20 @@ def plan_epoch(
     plan.assignment[doomed & local_ok] = LOCAL
     stuck = free & doomed & ~local_ok
     if stuck.any():  # best effort for requests that can neither meet their deadline nor run locally
-        late = np.where(stuck[:, None], np.inf, -np.inf)
-        _allocate(game, plan, pending, allowed, late, stuck.copy(), avail, room, one_level_per_server, max_nodes)
+        late = np.broadcast_to(np.where(stuck, np.inf, -np.inf)[:, None], budget.shape)
+        _allocate(
+            game,
+            plan,
+            pending,
+            allowed,
+            late,
+            stuck.copy(),
+            avail,
+            room,
+            one_level_per_server,
+            max_nodes,
+            cap,
+        )
     plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
     plan.info["fallback_local"] = int((doomed & local_ok).sum())
     return plan
@@ -313,11 +395,12 @@ def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.nda
     return out
 
 
-def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes) -> None:
+def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap) -> None:
     """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
     b_cap = int(min(pending.size, room.max(initial=0)))
-    tables = {r: _Times(game, r, b_cap) for r in np.flatnonzero(avail).tolist()}
+    s_all, o_all = game.prompt_tokens[pending].astype(np.int64), game.output_tokens[pending].astype(np.int64)
+    tables = {r: BatchTimes(game, r, b_cap, s_all, o_all) for r in np.flatnonzero(avail).tolist()}
 
     def solve(r: int) -> tuple[np.ndarray, BatchChoice]:
         j = int(game.server_of[r])
@@ -329,7 +412,7 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
             prompt_tokens=game.prompt_tokens[users].astype(np.int64),
             uplink_s=game.uplink_s[users, r],
             budget_s=budget[pos, r],
-            max_batch=int(room[j]),
+            max_batch=int(room[j] if cap is None else min(room[j], cap[r])),
         )
         choice = optimal_batch(game, prob, max_nodes, tables[r])
         plan.nodes_explored += choice.nodes
@@ -344,7 +427,7 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
             if got is not None:
                 pos, ch = got
                 members = pos[ch.members]
-                if not free[members].all() or ch.members.size > room[game.server_of[r]]:
+                if not free[members].all() or ch.members.size > room[game.server_of[r]]:  # cap is fixed
                     got = None
             if got is None:
                 got = cache[r] = solve(r)
@@ -372,8 +455,9 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
 def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
     """Static OT-GAH: one epoch over all users with every instance free; requests not batched run locally.
 
-    Options: ``one_level_per_server`` (bool), ``max_nodes`` (int). Users whose local model is not
-    allowed and who were not batched take their cheapest instance alone (``extras["forced"]``).
+    Batches are capped at Model A's KV capacity (``model_capacity=True``), since the profile is scored
+    under Model A. Options: ``one_level_per_server`` (bool), ``max_nodes`` (int). Users whose local
+    model is not allowed and who were not batched take their cheapest instance alone (``forced``).
     """
     t0 = time.perf_counter()
     plan = plan_epoch(
@@ -381,6 +465,7 @@ def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveRe
         np.arange(game.n_users),
         one_level_per_server=bool(options.get("one_level_per_server", False)),
         max_nodes=options.get("max_nodes"),
+        model_capacity=True,
     )
     profile = plan.assignment.copy()
     waiting = profile == WAIT

@@ -1,0 +1,141 @@
+"""Policies: background loads == restricted action sets for GOALIT; registry policies keep pinned requests;
+epoch decisions; every policy name runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import goalit
+from goalit.game.goalit import goalit as run_goalit
+from goalit.game.model import build_game
+from goalit.scenario.model import Users
+from goalit.sim.policies import SubgameBuilder, make_policy, policy_names
+
+
+def random_users(scenario, n, rng) -> Users:
+    u = scenario.users.take(rng.integers(0, scenario.n_users, n))
+    return Users(
+        **{**u.__dict__, "prompt_tokens": rng.integers(50, 600, n), "output_tokens": rng.integers(20, 400, n)}
+    )
+
+
+@pytest.mark.parametrize("grant", ["parallel", "max-gain"])
+@pytest.mark.parametrize("seed", range(6))
+def test_background_loads_equal_restricted_action_sets(seed, grant):
+    """GOALIT on the movable requests with fixed loads folded in = GOALIT on all, fixed ones pinned."""
+    rng = np.random.default_rng(seed)
+    sc = goalit.default_scenario("default")
+    n = 120
+    game = build_game(sc, users=random_users(sc, n, rng), context_tokens=400.0, kv_context_tokens=1024.0)
+    perm = rng.permutation(n)
+    fixed, movable = perm[:90], np.sort(perm[90:])
+    allowed = game.allowed
+    fixed_act = np.array([rng.choice(np.flatnonzero(allowed[k, 1:])) + 1 for k in fixed])
+    current = np.where(rng.random(movable.size) < 0.5, -1, 0)
+    for p, k in enumerate(movable):  # some movable requests are queued at an instance
+        if current[p] == 0:
+            current[p] = rng.choice(np.flatnonzero(allowed[k, 1:])) + 1
+    n_fixed = np.bincount(fixed_act, minlength=game.n_actions)
+    m_fixed = np.bincount(game.server_of[fixed_act], minlength=game.n_servers)
+    b = SubgameBuilder(game)
+
+    bg = b.background(movable, n_fixed, m_fixed)
+    init = current.copy()
+    from goalit.game.dynamics import isolated_start
+
+    init[init < 0] = isolated_start(bg)[init < 0]
+    tr_bg = run_goalit(bg, np.random.default_rng(0), initial=init, grant=grant)
+
+    full = b.restricted(fixed, fixed_act, movable)
+    tr_full = run_goalit(
+        full, np.random.default_rng(0), initial=np.concatenate([fixed_act, init]), grant=grant
+    )
+    assert tr_bg.updates > 0
+    assert np.array_equal(tr_full.profile[: fixed.size], fixed_act)  # pinned requests never move
+    assert np.array_equal(tr_bg.profile, tr_full.profile[fixed.size :])
+    assert (tr_bg.slots, tr_bg.updates, tr_bg.messages) == (tr_full.slots, tr_full.updates, tr_full.messages)
+    # the potentials differ by a constant
+    diff = np.asarray(tr_full.potential) - np.asarray(tr_bg.potential)
+    assert np.allclose(diff, diff[0], rtol=0, atol=1e-9 * max(1.0, abs(diff[0])))
+
+
+def test_every_policy_name_runs_and_conserves():
+    small = goalit.default_scenario("small")
+    names = policy_names()
+    for name in ("goalit", "ot-gah", "local", "nearest-q4", "random", "least-loaded", "greedy", "optimum"):
+        assert name in names
+    for name in names:
+        res = goalit.simulate(small, policy=name, seed=2, rate=0.5, duration_s=20.0)
+        m = res.metrics
+        assert m["completed"] + m["unfinished"] + m["rejected"] == m["arrived"] > 0, name
+        assert m["unfinished"] == 0, name
+
+
+def test_epoch_goalit_decides_only_at_epoch_boundaries():
+    res = goalit.simulate("small", policy="goalit", seed=0, rate=1.0, duration_s=20.0, epoch_s=0.25)
+    rec = res.records
+    d = rec["dispatch_s"][rec["reroutes"] == 0]
+    assert np.allclose(d / 0.25, np.round(d / 0.25))
+    assert (rec["dispatch_s"] >= rec["arrival_s"]).all()
+    assert res.policy["epoch_s"] == 0.25
+
+
+def test_registry_policy_pins_requests_in_service():
+    res = goalit.simulate("default", policy="least-loaded", seed=0, rate=8.0, duration_s=15.0)
+    assert res.metrics["unfinished"] == 0 and res.policy_stats["decisions"] > 0
+
+
+def test_rerouting_queued_requests_under_kv_pressure():
+    # long prompts fill the KV memory; GOALIT moves requests waiting in admission queues
+    res = goalit.simulate("small", policy="goalit", seed=0, rate=2.0, duration_s=30.0, length_scale=1.0,
+                          max_batch=2)  # fmt: skip
+    assert res.metrics["reroutes"] > 0
+    assert res.metrics["unfinished"] == 0
+    off = make_policy("goalit", reroute_queued=False)
+    res2 = goalit.simulate("small", policy=off, seed=0, rate=2.0, duration_s=30.0, max_batch=2)
+    assert res2.metrics["reroutes"] == 0
+
+
+def test_unknown_policy_and_option_are_input_errors():
+    with pytest.raises(goalit.GoalitInputError, match="unknown policy"):
+        make_policy("nope")
+    with pytest.raises(goalit.GoalitInputError, match="unknown option"):
+        make_policy("goalit", speed=3)
+    with pytest.raises(goalit.GoalitInputError, match="epoch_s"):
+        make_policy("goalit", epoch_s=-1.0)
+
+
+@pytest.mark.parametrize("grant", ["parallel", "max-gain", "random"])
+def test_scalar_goalit_equals_the_protocol(grant):
+    """goalit_small reproduces goalit(): profile, slots, updates, messages, convergence and random draws."""
+    from goalit.game.dynamics import isolated_start
+    from goalit.sim.small_goalit import goalit_small, isolated_start_small
+
+    sc = goalit.default_scenario("default")
+    rng = np.random.default_rng(11)
+    game = build_game(sc, users=random_users(sc, 600, rng), context_tokens=400.0, kv_context_tokens=1024.0)
+    b = SubgameBuilder(game)
+    cap = game.capacity[1:]
+    moved = multi = 0
+    for k in range(300):
+        size = 1 + k % 12
+        ids = np.sort(rng.choice(600, size, replace=False))
+        # fixed loads from empty to beyond capacity, APs from free to saturated
+        n_fixed = np.concatenate([[0], rng.integers(0, cap + 3)])
+        m_fixed = rng.integers(0, 24, game.n_servers)
+        sub = b.background(ids, n_fixed, m_fixed)
+        init = isolated_start(sub)
+        assert np.array_equal(isolated_start_small(sub), init)
+        if k % 3 == 0:
+            init = np.array([rng.choice(np.flatnonzero(row)) for row in sub.allowed])
+        slots_cap = None if k % 5 else int(rng.integers(1, 4))
+        r1, r2 = np.random.default_rng(k), np.random.default_rng(k)
+        tr = run_goalit(sub, r1, initial=init, grant=grant, max_slots=slots_cap)
+        got = goalit_small(sub, r2, init, grant, max_slots=slots_cap)
+        assert np.array_equal(got[0], tr.profile)
+        assert got[1:] == (tr.slots, tr.updates, tr.messages, tr.converged)
+        assert r1.random() == r2.random()  # same draws from the algorithm stream
+        moved += tr.updates
+        multi += tr.updates > 1
+    assert moved > 300 and multi > 30
