@@ -101,12 +101,6 @@ def test_serve_router_pinned_players_cannot_move_and_free_ones_are_at_equilibriu
 
 @pytest.mark.parametrize("policy", sorted(REGISTRY))
 def test_serve_router_every_registry_policy_gives_allowed_actions(config, policy):
-    if (
-        policy == "ot-gah"
-    ):  # plan_epoch builds its best-effort budget as (P, 1) when no request may run locally
-        pytest.xfail(
-            "goalit.solvers.otgah.plan_epoch: IndexError when requests can neither wait nor run locally"
-        )
     r = Router(config, policy=policy, seed=3)
     placed = [Placed(job(), 2, 0.5)]
     jobs = [job(), job(w_q=1.0), job(levels={"q8_0"}), job(exclude={0})]
