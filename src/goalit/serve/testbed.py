@@ -38,6 +38,8 @@ from goalit.serve.procs import ProcessGroup, free_port, handle_signals, wait_htt
 from goalit.serve.replay import Record, Sent, replay
 
 TRACE_NAME = "AzureLLMInferenceTrace_conv.csv"
+PROBE_PROMPT_TOKENS = 128  # speed check: the calibration's prompt length (goalit.calibrate.measure)
+PROBE_OUTPUT_TOKENS = 32  # speed check: output tokens (the calibration decodes 32 steps)
 CLIENT_DEVICE = "testbed-client"
 METRICS = (
     "mean_latency_s",
@@ -98,6 +100,7 @@ class TestbedResult:
     error: dict[str, Any]
     error_same_decisions: dict[str, Any]
     routing: dict[str, int]
+    speed_check: dict[str, Any]
     gateway: dict[str, Any]
     processes: dict[str, Any]
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
@@ -304,7 +307,10 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
             "no prompt text given and ../shared/data/text/wikitext-2-raw-test.txt not found (--text)"
         )
     say(f"workload: {len(w)} requests over {w.span_s:.1f} s; " + "; ".join(w.transforms))
-    texts, actual = build_prompts(base_gguf(), Path(text), w.prompt_tokens, stream(opts.seed, "prompts"))
+    lengths = np.append(w.prompt_tokens, PROBE_PROMPT_TOKENS)
+    texts, actual = build_prompts(base_gguf(), Path(text), lengths, stream(opts.seed, "prompts"))
+    probe_text, probe_tokens = texts.pop(), int(actual[-1])
+    actual = actual[:-1]
     if (actual != w.prompt_tokens).any():
         w = replace(
             w,
@@ -357,6 +363,9 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
             servers = start_llama_servers(group, specs, work)
             urls = [u for _, u in servers]
             _warm_up(urls, aliases, opts.levels)
+            say("speed check: one request per server and level on idle servers ...")
+            check = speed_check(urls, aliases, opts.levels, probe_text, probe_tokens, cat.llm[llm_name],
+                                cat.hardware[hw_name])  # fmt: skip
             cfg = work / "gateway.toml"
             cfg.write_text(gateway_config_text(opts, llm_name, hw_name, urls, aliases), encoding="utf-8")
             port = free_port()
@@ -409,6 +418,7 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
         error=err,
         error_same_decisions=err_same,
         routing=dict(sorted(routing.items())),
+        speed_check=check,
         gateway={
             k: gw_metrics["counters"].get(k)
             for k in (
@@ -453,6 +463,57 @@ def _warm_up(urls: list[str], aliases: dict[str, str], levels: tuple[str, ...]) 
                 json={"model": aliases[lv], "prompt": "Hello", "max_tokens": 2},
                 timeout=120,
             ).raise_for_status()
+
+
+def speed_check(
+    urls: list[str],
+    aliases: dict[str, str],
+    levels: tuple[str, ...],
+    prompt: str,
+    prompt_tokens: int,
+    llm,
+    hw,
+) -> dict[str, Any]:
+    """Each server and level alone, now: measured TTFT and TPOT against the profile's prediction.
+
+    Prediction (spec B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
+    measured / predicted tells how far this machine, at this moment, is from its calibrated profile
+    (other work on a shared machine slows it down); it is reported, never used to correct anything.
+    """
+    from goalit.physics import llm as phys
+
+    o = PROBE_OUTPUT_TOKENS
+    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "output_tokens": o, "runs": []}
+    for j, url in enumerate(urls):
+        for lv in levels:
+            lvp = llm.levels[lv]
+            pre = float(phys.prefill_time_s(prompt_tokens, llm.params, lvp.weight_bytes, 1.0, hw.flops_fp16,
+                                             hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv)))  # fmt: skip
+
+            def step(ctx: float, lvp=lvp, lv=lv) -> float:
+                return float(phys.decode_step_time_s(
+                    1, ctx, llm.params, lvp.weight_bytes, llm.kv_bytes_per_token, 1.0, hw.flops_fp16,
+                    hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv), hw.step_overhead_s,
+                ))  # fmt: skip
+
+            body = {
+                "model": aliases[lv],
+                "prompt": prompt,
+                "max_tokens": o,
+                "min_tokens": o,
+                "temperature": 0.0,
+            }
+            rec = asyncio.run(replay(url, [Sent(0.0, body)], timeout_s=120))[0]
+            tpot = (rec.done_s - rec.first_token_s) / max(1, rec.tokens - 1)
+            pred_ttft, pred_tpot = pre + step(prompt_tokens), step(prompt_tokens + o / 2)
+            out["runs"].append({
+                "server": f"edge-{j + 1}", "level": lv, "ttft_s": rec.ttft_s, "predicted_ttft_s": pred_ttft,
+                "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": rec.ttft_s / pred_ttft,
+                "tpot_ratio": tpot / pred_tpot,
+            })  # fmt: skip
+    out["mean_tpot_ratio"] = float(np.mean([r["tpot_ratio"] for r in out["runs"]]))
+    out["mean_ttft_ratio"] = float(np.mean([r["ttft_ratio"] for r in out["runs"]]))
+    return out
 
 
 def testbed_metrics(records: list[Record], w) -> dict[str, Any]:
@@ -577,6 +638,11 @@ def format_report(res: TestbedResult) -> str:
     lines += [f"  transform: {t}" for t in res.workload["transforms"]]
     lines.append(
         f"routing (server/level: requests): {', '.join(f'{k}: {v}' for k, v in res.routing.items())}"
+    )
+    sc = res.speed_check
+    lines.append(
+        f"speed check (idle servers, measured / profile): TTFT x{sc['mean_ttft_ratio']:.2f}, "
+        f"time per output token x{sc['mean_tpot_ratio']:.2f}"
     )
     rows = []
     for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
