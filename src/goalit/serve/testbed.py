@@ -285,22 +285,46 @@ def gateway_config_text(
 # --------------------------------------------------------------------------------------------- run
 
 
-def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
-    """Run the testbed end to end (see the module docstring); every started process is stopped."""
-    import tempfile
+@dataclass
+class Plan:
+    """Everything decided before any process starts: profiles, workload, prompts, the simulator's scenario."""
 
-    from goalit.calibrate.ladder import ensure_ladder
+    catalogue: ProfileCatalogue
+    llm: str
+    hardware: str
+    workload: Any  # goalit.sim.workload.Workload
+    scenario: Scenario
+    users: Users
+    requests: list[Sent]
+    probe_text: str
+    probe_tokens: int
+    text_path: Path
+
+
+@dataclass
+class Live:
+    """What the live part measured: per-request records, the speed check, the gateway's metrics."""
+
+    records: list[Record]
+    speed_check: dict[str, Any]
+    gateway_metrics: dict[str, Any]
+    pids: list[int]
+    left_running: list[int]
+    wall_s: float
+    work_dir: Path
+
+
+def prepare(opts: TestbedOptions, say=lambda msg: None) -> Plan:
+    """Check the options, cut the trace slice, draw the user classes and build exact-length prompts."""
     from goalit.calibrate.model import base_gguf
-    from goalit.serve.llama_server import LlamaServerSpec, start_llama_servers
     from goalit.serve.prompts import build_prompts
     from goalit.sim.workload import request_users
 
-    say = log or (lambda msg: None)
     check_options(opts)
     cat, llm_name, hw_name = resolve_profiles(opts)
     w = trace_slice(opts)
     scenario = testbed_scenario(opts, cat, llm_name, hw_name)
-    users, _pick = request_users(scenario, w, stream(opts.seed, "workload"))
+    users, _ = request_users(scenario, w, stream(opts.seed, "workload"))  # the simulator's own draw
     text = opts.text or shared_path("data", "text", "wikitext-2-raw-test.txt")
     if text is None:
         raise GoalitInputError(
@@ -312,132 +336,116 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
     probe_text, probe_tokens = texts.pop(), int(actual[-1])
     actual = actual[:-1]
     if (actual != w.prompt_tokens).any():
-        w = replace(
-            w,
-            prompt_tokens=actual,
-            transforms=(
-                *w.transforms,
-                "prompt lengths as tokenized from the text "
-                f"({int((actual != users.prompt_tokens).sum())} differ from the target by <= "
-                f"{int(np.abs(actual - users.prompt_tokens).max())} tokens)",
-            ),
-        )
+        off = np.abs(actual - w.prompt_tokens)
+        note = (f"prompt lengths as tokenized from the text ({int((off > 0).sum())} differ from the target "
+                f"by <= {int(off.max())} tokens)")  # fmt: skip
+        w = replace(w, prompt_tokens=actual, transforms=(*w.transforms, note))
         users = replace(users, prompt_tokens=actual)
+    requests = [
+        Sent(float(w.arrival_s[k]), {
+            "model": "smollm2", "prompt": texts[k], "max_tokens": int(w.output_tokens[k]),
+            "min_tokens": int(w.output_tokens[k]), "temperature": 0.0,
+            "goalit": {"w_latency": float(users.w_latency[k]), "w_quality": float(users.w_quality[k]),
+                       "w_energy": float(users.w_energy[k]), "deadline_s": float(users.deadline_s[k])},
+        })
+        for k in range(len(w))
+    ]  # fmt: skip
+    return Plan(cat, llm_name, hw_name, w, scenario, users, requests, probe_text, probe_tokens, Path(text))
+
+
+def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
+    """Start the servers and the gateway, replay, and stop every process (also on errors and Ctrl-C)."""
+    import tempfile
+
+    import httpx
+
+    from goalit.calibrate.ladder import ensure_ladder
+    from goalit.serve.llama_server import LlamaServerSpec, start_llama_servers
+    from goalit.serve.procs import pid_running
+
     paths = ensure_ladder(list(opts.levels), on_generate=lambda lv: say(f"generating level {lv} ..."))
     aliases = {lv: f"smollm2-135m-{lv}" for lv in opts.levels}
-    requests = [
-        Sent(
-            float(w.arrival_s[k]),
-            {
-                "model": "smollm2",
-                "prompt": texts[k],
-                "max_tokens": int(w.output_tokens[k]),
-                "min_tokens": int(w.output_tokens[k]),
-                "temperature": 0.0,
-                "goalit": {
-                    "w_latency": float(users.w_latency[k]),
-                    "w_quality": float(users.w_quality[k]),
-                    "w_energy": float(users.w_energy[k]),
-                    "deadline_s": float(users.deadline_s[k]),
-                },
-            },
-        )
-        for k in range(len(w))
-    ]
-
     work = Path(opts.work_dir) if opts.work_dir else Path(tempfile.mkdtemp(prefix="goalit-testbed-"))
-    started: list[int] = []
-    t_wall = time.perf_counter()
+    models = {aliases[lv]: paths[lv] for lv in opts.levels}
+    specs = [LlamaServerSpec(f"edge-{j + 1}", models, n_ctx=opts.n_ctx, n_threads=server_threads(opts))
+             for j in range(opts.servers)]  # fmt: skip
+    t0 = time.perf_counter()
+    pids: list[int] = []
+    n = len(plan.requests)
     with handle_signals(), ProcessGroup(log_dir=work / "logs") as group:
         try:
-            specs = [
-                LlamaServerSpec(
-                    f"edge-{j + 1}",
-                    {aliases[lv]: paths[lv] for lv in opts.levels},
-                    n_ctx=opts.n_ctx,
-                    n_threads=server_threads(opts),
-                )
-                for j in range(opts.servers)
-            ]
             say(f"starting {opts.servers} llama_cpp.server processes ...")
-            servers = start_llama_servers(group, specs, work)
-            urls = [u for _, u in servers]
+            urls = [u for _, u in start_llama_servers(group, specs, work)]
             _warm_up(urls, aliases, opts.levels)
             say("speed check: one request per server and level on idle servers ...")
-            check = speed_check(urls, aliases, opts.levels, probe_text, probe_tokens, cat.llm[llm_name],
-                                cat.hardware[hw_name])  # fmt: skip
+            cat = plan.catalogue
+            llm, hw = cat.llm[plan.llm], cat.hardware[plan.hardware]
+            check = speed_check(urls, aliases, opts.levels, plan.probe_text, plan.probe_tokens, llm, hw)
             cfg = work / "gateway.toml"
-            cfg.write_text(gateway_config_text(opts, llm_name, hw_name, urls, aliases), encoding="utf-8")
+            cfg.write_text(
+                gateway_config_text(opts, plan.llm, plan.hardware, urls, aliases), encoding="utf-8"
+            )
             port = free_port()
-            src = str(Path(goalit.__file__).resolve().parents[1])
+            argv = [sys.executable, "-m", "goalit", "serve", "--config", str(cfg), "--port", str(port)]
             gw = group.start(
-                "gateway",
-                [sys.executable, "-m", "goalit", "serve", "--config", str(cfg), "--port", str(port)],
-                env={"PYTHONPATH": src},
+                "gateway", argv, env={"PYTHONPATH": str(Path(goalit.__file__).resolve().parents[1])}
             )
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/health", gw, timeout_s=60)
-            say(f"gateway up at {base} (policy {opts.policy}); replaying {len(requests)} requests ...")
-            done = []
-            records = asyncio.run(
-                replay(
-                    base,
-                    requests,
-                    timeout_s=opts.request_timeout_s,
-                    on_done=lambda r: done.append(r) or say(_progress(r, len(done), len(requests))),
-                )
-            )
-            import httpx
+            say(f"gateway up at {base} (policy {opts.policy}); replaying {n} requests ...")
+            done: list[Record] = []
 
+            def progress(r: Record) -> None:
+                done.append(r)
+                say(_progress(r, len(done), n))
+
+            records = asyncio.run(replay(base, plan.requests, opts.request_timeout_s, on_done=progress))
             gw_metrics = httpx.get(f"{base}/metrics?format=json", timeout=10).json()
         finally:
-            started = group.pids()
-    from goalit.serve.procs import pid_running
+            pids = group.pids()
+    left = [p for p in pids if pid_running(p)]
+    say(f"stopped {len(pids)} processes ({len(left)} left); simulating ...")
+    return Live(records, check, gw_metrics, pids, left, time.perf_counter() - t0, work)
 
-    left = [p for p in started if pid_running(p)]
-    wall = time.perf_counter() - t_wall
-    say(f"stopped {len(started)} processes ({len(left)} left); simulating ...")
 
+def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
+    """Run the testbed end to end (see the module docstring); every started process is stopped."""
+    say = log or (lambda msg: None)
+    plan = prepare(opts, say)
+    live = run_live(opts, plan, say)
+    w, records, gw = plan.workload, live.records, live.gateway_metrics
     measured = testbed_metrics(records, w)
     routing: dict[str, int] = {}
     for r in records:
         key = f"{r.backend or '-'}/{r.level or '-'}"
         routing[key] = routing.get(key, 0) + 1
-    sim_own, sim_same = simulate_both(scenario, w, opts, records)
-    err = {m: rel_error(sim_own.get(m), measured.get(m)) for m in METRICS}
-    err_same = {m: rel_error(sim_same.get(m), measured.get(m)) for m in METRICS}
+    sim_own, sim_same = simulate_both(plan.scenario, w, opts, records)
+    counters = ("goalit_requests_accepted_total", "goalit_requests_completed_total", "goalit_retries_total",
+                "goalit_routed_total")  # fmt: skip
     return TestbedResult(
         options={
             k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
             for k, v in opts.__dict__.items()
-        },
-        workload={**w.describe(), "prompt_text": str(text)},
+        },  # fmt: skip
+        workload={**w.describe(), "prompt_text": str(plan.text_path)},
         testbed=measured,
         simulated=_pick_metrics(sim_own),
         simulated_same_decisions=_pick_metrics(sim_same),
-        error=err,
-        error_same_decisions=err_same,
+        error={m: rel_error(sim_own.get(m), measured.get(m)) for m in METRICS},
+        error_same_decisions={m: rel_error(sim_same.get(m), measured.get(m)) for m in METRICS},
         routing=dict(sorted(routing.items())),
-        speed_check=check,
-        gateway={
-            k: gw_metrics["counters"].get(k)
-            for k in (
-                "goalit_requests_accepted_total",
-                "goalit_requests_completed_total",
-                "goalit_retries_total",
-                "goalit_routed_total",
-            )
-        }
+        speed_check=live.speed_check,
+        gateway={k: gw["counters"].get(k) for k in counters}
         | {
-            "overhead_s": gw_metrics["summaries"].get("goalit_overhead_seconds"),
-            "decision_s": gw_metrics["summaries"].get("goalit_decision_seconds"),
-        },
+            "overhead_s": gw["summaries"].get("goalit_overhead_seconds"),
+            "decision_s": gw["summaries"].get("goalit_decision_seconds"),
+        },  # fmt: skip
         processes={
-            "started": len(started),
-            "pids": started,
-            "left_running": left,
-            "wall_s": wall,
-            "work_dir": str(work),
+            "started": len(live.pids),
+            "pids": live.pids,
+            "left_running": live.left_running,
+            "wall_s": live.wall_s,
+            "work_dir": str(live.work_dir),
             "threads_per_server": server_threads(opts),
             "logical_cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
