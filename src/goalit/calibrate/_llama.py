@@ -7,7 +7,9 @@ from types import ModuleType
 
 from goalit.errors import GoalitInputError
 
-EXTRA_HINT = "install the optional extra: pip install 'goalit[llm]' (llama-cpp-python built with -DGGML_NATIVE=OFF)"
+EXTRA_HINT = (
+    "install the optional extra: pip install 'goalit[llm]' (llama-cpp-python built with -DGGML_NATIVE=OFF)"
+)
 
 
 class ExtraMissingError(GoalitInputError):

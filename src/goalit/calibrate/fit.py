@@ -86,19 +86,20 @@ class Fit:
         return d
 
 
-def predict(points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float) -> np.ndarray:
-    """Model prediction (s) of every point, with ``goalit.physics.llm``."""
-    out = np.empty(len(points))
-    for i, p in enumerate(points):
-        m = k.weight_bytes[p.level]
-        if p.kind == "decode":
-            out[i] = physics.decode_step_time_s(
-                p.x, p.context_tokens, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c,
-                eta_m[p.level], overhead_s,
-            )  # fmt: skip
-        else:
-            out[i] = physics.prefill_time_s(p.x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta_m[p.level])
-    return out
+def predict(
+    points: list[Point], k: Constants, eta_m: dict[str, float], eta_c: float, overhead_s: float
+) -> np.ndarray:
+    """Model prediction (s) of every point, with ``goalit.physics.llm`` (vectorised over the points)."""
+    x = np.array([p.x for p in points], dtype=float)
+    ctx = np.array([p.context_tokens for p in points])
+    m = np.array([k.weight_bytes[p.level] for p in points])
+    eta = np.array([eta_m[p.level] for p in points])
+    is_decode = np.array([p.kind == "decode" for p in points])
+    decode = physics.decode_step_time_s(
+        x, ctx, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw, eta_c, eta, overhead_s
+    )
+    prefill = physics.prefill_time_s(x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta)
+    return np.where(is_decode, decode, prefill)
 
 
 def fit(points: list[Point], k: Constants) -> Fit:
@@ -109,7 +110,11 @@ def fit(points: list[Point], k: Constants) -> Fit:
     n_lv = len(levels)
 
     def unpack(x: np.ndarray) -> tuple[dict[str, float], float, float]:
-        return dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)), float(np.exp(x[n_lv])), float(x[n_lv + 1])
+        return (
+            dict(zip(levels, np.exp(x[:n_lv]).tolist(), strict=True)),
+            float(np.exp(x[n_lv])),
+            float(x[n_lv + 1]),
+        )
 
     def residuals(x: np.ndarray) -> np.ndarray:
         eta_m, eta_c, d0 = unpack(x)
@@ -126,8 +131,6 @@ def fit(points: list[Point], k: Constants) -> Fit:
                 best = res
     eta_m, eta_c, d0 = unpack(best.x)
     pred = predict(points, k, eta_m, eta_c, d0)
-    rows = tuple(
-        Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True)
-    )
+    rows = tuple(Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True))
     rms = float(np.sqrt(np.mean(np.log(pred / measured) ** 2)))
     return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms)

@@ -64,7 +64,9 @@ def parse_levels(text: str) -> list[str]:
 
 def check_level(name: str) -> None:
     if name not in LEVEL_FTYPES and name != SHIPPED_LEVEL:
-        raise GoalitInputError(f"unknown quantization level {name!r} (choose from {', '.join(LEVELS)}, {SHIPPED_LEVEL})")
+        raise GoalitInputError(
+            f"unknown quantization level {name!r} (choose from {', '.join(LEVELS)}, {SHIPPED_LEVEL})"
+        )
 
 
 def ensure_ladder(
@@ -87,7 +89,9 @@ def ensure_ladder(
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise GoalitInputError(f"{folder}: cannot create the model cache ({err.strerror or err})") from None
+            raise GoalitInputError(
+                f"{folder}: cannot create the model cache ({err.strerror or err})"
+            ) from None
         source = _ensure_level(SOURCE_LEVEL, base_gguf(), folder, on_generate)
         for lv in todo:
             out[lv] = source if lv == SOURCE_LEVEL else _ensure_level(lv, source, folder, on_generate)
@@ -116,7 +120,9 @@ def quantize(source: Path, dst: Path, level: str, nthread: int | None = None) ->
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     except OSError as err:
-        raise GoalitInputError(f"{dst.parent}: cannot write to the model cache ({err.strerror or err})") from None
+        raise GoalitInputError(
+            f"{dst.parent}: cannot write to the model cache ({err.strerror or err})"
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

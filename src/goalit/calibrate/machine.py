@@ -37,8 +37,8 @@ class MachineInfo:
     python: str
 
     def describe(self) -> str:
-        return (f"{self.cpu_model}, {self.logical_cpus} logical CPUs, {self.memory_bytes / 2**30:.1f} GiB RAM, "
-                f"{self.system}")  # fmt: skip
+        gib = self.memory_bytes / 2**30
+        return f"{self.cpu_model}, {self.logical_cpus} logical CPUs, {gib:.1f} GiB RAM, {self.system}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,3 +100,61 @@ def gemm_flops(n: int = 1024, repeats: int = 5) -> float:
         a @ b
         best = max(best, 2.0 * n**3 / (time.perf_counter() - t0))
     return best
+
+
+# ------------------------------------------------------------------------------ contention on a shared host
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine since boot, in clock ticks (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user/nice
+    return total - idle, total
+
+
+def _self_jiffies() -> int:
+    """CPU time (user + system, all threads) of this process, in clock ticks (``/proc/self/stat``)."""
+    with open("/proc/self/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+
+
+class OtherLoad:
+    """Fraction of the machine's CPU time used by *other* processes between ``start()`` and ``stop()``.
+
+    0 means this process had the machine to itself; 0.5 on a 2-CPU machine means one CPU was busy
+    elsewhere on average. Returns NaN where ``/proc`` is unavailable.
+    """
+
+    def start(self) -> OtherLoad:
+        try:
+            self._m0, self._s0 = _machine_jiffies(), _self_jiffies()
+        except OSError:
+            self._m0 = None
+        return self
+
+    def stop(self) -> float:
+        if self._m0 is None:
+            return float("nan")
+        (b1, t1), s1 = _machine_jiffies(), _self_jiffies()
+        (b0, t0), s0 = self._m0, self._s0
+        if t1 <= t0:
+            return 0.0
+        return max(0.0, ((b1 - b0) - (s1 - s0)) / (t1 - t0))
+
+
+def wait_for_quiet(max_other: float, timeout_s: float, window_s: float = 1.0) -> float:
+    """Wait until other processes use at most ``max_other`` of the machine over a ``window_s`` window.
+
+    Gives up after ``timeout_s`` (measuring anyway; the load is recorded with the timings). Returns the
+    other processes' load in the last window.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meter = OtherLoad().start()
+        time.sleep(window_s)
+        load = meter.stop()
+        if not load > max_other or time.monotonic() >= deadline:
+            return load

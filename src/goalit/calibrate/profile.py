@@ -31,8 +31,9 @@ def power_source(power_w: float | None, logical_cpus: int) -> tuple[float, str]:
     if power_w is not None:
         return power_w, "given on the command line (--power-w)"
     return POWER_W_PER_CPU * logical_cpus, (
-        f"[R] {POWER_W_PER_CPU:g} W per logical CPU x {logical_cpus}: about a server CPU package TDP divided by "
-        "its cores (e.g. AMD EPYC 7763: 280 W / 64 cores = 4.4 W), plus DRAM; not measured (no power counters in the VM)"
+        f"[R] {POWER_W_PER_CPU:g} W per logical CPU x {logical_cpus}: about a server CPU package TDP "
+        "divided by its cores (e.g. AMD EPYC 7763: 280 W / 64 cores = 4.4 W), plus DRAM; not measured "
+        "(no power counters in the VM)"
     )
 
 
@@ -57,12 +58,14 @@ def build_profile(
     watts, watts_src = power_source(power_w, cal.machine.logical_cpus)
     eta_sorted = sorted(fit.eta_m.values())
     fit_src = (
-        f"fitted by least squares to {n_decode} decode-step and {n_prefill} prefill timings of {len(levels)} levels "
-        f"(goalit.calibrate.fit, {cal.date}); largest decode error {100 * fit.max_abs_error('decode'):.1f} %, "
-        f"largest prefill error {100 * fit.max_abs_error('prefill'):.1f} % (see meta.fit)"
+        f"fitted by least squares to {n_decode} decode-step and {n_prefill} prefill timings of "
+        f"{len(levels)} levels (goalit.calibrate.fit, {cal.date}); largest decode error "
+        f"{100 * fit.max_abs_error('decode'):.1f} %, largest prefill error "
+        f"{100 * fit.max_abs_error('prefill'):.1f} % (see meta.fit)"
     )
     hardware = {
-        "description": f"This machine's CPU ({cal.machine.cpu_model}, {cal.threads} threads), llama.cpp CPU backend",
+        "description": f"This machine's CPU ({cal.machine.cpu_model}, {cal.threads} threads), llama.cpp CPU "
+        "backend",
         "memory_bytes": cal.machine.memory_bytes,
         "mem_bw_bytes_per_s": _r(cal.mem_bw_bytes_per_s, 3),
         "flops_fp16": _r(cal.flops, 3),
@@ -77,8 +80,8 @@ def build_profile(
                 f"(DRAM read bandwidth; goalit.calibrate.machine), {cal.date}"
             ),
             "flops_fp16": (
-                f"measured: best of 5 NumPy float32 1024^3 GEMMs ({cal.threads} BLAS threads), {cal.date}; FP32 "
-                "stands in for FP16, which llama.cpp's CPU backend does not compute in"
+                f"measured: best of 5 NumPy float32 1024^3 GEMMs ({cal.threads} BLAS threads), {cal.date}; "
+                "FP32 stands in for FP16, which llama.cpp's CPU backend does not compute in"
             ),
             "eta_c": fit_src,
             "eta_m": fit_src + "; default = median of the levels",
@@ -87,7 +90,8 @@ def build_profile(
         },
     }
     llm = {
-        "description": f"{first.name} ({first.architecture}), quantization ladder measured with llama.cpp on this machine",
+        "description": f"{first.name} ({first.architecture}), quantization ladder measured with llama.cpp "
+        "on this machine",
         "params": first.params,
         "layers": first.layers,
         "d_model": first.d_model,
@@ -110,7 +114,8 @@ def build_profile(
                 f"(llama-cpp-python {cal.llama_cpp_version})"
             ),
             "kv_bytes_per_token": (
-                f"2 * L * n_kv_heads * d_head * 2 bytes = 2*{first.layers}*{first.n_kv_heads}*{first.d_head}*2 "
+                "2 * L * n_kv_heads * d_head * 2 bytes = "
+                f"2*{first.layers}*{first.n_kv_heads}*{first.d_head}*2 "
                 "(F16 KV cache, llama.cpp default; spec B.5)"
             ),
             "token_bits": f"ceil(log2 V) for V = {first.vocab} (spec C.5)",
@@ -121,14 +126,16 @@ def build_profile(
             "perplexity": (
                 f"measured: {cal.text_name} (sha256 {cal.text_sha256[:12]}), llama.cpp perplexity convention "
                 f"(ctx 512, second half of each chunk scored), {cal.chunks} chunks = "
-                f"{cal.levels[levels[0]].perplexity.tokens} tokens, from logits; reference is the dequantized "
-                "Q4_1 weights, not the original BF16 model (spec real-llm.md 1.5)"
+                f"{cal.levels[levels[0]].perplexity.tokens} tokens, from logits; reference is the "
+                "dequantized Q4_1 weights, not the original BF16 model (spec real-llm.md 1.5)"
             ),
-            "bits_per_weight": "8 * tensor bytes / parameters of each file (llama_model_size, llama_model_n_params)",
+            "bits_per_weight": (
+                "8 * tensor bytes / parameters of each file (llama_model_size, llama_model_n_params)"
+            ),
         },
     }
     meta: dict[str, Any] = {
-        "description": "written by goalit calibrate: measured SmolLM2-135M quantization ladder on this machine",
+        "description": "written by goalit calibrate: the SmolLM2-135M quantization ladder on this machine",
         "date": cal.date,
         "machine": cal.machine.describe(),
         "cpu_model": cal.machine.cpu_model,
@@ -143,17 +150,28 @@ def build_profile(
         "chunks": cal.chunks,
         "latency": {
             "repeats": cal.repeats,
+            "threads": cal.threads,
+            "perplexity_threads": cal.ppl_threads,
+            "quiet_threshold": cal.quiet if cal.quiet is not None else "off",
             "prompt_tokens": st.prompt_tokens,
             "prefill_lengths": list(st.prefill_lengths),
             "batches": list(st.batches),
             "decode_steps": st.decode_steps,
-            "note": "decode times are step times d(n) (ms); n sequences decode one token each per step",
+            "note": (
+                "decode times are step times d(n) in ms (n sequences decode one token each per step); "
+                "best = smallest per-repetition median, the value fitted; p10/p90 over all steps of all "
+                "repetitions; other_load = share of the machine used by other processes in each repetition"
+            ),
         },
         "measured": {lv: _measured(cal, lv) for lv in levels},
         "fit": {
             "rms_log_error": _r(fit.rms_log_error, 3),
-            "decode_error": {lv: {str(n): _r(e, 3) for n, e in fit.errors("decode", lv).items()} for lv in levels},
-            "prefill_error": {lv: {str(s): _r(e, 3) for s, e in fit.errors("prefill", lv).items()} for lv in levels},
+            "decode_error": {
+                lv: {str(n): _r(e, 3) for n, e in fit.errors("decode", lv).items()} for lv in levels
+            },
+            "prefill_error": {
+                lv: {str(s): _r(e, 3) for s, e in fit.errors("prefill", lv).items()} for lv in levels
+            },
         },
     }
     return {"meta": meta, "hardware": {hardware_name: hardware}, "llm": {llm_name: llm}}
@@ -172,14 +190,15 @@ def _measured(cal: Calibration, level: str) -> dict[str, Any]:
         "perplexity_stderr": _r(r.perplexity.stderr, 3),
         "prefill_tokens_per_s": _r(lat.prefill_tokens_per_s),
         "decode_ms_per_token": _r(lat.decode_ms_per_token),
+        "decode_ms_best": ms(lat.decode_best_s),
         "decode_ms_median": ms(lat.decode_median_s),
         "decode_ms_p10": ms(lat.decode_p10_s),
         "decode_ms_p90": ms(lat.decode_p90_s),
-        "decode_ms_repeat_min": ms(lat.decode_rep_min_s),
-        "decode_ms_repeat_max": ms(lat.decode_rep_max_s),
+        "decode_ms_worst_repeat": ms(lat.decode_worst_s),
+        "prefill_ms_best": ms(lat.prefill_best_s),
         "prefill_ms_median": ms(lat.prefill_median_s),
-        "prefill_ms_min": ms(lat.prefill_min_s),
-        "prefill_ms_max": ms(lat.prefill_max_s),
+        "prefill_ms_worst": ms(lat.prefill_worst_s),
+        "other_load": [_r(x, 2) for x in lat.other_load if x == x],
     }
 
 
@@ -196,7 +215,7 @@ def profile_text(doc: dict[str, Any]) -> str:
 
 
 def check_writable(path: Path) -> None:
-    """Fail early (one line) if ``path`` cannot be written: its folder must exist and it must not be a folder."""
+    """Fail early (one line) if ``path`` cannot be written (missing or read-only folder, or a folder)."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise GoalitInputError(f"{path}: --out is a directory, not a file")
@@ -214,7 +233,9 @@ def write_atomic(path: str | Path, text: str) -> Path:
     """
     p = Path(path)
     check_writable(p)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else "."
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -19,6 +19,9 @@ from goalit.errors import GoalitInputError
 
 DEFAULT_CHUNKS = 20  # 20 x 256 = 5,120 scored tokens; PPL stable to ~1 % (spec real-llm.md 1.5)
 DEFAULT_REPEATS = 3
+DEFAULT_QUIET = 0.25  # wait until other processes use at most this share of the machine ...
+DEFAULT_QUIET_TIMEOUT_S = 30.0  # ... for at most this long per latency repetition
+DEFAULT_PPL_THREADS = 1  # perplexity does not depend on threads; 1 thread is robust on a busy machine
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Calibration:
     text_sha256: str
     chunks: int
     repeats: int
+    ppl_threads: int
+    quiet: float | None
     settings: measure.LatencySettings
     levels: dict[str, LevelResult]
     fit: fit.Fit
@@ -58,7 +63,7 @@ class Calibration:
         out = []
         for lv, r in self.levels.items():
             lat = r.latency
-            n1 = min(lat.decode_median_s)
+            n1 = min(lat.decode_best_s)
             out.append({
                 "level": lv,
                 "file_bytes": r.info.file_bytes,
@@ -67,13 +72,15 @@ class Calibration:
                 "perplexity_stderr": r.perplexity.stderr,
                 "prefill_tokens_per_s": lat.prefill_tokens_per_s,
                 "decode_ms_per_token": lat.decode_ms_per_token,
+                "decode_ms_median": 1e3 * lat.decode_median_s[n1],
                 "decode_ms_p10": 1e3 * lat.decode_p10_s[n1],
                 "decode_ms_p90": 1e3 * lat.decode_p90_s[n1],
-                "decode_ms_repeat_range": [1e3 * lat.decode_rep_min_s[n1], 1e3 * lat.decode_rep_max_s[n1]],
-                "decode_ms_by_batch": {str(n): 1e3 * v for n, v in lat.decode_median_s.items()},
+                "decode_ms_worst_repeat": 1e3 * lat.decode_worst_s[n1],
+                "decode_ms_by_batch": {str(n): 1e3 * v for n, v in lat.decode_best_s.items()},
                 "fit_decode_error": {str(n): e for n, e in self.fit.errors("decode", lv).items()},
                 "fit_prefill_error": {str(s): e for s, e in self.fit.errors("prefill", lv).items()},
                 "eta_m": self.fit.eta_m[lv],
+                "other_load": list(lat.other_load),
             })  # fmt: skip
         return out
 
@@ -108,7 +115,7 @@ def sha256(path: Path) -> str:
 
 
 def resolve_text(text_path: str | Path | None) -> Path:
-    """The evaluation text: the given path, else the development copy of WikiText-2 (one-line error if none)."""
+    """The evaluation text: the given path, else the development copy of WikiText-2 (one-line error)."""
     if text_path is None:
         found = measure.default_text_path()
         if found is None:
@@ -130,11 +137,19 @@ def calibrate(
     settings: measure.LatencySettings | None = None,
     repeats: int = DEFAULT_REPEATS,
     progress: bool | None = None,
+    quiet: float | None = DEFAULT_QUIET,
+    quiet_timeout_s: float = DEFAULT_QUIET_TIMEOUT_S,
+    ppl_threads: int = DEFAULT_PPL_THREADS,
 ) -> Calibration:
     """Measure every level (see the module docstrings) and fit the roofline efficiencies.
 
-    Latency repetitions run round-robin over the levels (level 1..L, then again), so that a burst of
-    load from other processes on a shared machine spreads over all levels instead of biasing one.
+    Timings on a shared machine: llama.cpp's worker threads wait for each other at every operation, so
+    when other processes hold the CPUs a step can take tens of times longer. Hence (1) before each
+    latency repetition the run waits until other processes use at most ``quiet`` of the machine (at
+    most ``quiet_timeout_s``; ``None``: do not wait), and records their load during the repetition;
+    (2) repetitions run round-robin over the levels, so that a burst of load spreads over all levels
+    instead of biasing one; (3) the best repetition is the estimate (``measure.Latency``). Perplexity,
+    which does not depend on timing, runs with ``ppl_threads`` threads.
     ``progress``: show a tqdm bar on stderr (None: only on a terminal).
     """
     for lv in levels:
@@ -152,7 +167,9 @@ def calibrate(
                disable=None if progress is None else not progress, dynamic_ncols=True)  # fmt: skip
     try:
         bar.set_postfix_str("quantization ladder")
-        paths = ladder.ensure_ladder(levels, cache_dir, on_generate=lambda lv: bar.set_postfix_str(f"quantize {lv}"))
+        paths = ladder.ensure_ladder(
+            levels, cache_dir, on_generate=lambda lv: bar.set_postfix_str(f"quantize {lv}")
+        )
         infos: dict[str, ModelInfo] = {}
         for lv in levels:
             infos[lv] = read_model_info(paths[lv])
@@ -169,6 +186,9 @@ def calibrate(
         samples: dict[str, list[measure.LatencySample]] = {lv: [] for lv in levels}
         for rep in range(repeats):
             for lv in levels:
+                if quiet is not None:
+                    bar.set_postfix_str(f"waiting for a quiet machine ({rep + 1}/{repeats})")
+                    machine.wait_for_quiet(quiet, quiet_timeout_s)
                 bar.set_postfix_str(f"latency {lv} ({rep + 1}/{repeats})")
                 samples[lv].append(measure.latency_sample(paths[lv], tokens[:need_prompt], st))
                 bar.update(1)
@@ -176,7 +196,9 @@ def calibrate(
         ppl: dict[str, measure.Perplexity] = {}
         for lv in levels:
             bar.set_postfix_str(f"perplexity {lv}")
-            ppl[lv] = measure.perplexity(paths[lv], tokens, chunks, st.threads, on_chunk=lambda: bar.update(1))
+            ppl[lv] = measure.perplexity(
+                paths[lv], tokens, chunks, ppl_threads, on_chunk=lambda: bar.update(1)
+            )
 
         bar.set_postfix_str("machine peaks, fit")
         bw = max(bw, machine.read_bandwidth_bytes_per_s(st.threads))  # best of start and end of the run
@@ -206,6 +228,8 @@ def calibrate(
         text_sha256=sha256(text),
         chunks=chunks,
         repeats=repeats,
+        ppl_threads=ppl_threads,
+        quiet=quiet,
         settings=st,
         levels={lv: LevelResult(lv, paths[lv], infos[lv], ppl[lv], lat[lv]) for lv in levels},
         fit=fitted,
@@ -214,11 +238,11 @@ def calibrate(
 
 
 def fit_points(lat: dict[str, measure.Latency]) -> list[fit.Point]:
-    """The fit's data: median decode step time per (level, batch), median prefill time per (level, length)."""
+    """The fit's data: best decode step time per (level, batch) and best prefill time per (level, length)."""
     pts: list[fit.Point] = []
     for lv, la in lat.items():
-        for n, d in la.decode_median_s.items():
+        for n, d in la.decode_best_s.items():
             pts.append(fit.Point("decode", lv, n, d, la.context_tokens[n]))
-        for s, t in la.prefill_median_s.items():
+        for s, t in la.prefill_best_s.items():
             pts.append(fit.Point("prefill", lv, s, t))
     return pts
