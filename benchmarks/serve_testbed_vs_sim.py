@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--llm", default=None)
     ap.add_argument("--hardware", default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--quiet", type=float, default=0.25, help="wait for other processes to use <= this CPU share"
+    )
     ap.add_argument("--out", type=Path, default=None, help="write one JSON per policy here")
     args = ap.parse_args()
     base = TestbedOptions(
@@ -57,6 +60,7 @@ def main() -> None:
         llm=args.llm,
         hardware=args.hardware,
         seed=args.seed,
+        quiet=args.quiet,
     )
     rows = []
     for policy in args.policies.split(","):

@@ -24,7 +24,7 @@ needs_data = pytest.mark.skipif(
 )
 TINY = ["--profile", str(PROFILE), "--llm", "test-smollm2", "--hardware", "test-cpu", "--levels",
         "q8_0,q4_0", "--max-prompt-tokens", "48", "--max-output-tokens", "8", "--n-ctx", "256", "--threads",
-        "1"]  # fmt: skip
+        "1", "--quiet", "1"]  # fmt: skip
 
 
 @needs_data
@@ -33,7 +33,7 @@ def test_serve_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, t
 
     opts = TestbedOptions(servers=2, levels=("q8_0", "q4_0"), requests=6, rate=1.0, max_prompt_tokens=48,
                           max_output_tokens=8, n_ctx=256, threads=1, profile=PROFILE, llm="test-smollm2",
-                          hardware="test-cpu", work_dir=tmp_path)  # fmt: skip
+                          hardware="test-cpu", work_dir=tmp_path, quiet=1.0)  # fmt: skip
     res = run_testbed(opts)
     assert res.testbed["completed"] == 6 and res.testbed["failed"] == 0
     assert len(res.records) == 6 and sum(res.routing.values()) == 6

@@ -17,6 +17,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], not {text}")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "testbed",
@@ -86,7 +96,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (with per-request records)")
     p.add_argument("--out", type=Path, default=None, help="also write summary.json and requests.csv here")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--quiet",
+        type=share,
+        default=0.25,
+        metavar="F",
+        help="before measuring, wait until other processes use at most this share of the CPUs "
+        "(default 0.25; 1: never wait)",
+    )
+    p.add_argument(
+        "--quiet-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="longest wait for a quiet machine, then measure anyway (default 60)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
 
@@ -123,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
         hardware=args.hardware,
         request_timeout_s=args.timeout,
         work_dir=args.work_dir,
+        quiet=args.quiet,
+        quiet_timeout_s=args.quiet_timeout,
     )
-    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
     res = run_testbed(opts, log=log)
     if args.out is not None:
         write_outputs(res, args.out)

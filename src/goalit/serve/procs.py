@@ -176,3 +176,62 @@ def handle_signals() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU clock ticks of the whole machine since boot (``/proc/stat``)."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        v = [int(x) for x in fh.readline().split()[1:]]
+    total = sum(v[:8])
+    return total - v[3] - (v[4] if len(v) > 4 else 0), total
+
+
+def process_ticks(pids: list[int]) -> int:
+    """User + system CPU ticks of the given processes (all threads; a vanished process counts 0)."""
+    out = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            out += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+class BackgroundLoad:
+    """Share of the machine's CPU time used by processes *other than* ``pids`` between start and stop.
+
+    0: only our processes ran; 0.5 on 2 CPUs: one CPU was busy elsewhere on average. NaN without /proc.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = list(pids)
+
+    def start(self) -> BackgroundLoad:
+        try:
+            self._m0, self._p0 = machine_ticks(), process_ticks(self.pids)
+        except OSError:
+            self._m0 = None
+        return self
+
+    def stop(self) -> float:
+        if self._m0 is None:
+            return float("nan")
+        (b1, t1), p1 = machine_ticks(), process_ticks(self.pids)
+        (b0, t0), p0 = self._m0, self._p0
+        return max(0.0, ((b1 - b0) - (p1 - p0)) / (t1 - t0)) if t1 > t0 else 0.0
+
+
+def wait_quiet(pids: list[int], max_share: float, timeout_s: float, window_s: float = 1.0) -> float:
+    """Wait until processes other than ``pids`` use at most ``max_share`` of the machine over a window.
+
+    Gives up after ``timeout_s`` (the run goes on; the load is reported). Returns the last window's share.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meter = BackgroundLoad(pids).start()
+        time.sleep(window_s)
+        share = meter.stop()
+        if not share > max_share or time.monotonic() >= deadline:
+            return share

@@ -34,7 +34,7 @@ from goalit.errors import GoalitInputError
 from goalit.rng import stream
 from goalit.scenario.model import AccessPoint, GameParams, Instance, Radio, Scenario, Server, Users
 from goalit.scenario.profiles import HardwareProfile, ProfileCatalogue, builtin_profiles, load_profile_file
-from goalit.serve.procs import ProcessGroup, free_port, handle_signals, wait_http
+from goalit.serve.procs import BackgroundLoad, ProcessGroup, free_port, handle_signals, wait_http, wait_quiet
 from goalit.serve.replay import Record, Sent, replay
 
 TRACE_NAME = "AzureLLMInferenceTrace_conv.csv"
@@ -83,6 +83,10 @@ class TestbedOptions:
     llm: str | None = None
     hardware: str | None = None
     request_timeout_s: float = 300.0
+    quiet: float = (
+        0.25  # wait until other processes use <= this share of the CPUs before measuring (1: never)
+    )
+    quiet_timeout_s: float = 60.0
     work_dir: Path | None = None
 
     __test__ = False  # not a pytest class
@@ -312,6 +316,7 @@ class Live:
     left_running: list[int]
     wall_s: float
     work_dir: Path
+    background_load: dict[str, Any]
 
 
 def prepare(opts: TestbedOptions, say=lambda msg: None) -> Plan:
@@ -377,6 +382,15 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
             say(f"starting {opts.servers} llama_cpp.server processes ...")
             urls = [u for _, u in start_llama_servers(group, specs, work)]
             _warm_up(urls, aliases, opts.levels)
+            ours = [os.getpid(), *group.pids()]
+            if opts.quiet < 1:
+                say(
+                    f"waiting (<= {opts.quiet_timeout_s:g} s) for other processes to use <= {opts.quiet:.0%} "
+                    "of the CPUs"
+                )
+                quiet_before = wait_quiet(ours, opts.quiet, opts.quiet_timeout_s)
+            else:
+                quiet_before = float("nan")
             say("speed check: one request per server and level on idle servers ...")
             cat = plan.catalogue
             llm, hw = cat.llm[plan.llm], cat.hardware[plan.hardware]
@@ -399,13 +413,17 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
                 done.append(r)
                 say(_progress(r, len(done), n))
 
+            meter = BackgroundLoad([os.getpid(), *group.pids()]).start()
             records = asyncio.run(replay(base, plan.requests, opts.request_timeout_s, on_done=progress))
+            background = meter.stop()
             gw_metrics = httpx.get(f"{base}/metrics?format=json", timeout=10).json()
         finally:
             pids = group.pids()
     left = [p for p in pids if pid_running(p)]
     say(f"stopped {len(pids)} processes ({len(left)} left); simulating ...")
-    return Live(records, check, gw_metrics, pids, left, time.perf_counter() - t0, work)
+    load = {"other_share_before": quiet_before, "other_share_during_replay": background,
+            "logical_cpus": os.cpu_count()}  # fmt: skip
+    return Live(records, check, gw_metrics, pids, left, time.perf_counter() - t0, work, load)
 
 
 def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
@@ -449,6 +467,7 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
             "threads_per_server": server_threads(opts),
             "logical_cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
+            "background_load": live.background_load,
             "machine_note": "K servers and the gateway share this machine's CPUs",
         },
         records=[r.row() for r in records],
@@ -670,6 +689,11 @@ def format_report(res: TestbedResult) -> str:
     lines.append(
         f"processes: {p['started']} started, {len(p['left_running'])} left running; "
         f"wall {p['wall_s']:.1f} s; the servers share this machine's CPUs"
+    )
+    bg = p["background_load"]
+    lines.append(
+        f"other processes used {100 * bg['other_share_during_replay']:.0f} % of the {bg['logical_cpus']} "
+        f"CPUs during the replay ({100 * bg['other_share_before']:.0f} % just before)"
     )
     lines.append("error = (simulated - testbed) / testbed")
     return "\n".join(lines)
