@@ -45,6 +45,7 @@ def test_serve_requests_chat_counts_message_framing_and_sets_max_tokens(config):
         (b"{", 400, "invalid_json", "completions"),
         (b"\xff\xfe", 400, "invalid_json", "completions"),
         (b'"text"', 400, "invalid_json", "completions"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json", "completions"),
         (b'{"model": 3}', 400, "invalid_request", "completions"),
         (b'{"model": "smollm2:q2_k"}', 400, "model_not_found", "completions"),
         (b'{"model": "other:q4_0"}', 400, "model_not_found", "completions"),

@@ -50,6 +50,8 @@ def parse_body(raw: bytes, kind: str, config: GatewayConfig) -> ParsedRequest:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BadRequest(400, f"body is not valid JSON ({err})", "invalid_json") from None
+    except RecursionError:
+        raise BadRequest(400, "body is nested too deeply", "invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest(400, f"body must be a JSON object, not {type(body).__name__}", "invalid_json")
     gw = config.gateway
