@@ -6,7 +6,11 @@ Azure conversation trace) once per policy on the same slice and seed, and prints
 simulator replaying the testbed's decisions.
 
 Run: PYTHONPATH=src python benchmarks/serve_testbed_vs_sim.py [--policies goalit,least-loaded] [--requests 40]
-     [--rate 0.3] [--threads 1] [--profile FILE --llm NAME --hardware NAME] [--out DIR]
+     [--rate 0.3] [--threads 1] [--profile FILE --llm NAME --hardware NAME | --calibrate-first] [--out DIR]
+
+``--calibrate-first`` runs ``goalit calibrate`` with the testbed's threads per server just before (same
+machine state), so the comparison tests the simulator's serving and queueing model with a hardware
+profile that matches the servers as they run now; without it the built-in calibrated profile is used.
 The machine is shared (2 vCPUs): the servers compete with each other and with other work for the CPU.
 """
 
@@ -33,7 +37,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--servers", type=int, default=2)
     ap.add_argument("--levels", default="q8_0,q4_0")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="per server (default: CPUs / servers)")
     ap.add_argument("--max-prompt-tokens", type=int, default=256)
     ap.add_argument("--max-output-tokens", type=int, default=48)
     ap.add_argument("--w-quality", type=float, default=0.05)
@@ -45,7 +49,10 @@ def main() -> None:
         "--quiet", type=float, default=0.25, help="wait for other processes to use <= this CPU share"
     )
     ap.add_argument("--out", type=Path, default=None, help="write one JSON per policy here")
+    ap.add_argument("--calibrate-first", action="store_true", help="calibrate at the testbed's threads first")
     args = ap.parse_args()
+    if args.calibrate_first:
+        args.profile, args.llm, args.hardware = calibrate_now(args)
     base = TestbedOptions(
         servers=args.servers,
         levels=tuple(args.levels.split(",")),
@@ -84,6 +91,42 @@ def main() -> None:
             e, e2 = res.error.get(m), res.error_same_decisions.get(m)
             print(f"{policy:<14} {m:<22} {_n(real):>10} {_n(sim):>10} {_p(e):>8} {_p(e2):>14}")
         print(f"{policy:<14} load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+def calibrate_now(args) -> tuple[Path, str, str]:
+    """``goalit calibrate`` at the testbed's threads per server, levels and quietness; the profile written."""
+    import subprocess
+    import tempfile
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.servers)
+    out = Path(tempfile.mkdtemp(prefix="goalit-cal-")) / "testbed-profile.toml"
+    llm, hw = "smollm2-135m-testbed", f"testbed-cpu-{threads}t"
+    argv = [
+        sys.executable,
+        "-m",
+        "goalit",
+        "calibrate",
+        "--levels",
+        args.levels,
+        "--chunks",
+        "1",
+        "--repeats",
+        "2",
+        "--threads",
+        str(threads),
+        "--quiet",
+        str(args.quiet),
+        "--out",
+        str(out),
+        "--hardware-name",
+        hw,
+        "--llm-name",
+        llm,
+        "--no-progress",
+    ]
+    print(f"calibrating: {' '.join(argv[1:])}", file=sys.stderr, flush=True)
+    subprocess.run(argv, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, stdout=sys.stderr)
+    return out, llm, hw
 
 
 def _n(x):
