@@ -80,6 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="llama.cpp threads per server (default: logical CPUs / servers, at least 1)",
     )
     p.add_argument("--n-ctx", type=positive_int, default=1024, help="context of each server (default 1024)")
+    p.add_argument(
+        "--swap-s",
+        type=positive_float,
+        default=None,
+        help="level-switch time the gateway assumes, s (default: measured at start)",
+    )
     p.add_argument("--trace", type=Path, default=None, help="trace file (default ../shared Azure conv trace)")
     p.add_argument("--text", type=Path, default=None, help="prompt text (default ../shared WikiText-2 test)")
     p.add_argument(
@@ -149,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         request_timeout_s=args.timeout,
         work_dir=args.work_dir,
         quiet=args.quiet,
+        swap_s=args.swap_s,
         quiet_timeout_s=args.quiet_timeout,
     )
     log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))

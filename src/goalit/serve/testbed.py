@@ -75,7 +75,7 @@ class TestbedOptions:
     deadline_s: float = 60.0
     threads: int | None = None  # llama.cpp threads per server (None: logical CPUs // servers, at least 1)
     n_ctx: int = 1024
-    swap_s: float = 0.2
+    swap_s: float | None = None  # level-switch time given to the gateway (None: measured by the speed check)
     seed: int = 0
     trace: Path | None = None
     text: Path | None = None
@@ -396,9 +396,9 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
             llm, hw = cat.llm[plan.llm], cat.hardware[plan.hardware]
             check = speed_check(urls, aliases, opts.levels, plan.probe_text, plan.probe_tokens, llm, hw)
             cfg = work / "gateway.toml"
-            cfg.write_text(
-                gateway_config_text(opts, plan.llm, plan.hardware, urls, aliases), encoding="utf-8"
-            )
+            swap = check["swap_s"] if opts.swap_s is None else opts.swap_s
+            gw_text = gateway_config_text(replace(opts, swap_s=swap), plan.llm, plan.hardware, urls, aliases)
+            cfg.write_text(gw_text, encoding="utf-8")
             port = free_port()
             argv = [sys.executable, "-m", "goalit", "serve", "--config", str(cfg), "--port", str(port)]
             gw = group.start(
@@ -506,11 +506,13 @@ def speed_check(
     Prediction (spec B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
     measured / predicted tells how far this machine, at this moment, is from its calibrated profile
     (other work on a shared machine slows it down); it is reported, never used to correct anything.
+    Also the level-switch time of a serial server: median latency of 1-token requests alternating two
+    levels minus that of 1-token requests staying on one (``swap_s``); the gateway is configured with it.
     """
     from goalit.physics import llm as phys
 
     o = PROBE_OUTPUT_TOKENS
-    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "output_tokens": o, "runs": []}
+    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "output_tokens": o, "runs": [], "switch_runs": []}
     for j, url in enumerate(urls):
         for lv in levels:
             lvp = llm.levels[lv]
@@ -523,6 +525,7 @@ def speed_check(
                     hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv), hw.step_overhead_s,
                 ))  # fmt: skip
 
+            _one_token(url, aliases[lv])  # load this level first: the measured request pays no switch
             body = {
                 "model": aliases[lv],
                 "prompt": prompt,
@@ -538,9 +541,27 @@ def speed_check(
                 "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": rec.ttft_s / pred_ttft,
                 "tpot_ratio": tpot / pred_tpot,
             })  # fmt: skip
+        if len(levels) >= 2:  # level switch: 1-token requests alternating levels vs staying on one
+            same = [_one_token(url, aliases[levels[-1]]) for _ in range(3)]
+            switch = [_one_token(url, aliases[levels[k % 2]]) for k in range(4)]
+            out["switch_runs"].append(
+                {"server": f"edge-{j + 1}", "same_level_s": same, "switching_s": switch}
+            )
     out["mean_tpot_ratio"] = float(np.mean([r["tpot_ratio"] for r in out["runs"]]))
     out["mean_ttft_ratio"] = float(np.mean([r["ttft_ratio"] for r in out["runs"]]))
+    diffs = [float(np.median(r["switching_s"]) - np.median(r["same_level_s"])) for r in out["switch_runs"]]
+    out["swap_s"] = max(0.0, float(np.median(diffs))) if diffs else 0.0
     return out
+
+
+def _one_token(url: str, alias: str) -> float:
+    """Latency of a 1-token completion of ``alias`` (s)."""
+    import httpx
+
+    t0 = time.perf_counter()
+    body = {"model": alias, "prompt": "Hello", "max_tokens": 1, "temperature": 0.0}
+    httpx.post(f"{url}/v1/completions", json=body, timeout=120).raise_for_status()
+    return time.perf_counter() - t0
 
 
 def testbed_metrics(records: list[Record], w) -> dict[str, Any]:
@@ -669,7 +690,7 @@ def format_report(res: TestbedResult) -> str:
     sc = res.speed_check
     lines.append(
         f"speed check (idle servers, measured / profile): TTFT x{sc['mean_ttft_ratio']:.2f}, "
-        f"time per output token x{sc['mean_tpot_ratio']:.2f}"
+        f"time per output token x{sc['mean_tpot_ratio']:.2f}; level switch {sc['swap_s']:.3f} s"
     )
     rows = []
     for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
