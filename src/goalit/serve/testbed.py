@@ -607,7 +607,22 @@ def testbed_metrics(records: list[Record], w) -> dict[str, Any]:
         "mean_tokens_per_s": float(np.mean(1.0 / tpot)) if tpot.size else None,
         "mean_perplexity": float((od * ppl[ok]).sum() / od.sum()) if od.sum() > 0 else None,
         "rerouted": sum(r.retries > 0 for r in records),
+        "level_switches": level_switches(records),
     }
+
+
+def level_switches(records: list[Record]) -> int:
+    """Level changes on the serial servers, in each server's service order (by first token): each costs a
+    model reload that the simulator does not model."""
+    by_server: dict[str, list[Record]] = {}
+    for r in records:
+        if r.backend and np.isfinite(r.first_token_s):
+            by_server.setdefault(r.backend, []).append(r)
+    n = 0
+    for rs in by_server.values():
+        levels = [r.level for r in sorted(rs, key=lambda r: r.first_token_s)]
+        n += sum(a != b for a, b in zip(levels, levels[1:], strict=False))
+    return n
 
 
 def _pick_metrics(m: dict[str, Any]) -> dict[str, Any]:
@@ -704,7 +719,8 @@ def format_report(res: TestbedResult) -> str:
     lines.append("")
     lines.append(
         f"requests: {t['completed']} completed, {t['failed']} failed {t['outcomes']}; "
-        f"{t['rerouted']} re-routed; {t['tokens_mismatch']} with a token count other than asked"
+        f"{t['rerouted']} re-routed; {t['tokens_mismatch']} with a token count other than asked; "
+        f"{t['level_switches']} level switches on the servers (not in the simulator)"
     )
     p = res.processes
     lines.append(
