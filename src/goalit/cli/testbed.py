@@ -1,0 +1,184 @@
+"""``goalit testbed``: real llama_cpp.server processes behind the gateway, a replayed trace, the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from goalit.cli._common import add_seed_argument, nonnegative_int, positive_float, print_json
+from goalit.solvers.registry import REGISTRY
+
+
+def positive_int(text: str) -> int:
+    value = nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], not {text}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "testbed",
+        help="replay a trace slice through real LLM servers and the gateway; compare with the simulator",
+        description="Start K llama_cpp.server processes (extras: serve, llm) and the gateway on 127.0.0.1, "
+        "replay a bounded slice of a real trace with lengths scaled to the small model, record TTFT, "
+        "latency, tokens/s and perplexity, stop every process, compare with goalit simulate.",
+    )
+    p.add_argument(
+        "--servers", "-k", type=positive_int, default=2, help="llama_cpp.server processes (default 2)"
+    )
+    p.add_argument(
+        "--levels", default="q8_0,q4_0", help="quantization levels each server serves (default q8_0,q4_0)"
+    )
+    p.add_argument(
+        "--policy", choices=list(REGISTRY), default="goalit", help="routing policy (default goalit)"
+    )
+    p.add_argument(
+        "--requests", "-n", type=positive_int, default=30, help="requests in the slice (default 30)"
+    )
+    p.add_argument("--offset", type=nonnegative_int, default=0, help="first request of the slice (default 0)")
+    p.add_argument(
+        "--rate",
+        type=positive_float,
+        default=0.5,
+        help="mean arrival rate after rescaling the slice's times, req/s (default 0.5)",
+    )
+    p.add_argument("--trace-time", action="store_true", help="keep the trace's own times (ignore --rate)")
+    p.add_argument(
+        "--length-scale",
+        type=positive_float,
+        default=0.125,
+        help="factor on prompt and output lengths (default 1/8)",
+    )
+    p.add_argument(
+        "--max-prompt-tokens", type=positive_int, default=256, help="prompt length cap (default 256)"
+    )
+    p.add_argument(
+        "--max-output-tokens", type=positive_int, default=48, help="output length cap (default 48)"
+    )
+    p.add_argument(
+        "--w-quality",
+        type=float,
+        default=0.05,
+        help="w_quality of the quality-sensitive half of the requests, s/nat/token (default 0.05)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="llama.cpp threads per server (default: logical CPUs / servers, at least 1)",
+    )
+    p.add_argument("--n-ctx", type=positive_int, default=1024, help="context of each server (default 1024)")
+    p.add_argument(
+        "--swap-s",
+        type=positive_float,
+        default=None,
+        help="level-switch time the gateway assumes, s (default: measured at start)",
+    )
+    p.add_argument("--trace", type=Path, default=None, help="trace file (default ../shared Azure conv trace)")
+    p.add_argument("--text", type=Path, default=None, help="prompt text (default ../shared WikiText-2 test)")
+    p.add_argument(
+        "--profile", type=Path, default=None, help="extra profile file (default: built-in profiles)"
+    )
+    p.add_argument("--llm", default=None, help="LLM profile (default: the calibrated SmolLM2 profile)")
+    p.add_argument("--hardware", default=None, help="hardware profile of the servers (default: this machine)")
+    p.add_argument(
+        "--timeout", type=positive_float, default=300.0, help="per-request timeout, s (default 300)"
+    )
+    p.add_argument(
+        "--work-dir", type=Path, default=None, help="where logs and configs go (default: a temp dir)"
+    )
+    add_seed_argument(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object (with per-request records)")
+    p.add_argument("--out", type=Path, default=None, help="also write summary.json and requests.csv here")
+    p.add_argument(
+        "--quiet",
+        type=share,
+        default=0.25,
+        metavar="F",
+        help="before measuring, wait until other processes use at most this share of the CPUs "
+        "(default 0.25; 1: never wait)",
+    )
+    p.add_argument(
+        "--quiet-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="longest wait for a quiet machine, then measure anyway (default 60)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from goalit.errors import GoalitInputError
+
+    try:
+        from goalit.serve.testbed import TestbedOptions, format_report, run_testbed
+    except ModuleNotFoundError as err:
+        raise GoalitInputError(
+            f"goalit testbed needs the 'serve' and 'llm' extras ({err.name} is missing)"
+        ) from None
+    if args.w_quality < 0:
+        raise GoalitInputError(f"--w-quality must be >= 0, not {args.w_quality}")
+    levels = tuple(x.strip() for x in args.levels.split(",") if x.strip())
+    opts = TestbedOptions(
+        servers=args.servers,
+        levels=levels,
+        policy=args.policy,
+        requests=args.requests,
+        offset=args.offset,
+        rate=None if args.trace_time else args.rate,
+        length_scale=args.length_scale,
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_output_tokens=args.max_output_tokens,
+        w_quality=args.w_quality,
+        threads=args.threads,
+        n_ctx=args.n_ctx,
+        seed=args.seed,
+        trace=args.trace,
+        text=args.text,
+        profile=args.profile,
+        llm=args.llm,
+        hardware=args.hardware,
+        request_timeout_s=args.timeout,
+        work_dir=args.work_dir,
+        quiet=args.quiet,
+        swap_s=args.swap_s,
+        quiet_timeout_s=args.quiet_timeout,
+    )
+    log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    res = run_testbed(opts, log=log)
+    if args.out is not None:
+        write_outputs(res, args.out)
+    if args.json:
+        print_json({**res.summary(), "records": res.records})
+    else:
+        print(format_report(res))
+    return 0 if res.testbed["failed"] == 0 else 1
+
+
+def write_outputs(res, out: Path) -> None:
+    import csv
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(
+        json.dumps(res.summary(), indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    if res.records:
+        with open(out / "requests.csv", "w", newline="", encoding="utf-8") as fh:
+            wr = csv.DictWriter(fh, fieldnames=list(res.records[0]))
+            wr.writeheader()
+            wr.writerows(res.records)

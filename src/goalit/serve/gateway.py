@@ -1,0 +1,452 @@
+"""The OpenAI-compatible gateway: admission, routing by a game policy, forwarding, faults, metrics.
+
+Endpoints: ``POST /v1/completions``, ``POST /v1/chat/completions`` (streaming SSE passed through),
+``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text; JSON with ``?format=json`` or
+``Accept: application/json``).
+
+Life of a request: body read with a size limit (413) -> validated (400) -> admitted unless the gateway
+already holds ``max_queue`` requests beyond the running slots of the healthy backends (429) -> a
+player of the routing game (``goalit.serve.router``; arrivals of one event-loop tick are solved
+together) -> queued on the chosen backend -> forwarded. A backend that refuses the connection, times
+out or drops the connection is marked down; the request is re-routed (the game re-solved without that
+backend) up to ``max_retries`` times, and requests waiting for it are re-routed too. A stream that
+already sent bytes cannot be replayed: it ends with an SSE error event. Every admitted request ends
+exactly once, as ``ok`` or ``error`` (``goalit_requests_completed_total``); nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import anyio
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from goalit.serve.config import GatewayConfig
+from goalit.serve.flight import BackendState, Flight
+from goalit.serve.metrics import Metrics
+from goalit.serve.requests import BadRequest, ParsedRequest, parse_body
+from goalit.serve.router import BackendView, Job, Placed, Router
+
+FAULT_STATUSES = (502, 503, 504)  # a backend answering these is treated as down, like a refused connection
+
+
+class BackendFault(Exception):
+    """A backend failed a request: ``kind`` in connect, timeout, disconnect, status."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+def error_body(message: str, kind: str = "server_error", code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+class Gateway:
+    """State and behaviour of one gateway (an ASGI app is ``Gateway(...).app``)."""
+
+    def __init__(self, config: GatewayConfig, policy: str | None = None, seed: int | None = None) -> None:
+        self.config = config
+        gw = config.gateway
+        self.router = Router(config, policy or gw.policy, gw.seed if seed is None else seed)
+        self.backends = [BackendState(j, b) for j, b in enumerate(config.backends)]
+        self.metrics = Metrics()
+        self.flights: dict[int, Flight] = {}
+        self.client: httpx.AsyncClient | None = None
+        self._pending: list[tuple[Flight, asyncio.Future]] = []
+        self._probe_task: asyncio.Task | None = None
+        self.metrics.gauge_fns["goalit_requests_in_flight"] = lambda: {(): float(len(self.flights))}
+        self.metrics.gauge_fns["goalit_requests_queued"] = lambda: {
+            (): float(sum(len(b.waiting) for b in self.backends))
+        }
+        self.metrics.gauge_fns["goalit_backend_up"] = lambda: {
+            (("backend", b.name),): float(b.up) for b in self.backends
+        }
+        self.app = Starlette(
+            routes=[
+                Route("/v1/completions", self.completions, methods=["POST"]),
+                Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette):
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        """Open the HTTP client, probe every backend once, start the probe loop."""
+        gw = self.config.gateway
+        timeout = httpx.Timeout(gw.request_timeout_s, connect=gw.connect_timeout_s)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        self.client = httpx.AsyncClient(timeout=timeout, limits=limits)
+        results = await asyncio.gather(*(self.probe(b) for b in self.backends))
+        for b, ok in zip(self.backends, results, strict=True):
+            if not ok:
+                b.mark_down("not reachable at start")
+        self._probe_task = asyncio.create_task(self._probe_loop())
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Solve one dummy game so the first request does not pay for lazy imports and caches."""
+        job = Job(1, 1, 1.0, 0.0, 0.0, 60.0, float("inf"))
+        self.router.decide([job], [], [BackendView() for _ in self.backends])
+        self.router.decisions = 0
+
+    async def stop(self) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe_task
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def probe(self, b: BackendState) -> bool:
+        """GET /v1/models on ``b`` within ``probe_timeout_s``: True if it answers 200."""
+        try:
+            r = await self.client.get(
+                f"{b.config.url}/v1/models", timeout=self.config.gateway.probe_timeout_s
+            )
+            return r.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.gateway.probe_interval_s)
+            down = [b for b in self.backends if not b.up]
+            if not down:
+                continue
+            results = await asyncio.gather(*(self.probe(b) for b in down))
+            for b, ok in zip(down, results, strict=True):
+                if ok and b.mark_up():
+                    self.metrics.inc("goalit_backend_recoveries_total", backend=b.name)
+
+    def mark_down(self, b: BackendState, fault: BackendFault) -> None:
+        self.metrics.inc("goalit_backend_faults_total", backend=b.name, kind=fault.kind)
+        b.mark_down(str(fault))
+
+    # --- decisions ----------------------------------------------------------------------------------
+    def capacity(self) -> int:
+        """Requests the gateway admits at once: running slots of the healthy backends + ``max_queue``."""
+        return sum(b.config.concurrency for b in self.backends if b.up) + self.config.gateway.max_queue
+
+    async def decide(self, flight: Flight):
+        """The routing decision for ``flight``; arrivals of the same loop tick are one game."""
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((flight, fut))
+        if len(self._pending) == 1:
+            asyncio.get_running_loop().call_soon(self._solve_pending)
+        return await fut
+
+    def _solve_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        batch = [(f, fut) for f, fut in batch if not fut.done()]
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        now = t0
+        placed = [
+            Placed(f.job, f.decision.action, f.remaining_s(now))
+            for f in self.flights.values()
+            if f.state in ("queued", "running") and f.decision is not None
+        ]
+        views = [BackendView(up=b.up, tail_level=b.tail_level()) for b in self.backends]
+        try:
+            decisions = self.router.decide([f.job for f, _ in batch], placed, views)
+        except Exception as err:  # a policy bug must not lose requests: fail them with the reason
+            for _, fut in batch:
+                fut.set_exception(err)
+            return
+        self.metrics.observe("goalit_decision_seconds", time.perf_counter() - t0)
+        self.metrics.inc("goalit_decisions_total")
+        for (_f, fut), d in zip(batch, decisions, strict=True):
+            if d.fallback:
+                self.metrics.inc("goalit_policy_fallbacks_total")
+            fut.set_result(d)
+
+    # --- endpoints ----------------------------------------------------------------------------------
+    async def completions(self, request: Request) -> Response:
+        return await self._handle(request, "completions")
+
+    async def chat_completions(self, request: Request) -> Response:
+        return await self._handle(request, "chat/completions")
+
+    async def models(self, request: Request) -> Response:
+        cfg = self.config
+        data = []
+        for name in cfg.public_models():
+            _, _, level = name.partition(":")
+            entry: dict[str, Any] = {"id": name, "object": "model", "created": 0, "owned_by": "goalit"}
+            if level:
+                lv = cfg.llm.levels[level]
+                served_by = [b.name for b in cfg.backends if level in b.levels]
+                entry["goalit"] = {"level": level, "perplexity": lv.perplexity,
+                                   "bits_per_weight": lv.bits_per_weight, "backends": served_by}  # fmt: skip
+            else:
+                entry["goalit"] = {"policy": self.router.policy, "levels": cfg.public_models()[1:]}
+            data.append(entry)
+        return JSONResponse({"object": "list", "data": data})
+
+    async def health(self, request: Request) -> Response:
+        backends = [
+            {"name": b.name, "url": b.config.url, "up": b.up, "running": len(b.running),
+             "queued": len(b.waiting), "loaded_level": b.loaded_level, "faults": b.faults,
+             "last_fault": b.last_fault}
+            for b in self.backends
+        ]  # fmt: skip
+        up = any(b.up for b in self.backends)
+        body = {"status": "ok" if up else "unavailable", "policy": self.router.policy,
+                "in_flight": len(self.flights), "capacity": self.capacity(),
+                "backends": backends}  # fmt: skip
+        return JSONResponse(body, status_code=200 if up else 503)
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        if request.query_params.get("format") == "json" or "application/json" in request.headers.get(
+            "accept", ""
+        ):
+            return JSONResponse(self.metrics.as_json())
+        return PlainTextResponse(self.metrics.as_prometheus(), media_type="text/plain; version=0.0.4")
+
+    # --- the request path ---------------------------------------------------------------------------
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.config.gateway.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BadRequest(
+                413, f"body of {declared} bytes exceeds the limit of {limit} bytes", "body_too_large"
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, f"body exceeds the limit of {limit} bytes", "body_too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _reject(self, reason: str, status: int, body: dict, headers: dict | None = None) -> Response:
+        self.metrics.inc("goalit_requests_rejected_total", reason=reason)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _handle(self, request: Request, kind: str) -> Response:
+        t_received = time.perf_counter()
+        self.metrics.inc("goalit_requests_received_total")
+        try:
+            parsed = parse_body(await self._read_body(request), kind, self.config)
+        except BadRequest as err:
+            return self._reject(err.code, err.status, err.body())
+        except ClientDisconnect:
+            self.metrics.inc("goalit_requests_rejected_total", reason="client_disconnect")
+            return Response(status_code=400)
+        if not any(b.up for b in self.backends):
+            return self._reject("no_backend", 503, error_body("no backend is up", code="no_backend"),
+                                {"Retry-After": "1"})  # fmt: skip
+        if len(self.flights) >= self.capacity():
+            return self._reject(
+                "queue_full", 429,
+                error_body(f"queue full ({len(self.flights)} requests in the gateway)", "rate_limit_error",
+                           "queue_full"),
+                {"Retry-After": "1"},
+            )  # fmt: skip
+        flight = Flight(parsed, t_received)
+        self.flights[flight.id] = flight
+        self.metrics.inc("goalit_requests_accepted_total")
+        streaming = False
+        try:
+            response = await self._route(flight)
+            streaming = isinstance(response, _ForwardedStream)
+            return response
+        except asyncio.CancelledError:
+            flight.outcome = flight.outcome or "error"
+            raise
+        except Exception as err:  # never lose an admitted request: answer with the reason
+            flight.outcome = "error"
+            return JSONResponse(error_body(f"gateway error: {type(err).__name__}: {err}"), status_code=500)
+        finally:
+            if not streaming:
+                self._finish(flight)
+
+    def _finish(self, flight: Flight) -> None:
+        """Account for ``flight`` exactly once and free its slot."""
+        if self.flights.pop(flight.id, None) is None:
+            return
+        if flight.decision is not None and flight.decision.backend >= 0:
+            self.backends[flight.decision.backend].release(flight)
+        flight.state = "done"
+        outcome = flight.outcome or "error"
+        self.metrics.inc("goalit_requests_completed_total", outcome=outcome)
+        total = time.perf_counter() - flight.t_received
+        self.metrics.observe("goalit_latency_seconds", total)
+        self.metrics.observe("goalit_queue_seconds", flight.queue_s)
+        if flight.backend_s > 0:
+            self.metrics.observe(
+                "goalit_overhead_seconds", max(0.0, total - flight.queue_s - flight.backend_s)
+            )
+        if flight.output_tokens:
+            self.metrics.inc("goalit_output_tokens_total", flight.output_tokens)
+
+    async def _route(self, flight: Flight) -> Response:
+        max_retries = self.config.gateway.max_retries
+        last_fault = "no backend can serve this request"
+        while True:
+            d = await self.decide(flight)
+            if d.action == 0:
+                flight.outcome = "error"
+                reason = last_fault if flight.retries else _why_none(self, flight)
+                return JSONResponse(error_body(reason, code="no_backend"), status_code=503)
+            flight.decision = d
+            b = self.backends[d.backend]
+            self.metrics.inc("goalit_routed_total", backend=b.name, level=d.level)
+            if not await b.acquire(flight):
+                fault = BackendFault("down", f"backend {b.name} went down while the request waited")
+            else:
+                try:
+                    return await self._forward(flight, b)
+                except BackendFault as err:
+                    fault = err
+                    self.mark_down(b, err)
+                b.release(flight)
+            flight.decision = None
+            flight.exclude.add(b.index)
+            last_fault = f"backend {b.name} failed ({fault}); retries exhausted"
+            if flight.retries >= max_retries:
+                flight.outcome = "error"
+                return JSONResponse(error_body(last_fault, code="backend_failed"), status_code=502)
+            flight.retries += 1
+            self.metrics.inc("goalit_retries_total")
+
+    def _headers(self, flight: Flight, b: BackendState) -> dict[str, str]:
+        d = flight.decision
+        return {
+            "x-goalit-request-id": str(flight.id),
+            "x-goalit-backend": b.name,
+            "x-goalit-level": d.level,
+            "x-goalit-perplexity": repr(self.config.llm.levels[d.level].perplexity),
+            "x-goalit-retries": str(flight.retries),
+            "x-goalit-predicted-latency-s": f"{d.predicted_latency_s:.6f}",
+            "x-goalit-queue-s": f"{flight.queue_s:.6f}",
+        }
+
+    async def _forward(self, flight: Flight, b: BackendState) -> Response:
+        """Send ``flight`` to ``b``; raise ``BackendFault`` if nothing reached the client yet."""
+        parsed: ParsedRequest = flight.request
+        body = dict(parsed.body)
+        body["model"] = b.config.levels[flight.decision.level]
+        url = f"{b.config.url}/v1/{parsed.kind}"
+        t0 = time.perf_counter()
+        try:
+            resp = await self.client.send(self.client.build_request("POST", url, json=body), stream=True)
+        except httpx.HTTPError as err:
+            flight.backend_s += time.perf_counter() - t0
+            raise _fault(err) from None
+        if resp.status_code in FAULT_STATUSES:
+            await resp.aclose()
+            flight.backend_s += time.perf_counter() - t0
+            raise BackendFault("status", f"HTTP {resp.status_code}")
+        if not parsed.stream or resp.status_code != 200:
+            try:
+                content = await resp.aread()
+            except httpx.HTTPError as err:
+                raise _fault(err) from None
+            finally:
+                await resp.aclose()
+                flight.backend_s += time.perf_counter() - t0
+            flight.outcome = "ok" if resp.status_code == 200 else "error"
+            if resp.status_code == 200:
+                flight.output_tokens = _usage_tokens(content)
+            media = resp.headers.get("content-type", "application/json")
+            return Response(
+                content, status_code=resp.status_code, media_type=media, headers=self._headers(flight, b)
+            )
+        # streaming: wait for the first bytes so that a backend dying during prefill is still re-routed
+        chunks = resp.aiter_raw()
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = b""
+        except httpx.HTTPError as err:
+            await resp.aclose()
+            flight.backend_s += time.perf_counter() - t0
+            raise _fault(err) from None
+        return _ForwardedStream(self, flight, b, resp, first, chunks, t0)
+
+
+class _ForwardedStream(StreamingResponse):
+    """An SSE pass-through that accounts for its request when it ends, however it ends."""
+
+    def __init__(
+        self, gw: Gateway, flight: Flight, b: BackendState, resp: httpx.Response, first: bytes, chunks, t0
+    ):
+        self.gw, self.flight, self.b, self.resp, self.t0 = gw, flight, b, resp, t0
+        self._first, self._chunks = first, chunks
+        super().__init__(self._relay(), media_type="text/event-stream", headers=gw._headers(flight, b))
+
+    async def _relay(self):
+        flight = self.flight
+        events = 0
+        try:
+            if self._first:
+                events += self._first.count(b"data: ")
+                self.gw.metrics.observe("goalit_ttft_seconds", time.perf_counter() - flight.t_received)
+                yield self._first
+            async for chunk in self._chunks:
+                events += chunk.count(b"data: ")
+                yield chunk
+            flight.outcome = "ok"
+        except httpx.HTTPError as err:
+            fault = _fault(err)
+            self.gw.mark_down(self.b, fault)
+            flight.outcome = "error"
+            msg = f"backend {self.b.name} failed mid-stream ({fault}); the answer is incomplete"
+            yield f"data: {json.dumps(error_body(msg, code='backend_failed'))}\n\n".encode()
+        finally:
+            flight.output_tokens = max(0, events - 1 - (flight.request.kind == "chat/completions"))
+            flight.backend_s += time.perf_counter() - self.t0
+            with anyio.CancelScope(shield=True):  # the client may have gone: still close the backend stream
+                await self.resp.aclose()
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.gw._finish(self.flight)
+
+
+def _fault(err: httpx.HTTPError) -> BackendFault:
+    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout):
+        return BackendFault("connect", f"{type(err).__name__}: {err}")
+    if isinstance(err, httpx.TimeoutException):
+        return BackendFault("timeout", f"{type(err).__name__}")
+    return BackendFault("disconnect", f"{type(err).__name__}: {err}")
+
+
+def _usage_tokens(content: bytes) -> int:
+    try:
+        return int(json.loads(content)["usage"]["completion_tokens"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
+def _why_none(gw: Gateway, flight: Flight) -> str:
+    job = flight.request.job
+    levels = sorted(job.levels) if job.levels else sorted({lv for b in gw.config.backends for lv in b.levels})
+    ok_ppl = [lv for lv in levels if gw.config.llm.levels[lv].perplexity <= job.max_perplexity]
+    if not ok_ppl:
+        return f"no level has perplexity <= max_perplexity {job.max_perplexity:g}"
+    return f"no healthy backend serves the admissible levels ({', '.join(ok_ppl)})"

@@ -1,0 +1,90 @@
+"""Gateway configuration: loading, defaults and one-line errors naming the field."""
+
+from __future__ import annotations
+
+import pytest
+from serve_helpers import PROFILE, write_config
+
+from goalit.cli import main
+from goalit.errors import ScenarioError
+from goalit.serve.config import load_config
+
+
+def cfg_text(backends: str = "", top: str = "", gateway: str = "") -> str:
+    b = backends or ('[[backends]]\nname = "a"\nurl = "http://127.0.0.1:9001"\nhardware = "test-cpu"\n'
+                     'levels = { q8_0 = "m8", q4_0 = "m4" }\n')  # fmt: skip
+    return (f'llm = "test-smollm2"\nprofiles = ["{PROFILE}"]\n{top}\n'
+            f"[gateway]\n{gateway}\n{b}")  # fmt: skip
+
+
+def test_serve_config_loads_with_defaults(tmp_path):
+    path = write_config(tmp_path / "g.toml", ["http://127.0.0.1:9001", "http://127.0.0.1:9002/"])
+    cfg = load_config(path)
+    assert [b.name for b in cfg.backends] == ["edge-a", "edge-b"]
+    assert cfg.backends[1].url == "http://127.0.0.1:9002"  # trailing slash dropped
+    assert cfg.gateway.host == "127.0.0.1" and cfg.gateway.policy == "goalit"
+    assert cfg.backends[0].batching == "serial" and cfg.backends[0].concurrency == 1
+    assert cfg.backends[0].swap_s == pytest.approx(0.2)
+    assert cfg.public_models() == ["smollm2", "smollm2:q8_0", "smollm2:q4_0"]
+    assert cfg.defaults.w_latency == 1.0 and cfg.defaults.max_perplexity == 1e9
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (f'backends = []\nllm = "test-smollm2"\nprofiles = ["{PROFILE}"]\n', "backends: must list"),
+        (cfg_text(top='model = "a:b"'), "model: must be a non-empty name without ':'"),
+        (cfg_text(gateway='policy = "fastest"'), "gateway.policy: unknown value 'fastest'"),
+        (cfg_text(gateway='host = "example.org"'), "gateway.host: must be an IP address"),
+        (cfg_text(gateway="max_queue = -1"), "gateway.max_queue: must be >= 0"),
+        (cfg_text(gateway="colour = 1"), "gateway.colour: unknown key"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1/v1"\nhardware = "test-cpu"\n'
+                           'levels = { q8_0 = "m" }\n'), "backends[0].url: must not have a path"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "ftp://h:1"\nhardware = "test-cpu"\n'
+                           'levels = { q8_0 = "m" }\n'), "backends[0].url: must be an http:// or https://"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1"\nhardware = "gpu9000"\n'
+                           'levels = { q8_0 = "m" }\n'), "backends[0].hardware: unknown value 'gpu9000'"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1"\nhardware = "test-cpu"\n'
+                           'levels = { q1 = "m" }\n'), "backends[0].levels.q1: unknown level"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1"\nhardware = "test-cpu"\n'
+                           'levels = { q8_0 = "m", q4_0 = "m" }\n'), "backends[0].levels: model name 'm'"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1"\nhardware = "test-cpu"\n'
+                           'levels = { q8_0 = "m" }\n[[backends]]\nname = "a"\nurl = "http://h:2"\n'
+                           'hardware = "test-cpu"\nlevels = { q8_0 = "m" }\n'), "backends[1].name: dup"),
+        (cfg_text(backends='[[backends]]\nname = "a"\nurl = "http://h:1"\nhardware = "test-cpu"\n'
+                           'levels = { q8_0 = "m" }\nbatching = "magic"\n'), "backends[0].batching: unknown"),
+        ('llm = "nope"\n[[backends]]\n', "llm: unknown value 'nope'"),
+    ],
+    ids=["no-backends", "model", "policy", "host", "queue", "unknown-key", "url-path", "url-scheme",
+         "hardware", "level", "alias", "duplicate", "batching", "llm"],
+)  # fmt: skip
+def test_serve_config_errors_are_one_line_and_name_the_field(tmp_path, text, where):
+    path = tmp_path / "g.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(path)) and where in msg
+
+
+def test_serve_cli_bad_config_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "g.toml"
+    path.write_text(cfg_text(gateway="max_retries = 1000"), encoding="utf-8")
+    assert main(["serve", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("goalit: error: ") and "gateway.max_retries" in err[0]
+    assert main(["serve", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_serve_cli_rejects_bad_host_and_busy_port(tmp_path, capsys):
+    import socket
+
+    path = write_config(tmp_path / "g.toml", ["http://127.0.0.1:9"])
+    assert main(["serve", "--config", str(path), "--host", "not-an-ip"]) == 2
+    assert "--host" in capsys.readouterr().err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--config", str(path), "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -1,0 +1,140 @@
+"""The routing game: requests as players, pinned in-flight load, policies from the registry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from serve_helpers import write_config
+
+from goalit.game import dynamics
+from goalit.rng import stream
+from goalit.serve.config import load_config
+from goalit.serve.router import BackendView, Job, Placed, Router
+from goalit.solvers.registry import REGISTRY
+
+
+@pytest.fixture
+def config(tmp_path):
+    return load_config(write_config(tmp_path / "g.toml", ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]))
+
+
+def job(s=100, o=32, w_q=0.0, ppl=1e9, levels=None, exclude=()):
+    return Job(
+        s, o, 1.0, w_q, 0.0, 60.0, ppl, None if levels is None else frozenset(levels), frozenset(exclude)
+    )
+
+
+def up(n=2, tail=None):
+    return [BackendView(up=True, tail_level=tail) for _ in range(n)]
+
+
+def test_serve_router_actions_cover_every_backend_and_level(config):
+    r = Router(config)
+    assert r.n_actions == 5
+    assert [(int(r.backend_of[a]), r.level_of[a]) for a in range(1, 5)] == [
+        (0, "q8_0"), (0, "q4_0"), (1, "q8_0"), (1, "q4_0")]  # fmt: skip
+    assert r.action_of(1, "q4_0") == 4
+    # the 4-bit level decodes faster on the same hardware; prefill is compute-bound, so the same
+    assert r.service_s(2, 100, 32) < r.service_s(1, 100, 32)
+
+
+def test_serve_router_picks_fast_level_for_latency_and_good_level_for_quality(config):
+    r = Router(config)
+    assert r.decide([job()], [], up())[0].level == "q4_0"
+    assert r.decide([job(w_q=1.0)], [], up())[0].level == "q8_0"
+    assert r.decide([job(ppl=30.0)], [], up())[0].level == "q8_0"  # q4_0 has PPL 33.3
+    assert r.decide([job(levels={"q8_0"})], [], up())[0].level == "q8_0"
+
+
+def test_serve_router_avoids_down_excluded_and_busy_backends(config):
+    r = Router(config)
+    views = up()
+    views[0].up = False
+    assert r.decide([job()], [], views)[0].backend == 1
+    assert r.decide([job(exclude={1})], [], up())[0].backend == 0
+    busy = [Placed(job(), r.action_of(0, "q4_0"), remaining_s=2.0)]
+    d = r.decide([job()], busy, up())[0]
+    assert d.backend == 1
+    # nothing allowed: no decision
+    views[1].up = False
+    assert r.decide([job()], [], views)[0].action == 0
+
+
+def test_serve_router_prediction_counts_backlog_and_swap(config):
+    r = Router(config)
+    alone = r.decide([job()], [], up())[0]
+    assert alone.predicted_latency_s == pytest.approx(r.service_s(alone.action, 100, 32))
+    # both backends busy for 1 s and 3 s: the request waits behind the shorter backlog
+    placed = [Placed(job(), r.action_of(0, "q4_0"), 1.0), Placed(job(), r.action_of(1, "q4_0"), 3.0)]
+    d = r.decide([job()], placed, up(tail="q4_0"))[0]
+    assert d.backend == 0
+    assert d.predicted_latency_s == pytest.approx(1.0 + r.service_s(d.action, 100, 32))
+    # a level switch costs swap_s: a short quality-neutral request stays on the loaded 8-bit level
+    d = r.decide([job(o=2)], [], up(tail="q8_0"))[0]
+    assert d.level == "q8_0"
+    assert r.decide([job(o=200)], [], up(tail="q8_0"))[0].level == "q4_0"  # long enough to pay the swap
+
+
+def test_serve_router_simultaneous_requests_spread_over_backends(config):
+    r = Router(config)
+    ds = r.decide([job(), job()], [], up())
+    assert sorted(d.backend for d in ds) == [0, 1]
+    assert all(d.level == "q4_0" for d in ds)
+
+
+def test_serve_router_pinned_players_cannot_move_and_free_ones_are_at_equilibrium(config):
+    r = Router(config)
+    placed = [Placed(job(), 2, 0.5), Placed(job(), 2, 1.5), Placed(job(w_q=1.0), 3, 0.7)]
+    jobs = [job(), job(w_q=1.0), job(s=400), job(o=4)]
+    game, initial = r.build_game(jobs, placed, up())
+    assert game.n_users == 7
+    assert (game.allowed[:3].sum(axis=1) == 1).all()
+    assert list(initial[:3]) == [2, 2, 3]
+    assert not game.allowed[:, 0].any()  # never local behind a gateway
+    res = REGISTRY["goalit"](game, stream(0, "algorithm"), initial=initial)
+    assert list(res.profile[:3]) == [2, 2, 3]
+    _, gain = dynamics.best_responses(game, res.profile)
+    assert gain[3:].max() <= game.epsilon  # an epsilon-NE of the free players
+
+
+@pytest.mark.parametrize("policy", sorted(REGISTRY))
+def test_serve_router_every_registry_policy_gives_allowed_actions(config, policy):
+    r = Router(config, policy=policy, seed=3)
+    placed = [Placed(job(), 2, 0.5)]
+    jobs = [job(), job(w_q=1.0), job(levels={"q8_0"}), job(exclude={0})]
+    ds = r.decide(jobs, placed, up())
+    assert all(d.action >= 1 for d in ds)
+    assert ds[2].level == "q8_0" and ds[3].backend == 1
+
+
+def test_serve_router_follows_the_registry_policy_exactly(config):
+    """The gateway applies the policy's profile for the free players of the game it builds."""
+    for policy in ("least-loaded", "random", "goalit"):
+        r = Router(config, policy=policy, seed=5)
+        placed = [Placed(job(), 2, 0.5), Placed(job(), 2, 0.4)]
+        jobs = [job(), job(), job()]
+        game, initial = r.build_game(jobs, placed, up())
+        opts = {"initial": initial} if policy == "goalit" else {}
+        expected = REGISTRY[policy](game, stream(5, "algorithm"), **opts).profile[2:]
+        got = [d.action for d in r.decide(jobs, placed, up())]
+        assert got == list(expected), policy
+
+
+def test_serve_router_is_reproducible(config):
+    a = [d.action for d in Router(config, policy="random", seed=7).decide([job()] * 6, [], up())]
+    b = [d.action for d in Router(config, policy="random", seed=7).decide([job()] * 6, [], up())]
+    assert a == b
+
+
+def test_serve_router_continuous_batching_backend_has_no_backlog(config):
+    cont = replace(
+        config, backends=tuple(replace(b, batching="continuous", swap_s=0.0) for b in config.backends)
+    )
+    r = Router(cont)
+    placed = [Placed(job(), 2, 5.0)]
+    game, _ = r.build_game([job()], placed, up())
+    # the batch step grows with the load instead of a FIFO backlog
+    assert game.step_table[2, 2] >= game.step_table[2, 1] > 0
+    assert game.fixed_latency_s[1, 2] == pytest.approx(float(r.prefill_s(2, np.array([100.0]))[0]))
