@@ -18,10 +18,10 @@ from dataclasses import replace
 import numpy as np
 
 import goalit
-from goalit.game.goalit import goalit as run_goalit
 from goalit.game import dynamics
+from goalit.game.goalit import goalit as run_goalit
 from goalit.rng import stream
-from goalit.scenario.generate import UserGenerator, USER_DISTRIBUTIONS
+from goalit.scenario.generate import USER_DISTRIBUTIONS, UserGenerator
 
 
 def large_with(n_users: int):
@@ -46,9 +46,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sizes", default="1000,10000,100000")
     args = ap.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
-    print(f"{'users':>8} {'grant':>9} {'build s':>8} {'solve s':>8} {'slots':>6} {'updates':>8} "
-          f"{'us/update':>10} {'max regret':>11} conv")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
+    )
+    print(
+        f"{'users':>8} {'grant':>9} {'build s':>8} {'solve s':>8} {'slots':>6} {'updates':>8} "
+        f"{'us/update':>10} {'max regret':>11} conv"
+    )
     for n in [int(x) for x in args.sizes.split(",")]:
         sc = large_with(n)
         t0 = time.perf_counter()
@@ -64,8 +68,10 @@ def main() -> None:
                 dt = time.perf_counter() - t0
                 best = dt if best is None else min(best, dt)
             reg = dynamics.max_regret(game, tr.profile)
-            print(f"{n:>8} {grant:>9} {build:8.3f} {best:8.3f} {tr.slots:>6} {tr.updates:>8} "
-                  f"{1e6 * best / max(tr.updates, 1):10.1f} {reg:11.2e} {tr.converged}")
+            print(
+                f"{n:>8} {grant:>9} {build:8.3f} {best:8.3f} {tr.slots:>6} {tr.updates:>8} "
+                f"{1e6 * best / max(tr.updates, 1):10.1f} {reg:11.2e} {tr.converged}"
+            )
 
 
 if __name__ == "__main__":

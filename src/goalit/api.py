@@ -47,9 +47,7 @@ def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
     return load_scenario(name_or_path)
 
 
-def solve(
-    scenario: Scenario | Game, algorithm: str = "goalit", seed: int = 0, **options: Any
-) -> SolveResult:
+def solve(scenario: Scenario | Game, algorithm: str = "goalit", seed: int = 0, **options: Any) -> SolveResult:
     """Solve the static game of ``scenario`` with a registry algorithm; ``seed`` roots the algorithm stream."""
     game = scenario if isinstance(scenario, Game) else build_game(scenario)
     return get_solver(algorithm)(game, stream(seed, "algorithm"), **options)

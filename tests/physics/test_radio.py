@@ -80,7 +80,7 @@ def test_two_slope_path_loss():
     assert far[1] - far[0] == pytest.approx(40 * np.log10(np.hypot(2000, 8.5) / np.hypot(1000, 8.5)))
     # hand value at 400 m: 32.4 + 40 log10(400.0903) + 20 log10(3.5) - 9.5 log10(210.1376^2 + 8.5^2)
     assert far[0] > radio.path_loss_umi_los_db(np.hypot(1000.0, 8.5), 3.5)
-    expected = 32.4 + 40 * np.log10(np.hypot(400, 8.5)) + 20 * np.log10(3.5) - 9.5 * np.log10(
-        210.1454**2 + 8.5**2
+    expected = (
+        32.4 + 40 * np.log10(np.hypot(400, 8.5)) + 20 * np.log10(3.5) - 9.5 * np.log10(210.1454**2 + 8.5**2)
     )
     assert radio.path_loss_umi_los_two_slope_db(400.0, 10.0, 1.5, 3.5) == pytest.approx(expected, abs=1e-3)

@@ -20,7 +20,9 @@ def add_scenario_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_seed_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="root seed of the random streams (default: 0)")
+    p.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="root seed of the random streams (default: 0)"
+    )
 
 
 def nonnegative_int(text: str) -> int:
@@ -65,7 +67,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for r in cells:
-        lines.append("  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        lines.append(
+            "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(r, widths, strict=True))
+        )
     return "\n".join(lines)
 
 

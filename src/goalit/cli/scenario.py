@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("scenario", nargs="?", default="default", metavar="NAME|FILE")
     show.add_argument("--toml", action="store_true", help="print the scenario as TOML (users written out)")
     show.set_defaults(func=run_show)
-    val = ss.add_parser("validate", help="validate a scenario file; exit 0 if valid, 2 with the first problem")
+    val = ss.add_parser(
+        "validate", help="validate a scenario file; exit 0 if valid, 2 with the first problem"
+    )
     val.add_argument("file", metavar="FILE")
     val.set_defaults(func=run_validate)
     lst = ss.add_parser("list", help="list the embedded scenarios")

@@ -112,9 +112,10 @@ def max_regret(game: Game, a: np.ndarray) -> float:
 
 def isolated_start(game: Game) -> np.ndarray:
     """All local where allowed; other users at their cheapest action on an otherwise empty system."""
-    solo = game.alpha[:, None] * game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))[
-        None, :
-    ] + game.beta
+    solo = (
+        game.alpha[:, None] * game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))[None, :]
+        + game.beta
+    )
     solo[:, 0] = game.beta[:, 0]
     a = np.where(np.isfinite(game.beta[:, 0]), 0, np.argmin(solo, axis=1))
     return a.astype(np.int64)

@@ -34,7 +34,9 @@ class GoalitTrace:
     granted_gain: list[float] = field(default_factory=list)  # sum of granted normalised gains per slot
 
 
-def select_disjoint(game: Game, a: np.ndarray, br: np.ndarray, order: np.ndarray, m: np.ndarray) -> np.ndarray:
+def select_disjoint(
+    game: Game, a: np.ndarray, br: np.ndarray, order: np.ndarray, m: np.ndarray
+) -> np.ndarray:
     """Requesters (in ``order``) whose moves touch pairwise disjoint instances and keep AP penalties exact.
 
     Instances: a move touches its old and new instance (not the local action, whose step time is 0).

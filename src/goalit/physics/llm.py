@@ -45,7 +45,9 @@ def decode_step_time_s(
     ``context_tokens`` is the total context of the batch's sequences (Model B) or n * l-bar (Model A).
     """
     n = np.asarray(batch, dtype=float)
-    memory = (weight_bytes + kv_bytes_per_token * np.asarray(context_tokens, float)) / (eta_m * share * mem_bw)
+    memory = (weight_bytes + kv_bytes_per_token * np.asarray(context_tokens, float)) / (
+        eta_m * share * mem_bw
+    )
     compute = 2.0 * params * n / (eta_c * share * flops)
     return np.maximum(memory, compute) + overhead_s
 

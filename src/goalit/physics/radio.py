@@ -52,7 +52,11 @@ def shannon_rate_bps(
 ) -> np.ndarray:
     """r = b log2(1 + p g / (b N0)) in bit/s, g = 10^(-PL/10) (spec B.4)."""
     b = np.asarray(bandwidth_hz, dtype=float)
-    snr = np.asarray(tx_power_w, float) * 10.0 ** (-np.asarray(path_loss_db, float) / 10.0) / (b * noise_psd_w_hz)
+    snr = (
+        np.asarray(tx_power_w, float)
+        * 10.0 ** (-np.asarray(path_loss_db, float) / 10.0)
+        / (b * noise_psd_w_hz)
+    )
     return b * np.log2(1.0 + snr)
 
 
@@ -61,6 +65,8 @@ def noise_psd_w_hz(noise_psd_dbm_hz: float, noise_figure_db: float) -> float:
     return float(dbm_to_w(noise_psd_dbm_hz + noise_figure_db))
 
 
-def transfer_delay_s(tokens: ArrayLike, token_bits: float, rate_bps: ArrayLike, overhead_s: float) -> np.ndarray:
+def transfer_delay_s(
+    tokens: ArrayLike, token_bits: float, rate_bps: ArrayLike, overhead_s: float
+) -> np.ndarray:
     """T = D / r + t_0 with payload D = tokens * token_bits (spec B.4)."""
     return np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s

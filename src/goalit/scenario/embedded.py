@@ -26,7 +26,9 @@ EMBEDDED = embedded_names()
 def embedded_text(name: str) -> str:
     """The TOML text of embedded scenario ``name``."""
     if name not in embedded_names():
-        raise ScenarioError(f"unknown scenario {name!r} (embedded: {', '.join(embedded_names())}; or a file path)")
+        raise ScenarioError(
+            f"unknown scenario {name!r} (embedded: {', '.join(embedded_names())}; or a file path)"
+        )
     return (_folder() / f"{name}.toml").read_text(encoding="utf-8")
 
 

@@ -131,6 +131,4 @@ def grid_positions(count: int, area_m: tuple[float, float]) -> list[tuple[float,
     ratio = area_m[0] / area_m[1]  # no count * width product: it overflows for huge widths
     cols = count if not ratio < count else max(1, math.ceil(math.sqrt(count * ratio)))  # 1 <= cols <= count
     rows = math.ceil(count / cols)
-    return [
-        ((k % cols + 0.5) * area_m[0] / cols, (k // cols + 0.5) * area_m[1] / rows) for k in range(count)
-    ]
+    return [((k % cols + 0.5) * area_m[0] / cols, (k // cols + 0.5) * area_m[1] / rows) for k in range(count)]

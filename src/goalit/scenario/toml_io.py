@@ -247,8 +247,10 @@ def _parse_users(tables: list[Table], cat: ProfileCatalogue) -> Users:
         for name, dist, bound, integer in USER_DISTRIBUTIONS:
             kw: dict[str, Any] = {"gt": 0} if bound == "gt0" else {"ge": 0}
             default = dist[1][0] if dist[0] == "const" else _MISSING_DEFAULT
-            value = t.number(name, **kw, integer=integer) if default is _MISSING_DEFAULT else t.number(
-                name, default, **kw, integer=integer
+            value = (
+                t.number(name, **kw, integer=integer)
+                if default is _MISSING_DEFAULT
+                else t.number(name, default, **kw, integer=integer)
             )
             cols[name].append(value)
         t.finish()
@@ -285,9 +287,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
     doc["local_level"] = s.local_level
     doc["radio"] = asdict(s.radio)
     doc["game"] = {k: v for k, v in asdict(s.game).items() if v is not None}
-    hw_inline = {
-        n: _hardware_to_dict(h) for n, h in s.hardware.items() if builtin.hardware.get(n) != h
-    }
+    hw_inline = {n: _hardware_to_dict(h) for n, h in s.hardware.items() if builtin.hardware.get(n) != h}
     if hw_inline:
         doc["hardware"] = hw_inline
     if builtin.llm.get(s.llm.name) != s.llm:
