@@ -253,6 +253,28 @@ def main() -> None:
             "latency_p95_s": pct(th["latency_s"], 95),
             "statuses": th["statuses"],
         }
+        # 2b. the lightest requests (1 output token), twice the clients: what the gateway + backends hold
+        li = run_client(
+            "--client",
+            "closed",
+            "--gateway",
+            gw,
+            "--concurrency",
+            str(2 * args.concurrency),
+            "--seconds",
+            str(args.seconds),
+            "--max-tokens",
+            "1",
+            timeout_s=20 * args.seconds,
+        )
+        m2 = gw_metrics()["summaries"]
+        result["throughput_1_token"] = {
+            "concurrency": 2 * args.concurrency, "seconds": li["wall_s"], "sent": li["sent"], "ok": li["ok"],
+            "http_error": li["http_error"], "lost": li["lost"], "requests_per_s": li["ok"] / li["wall_s"],
+            "latency_p50_s": pct(li["latency_s"], 50), "latency_p95_s": pct(li["latency_s"], 95),
+            "gateway_overhead_p95_s": m2["goalit_overhead_seconds"]["p95"],
+            "gateway_decision_p95_s": m2["goalit_decision_seconds"]["p95"],
+        }  # fmt: skip
         before = gw_metrics()["counters"]
 
         # 3. kill edge-a a third of the way in
@@ -308,6 +330,13 @@ def main() -> None:
     print(
         f"throughput: {t['requests_per_s']:.2f} req/s held with {t['concurrency']} clients "
         f"(p95 {t['latency_p95_s']:.2f} s, {t['http_error']} errors, {t['lost']} lost)"
+    )
+    t1 = result["throughput_1_token"]
+    print(
+        f"1-token requests: {t1['requests_per_s']:.1f} req/s held with {t1['concurrency']} clients "
+        f"(p95 {1e3 * t1['latency_p95_s']:.0f} ms; gateway overhead p95 "
+        f"{1e3 * t1['gateway_overhead_p95_s']:.1f} ms, "
+        f"decision p95 {1e3 * t1['gateway_decision_p95_s']:.1f} ms; {t1['lost']} lost)"
     )
     print(
         f"backend kill: {k['sent']} sent, {k['ok']} ok, {k['partial_streams']} partial streams, "
