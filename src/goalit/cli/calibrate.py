@@ -10,23 +10,13 @@ import argparse
 import os
 from pathlib import Path
 
-from goalit.cli._common import print_json, table
+from goalit.cli._common import positive_int, print_json, table
 
 LEVELS_HELP = "f16,q8_0,q5_0,q4_k_m,q4_0,q3_k_m,q2_k"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
-
-
 def _int_list(text: str) -> tuple[int, ...]:
-    values = tuple(_positive_int(t) for t in text.split(",") if t.strip())
+    values = tuple(positive_int(t) for t in text.split(",") if t.strip())
     if not values:
         raise argparse.ArgumentTypeError("must list at least one integer")
     return tuple(sorted(set(values)))
@@ -67,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunks",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="512-token WikiText-2 chunks for perplexity (default: 20)",
@@ -96,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--repeats",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="latency repetitions per level, run round-robin over the levels (default: 3)",
@@ -110,28 +100,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--prompt-tokens",
-        type=_positive_int,
+        type=positive_int,
         default=128,
         metavar="N",
         help="prompt length per sequence; prefill tokens/s is reported at this length (default: 128)",
     )
     p.add_argument(
         "--decode-steps",
-        type=_positive_int,
+        type=positive_int,
         default=32,
         metavar="N",
         help="timed decode steps per batch size and repetition (default: 32)",
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
         help="llama.cpp threads (default: all logical CPUs)",
     )
     p.add_argument(
         "--ppl-threads",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="llama.cpp threads for perplexity, which does not depend on timing (default: 1, robust "

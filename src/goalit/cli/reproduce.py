@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from goalit.cli._common import nonnegative_int
-
-
-def _positive_int(text: str) -> int:
-    value = nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
+from goalit.cli._common import positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
         help="parallel worker processes (default: number of CPUs)",
@@ -49,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="seeds per point (default: 20 in full mode, 3 in quick mode)",

@@ -8,18 +8,11 @@ import sys
 from goalit.cli._common import (
     add_scenario_argument,
     add_seed_argument,
-    nonnegative_int,
     positive_float,
+    positive_int,
     table,
 )
 from goalit.sim import policy_names, simulate
-
-
-def positive_int(text: str) -> int:
-    value = nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,15 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from goalit.cli._common import add_seed_argument, nonnegative_int, positive_float, print_json
+from goalit.cli._common import add_seed_argument, nonnegative_int, positive_float, positive_int, print_json
 from goalit.solvers.registry import REGISTRY
-
-
-def positive_int(text: str) -> int:
-    value = nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
 
 
 def share(text: str) -> float:
