@@ -75,6 +75,8 @@ def synthetic_calibration() -> Calibration:
         levels=levels,
         fit=fitted,
         fit_variant=variant,
+        constants=k,
+        fit_batches=None,
     )
 
 

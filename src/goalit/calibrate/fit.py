@@ -56,6 +56,7 @@ class Row:
     x: int
     measured_s: float
     predicted_s: float
+    fitted: bool = True  # False: held out of the fit (validation point)
 
     @property
     def error(self) -> float:
@@ -70,7 +71,7 @@ class Fit:
     eta_c: float
     overhead_s: float
     rows: tuple[Row, ...]
-    rms_log_error: float
+    rms_log_error: float  # over the fitted points
     eta_c_decode: float | None = None  # only for the variant fit (not part of the game's cost model)
 
     def errors(self, kind: str, level: str) -> dict[int, float]:
@@ -112,15 +113,25 @@ def predict(
     return np.where(is_decode, decode, prefill)
 
 
-def fit(points: list[Point], k: Constants, separate_decode_compute: bool = False) -> Fit:
+def fit(
+    points: list[Point],
+    k: Constants,
+    separate_decode_compute: bool = False,
+    decode_batches: tuple[int, ...] | None = None,
+) -> Fit:
     """Least-squares efficiencies (eta_m per level, eta_c, delta_0) for the measured ``points``.
 
+    ``decode_batches``: the decode batch sizes n that enter the fit (default: all); the other decode
+    points are held out and only predicted (``Row.fitted`` False), e.g. ``(1,)`` fits single-stream
+    decode and prefill, as in the spec's latency method, and validates d(n > 1).
     ``separate_decode_compute``: the variant with a second compute efficiency for the decode step
     (``eta_c_decode``), to measure how much of the error comes from sharing eta_c between prefill
     (GEMM) and batched decode (matrix-vector products) on a CPU. The game's cost model has one eta_c.
     """
     levels = sorted({p.level for p in points}, key=lambda lv: list(k.weight_bytes).index(lv))
-    measured = np.array([p.measured_s for p in points])
+    used = [p.kind != "decode" or decode_batches is None or p.x in decode_batches for p in points]
+    train = [p for p, u in zip(points, used, strict=True) if u]
+    measured = np.array([p.measured_s for p in train])
     decode_min = min((p.measured_s for p in points if p.kind == "decode"), default=1.0)
     n_lv = len(levels)
     n_eta = n_lv + (2 if separate_decode_compute else 1)  # log efficiencies, then delta_0
@@ -132,7 +143,7 @@ def fit(points: list[Point], k: Constants, separate_decode_compute: bool = False
 
     def residuals(x: np.ndarray) -> np.ndarray:
         eta_m, eta_c, d0, eta_dec = unpack(x)
-        return np.log(predict(points, k, eta_m, eta_c, d0, eta_dec) / measured)
+        return np.log(predict(train, k, eta_m, eta_c, d0, eta_dec) / measured)
 
     lo = np.r_[np.full(n_eta, np.log(ETA_MIN)), 0.0]
     hi = np.r_[np.zeros(n_eta), 0.95 * decode_min]
@@ -145,6 +156,9 @@ def fit(points: list[Point], k: Constants, separate_decode_compute: bool = False
                 best = res
     eta_m, eta_c, d0, eta_dec = unpack(best.x)
     pred = predict(points, k, eta_m, eta_c, d0, eta_dec)
-    rows = tuple(Row(p.kind, p.level, p.x, p.measured_s, float(q)) for p, q in zip(points, pred, strict=True))
-    rms = float(np.sqrt(np.mean(np.log(pred / measured) ** 2)))
+    rows = tuple(
+        Row(p.kind, p.level, p.x, p.measured_s, float(q), u)
+        for p, q, u in zip(points, pred, used, strict=True)
+    )
+    rms = float(np.sqrt(np.mean([np.log(r.predicted_s / r.measured_s) ** 2 for r in rows if r.fitted])))
     return Fit(eta_m=eta_m, eta_c=eta_c, overhead_s=d0, rows=rows, rms_log_error=rms, eta_c_decode=eta_dec)

@@ -53,15 +53,15 @@ def build_profile(
     levels = list(cal.levels)
     first = cal.levels[levels[0]].info
     st = cal.settings
-    n_decode = sum(1 for r in fit.rows if r.kind == "decode")
-    n_prefill = len(fit.rows) - n_decode
+    n_prefill = sum(1 for r in fit.rows if r.kind == "prefill")
     watts, watts_src = power_source(power_w, cal.machine.logical_cpus)
     eta_sorted = sorted(fit.eta_m.values())
+    n_decode = sum(1 for r in fit.rows if r.kind == "decode" and r.fitted)
     fit_src = (
         f"fitted by least squares to {n_decode} decode-step and {n_prefill} prefill timings of "
-        f"{len(levels)} levels (goalit.calibrate.fit, {cal.date}); largest decode error "
-        f"{100 * fit.max_abs_error('decode'):.1f} %, largest prefill error "
-        f"{100 * fit.max_abs_error('prefill'):.1f} % (see meta.fit)"
+        f"{len(levels)} levels (goalit.calibrate.fit, {cal.date}); largest error over all measured "
+        f"points: decode {100 * fit.max_abs_error('decode'):.1f} %, "
+        f"prefill {100 * fit.max_abs_error('prefill'):.1f} % (meta.fit)"
     )
     hardware = {
         "description": f"This machine's CPU ({cal.machine.cpu_model}, {cal.threads} threads), llama.cpp CPU "
@@ -176,6 +176,7 @@ def build_profile(
             "max_prefill_error": _r(cal.fit_variant.max_abs_error("prefill"), 3),
         },
         "fit": {
+            "decode_batches": list(cal.fit_batches or st.batches),
             "rms_log_error": _r(fit.rms_log_error, 3),
             "decode_error": {
                 lv: {str(n): _r(e, 3) for n, e in fit.errors("decode", lv).items()} for lv in levels

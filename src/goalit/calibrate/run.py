@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class Calibration:
     levels: dict[str, LevelResult]
     fit: fit.Fit
     fit_variant: fit.Fit  # with a separate decode compute efficiency (not in the game's cost model)
+    constants: fit.Constants
+    fit_batches: tuple[int, ...] | None  # decode batch sizes the fit used (None: all measured)
     samples: dict[str, list[measure.LatencySample]] = field(default_factory=dict, repr=False)
 
     def ladder_rows(self) -> list[dict[str, Any]]:
@@ -96,8 +98,10 @@ class Calibration:
             "text": self.text_name,
             "chunks": self.chunks,
             "repeats": self.repeats,
+            "settings": asdict(self.settings),
             "ladder": self.ladder_rows(),
             "fit": {
+                "decode_batches": list(self.fit_batches or self.settings.batches),
                 "eta_c": self.fit.eta_c,
                 "step_overhead_s": self.fit.overhead_s,
                 "rms_log_error": self.fit.rms_log_error,
@@ -149,6 +153,7 @@ def calibrate(
     quiet: float | None = DEFAULT_QUIET,
     quiet_timeout_s: float = DEFAULT_QUIET_TIMEOUT_S,
     ppl_threads: int = DEFAULT_PPL_THREADS,
+    fit_batches: tuple[int, ...] | None = None,
 ) -> Calibration:
     """Measure every level (see the module docstrings) and fit the roofline efficiencies.
 
@@ -158,11 +163,16 @@ def calibrate(
     most ``quiet_timeout_s``; ``None``: do not wait), and records their load during the repetition;
     (2) repetitions run round-robin over the levels, so that a burst of load spreads over all levels
     instead of biasing one; (3) the best repetition is the estimate (``measure.Latency``). Perplexity,
-    which does not depend on timing, runs with ``ppl_threads`` threads.
+    which does not depend on timing, runs with ``ppl_threads`` threads. ``fit_batches``: the decode
+    batch sizes used by the fit (default: all measured; the others are held out and reported).
     ``progress``: show a tqdm bar on stderr (None: only on a terminal).
     """
     for lv in levels:
         ladder.check_level(lv)
+    if fit_batches is not None and not set(fit_batches) & set(
+        (settings or measure.LatencySettings()).batches
+    ):
+        raise GoalitInputError("--fit-batches: none of these batch sizes is measured (see --batches)")
     levels = sorted(dict.fromkeys(levels), key=ladder.ORDER.index)
     if chunks < 1 or repeats < 1:
         raise GoalitInputError("chunks and repeats must be >= 1")
@@ -220,8 +230,8 @@ def calibrate(
             mem_bw=bw,
             flops=flops,
         )
-        fitted = fit.fit(fit_points(lat), consts)
-        variant = fit.fit(fit_points(lat), consts, separate_decode_compute=True)
+        fitted = fit.fit(fit_points(lat), consts, decode_batches=fit_batches)
+        variant = fit.fit(fit_points(lat), consts, separate_decode_compute=True, decode_batches=fit_batches)
         bar.update(1)
     finally:
         bar.close()
@@ -245,6 +255,8 @@ def calibrate(
         levels={lv: LevelResult(lv, paths[lv], infos[lv], ppl[lv], lat[lv]) for lv in levels},
         fit=fitted,
         fit_variant=variant,
+        constants=consts,
+        fit_batches=fit_batches,
         samples=samples,
     )
 

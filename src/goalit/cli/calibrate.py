@@ -99,6 +99,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="decode batch sizes n measured for d(n) (default: 1,2,4,8)",
     )
     p.add_argument(
+        "--fit-batches",
+        type=_int_list,
+        default=None,
+        metavar="LIST",
+        help="decode batch sizes that enter the fit; the others are held out (default: all of --batches)",
+    )
+    p.add_argument(
         "--prompt-tokens",
         type=positive_int,
         default=128,
@@ -211,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=None if args.quiet >= 1.0 else args.quiet,
         quiet_timeout_s=args.quiet_timeout,
         ppl_threads=args.ppl_threads,
+        fit_batches=args.fit_batches,
     )
     doc = profile.build_profile(cal, args.hardware_name, args.llm_name, args.power_w)
     path = profile.write_profile(doc, args.out)
