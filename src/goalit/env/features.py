@@ -32,6 +32,11 @@ FEATURES = ("prompt_tokens", "output_tokens", "alpha", "beta", "uplink_s", "down
             "step_if_join_s")  # fmt: skip
 
 
+OBS_HIGH = float(
+    np.finfo(np.float32).max
+)  # observations are clipped here (a vanishing radio rate: inf delay)
+
+
 def obs_size(game: Game) -> int:
     r = game.n_actions - 1
     return 3 + (r + 1) + 4 * r + game.n_servers
@@ -68,7 +73,7 @@ def observe(game: Game, rows: np.ndarray, n: np.ndarray, m: np.ndarray) -> tuple
         ],
         axis=1,
     )
-    return obs.astype(np.float32), allowed.astype(np.int8)
+    return np.minimum(obs, OBS_HIGH).astype(np.float32), allowed.astype(np.int8)
 
 
 def scores(game: Game, a: np.ndarray) -> dict[str, np.ndarray]:

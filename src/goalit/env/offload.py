@@ -115,7 +115,7 @@ class OffloadEnv(ParallelEnv):
             ]
         self._obs_space = spaces.Dict(
             {
-                "observation": spaces.Box(0.0, np.inf, (features.obs_size(g),), np.float32),
+                "observation": spaces.Box(0.0, features.OBS_HIGH, (features.obs_size(g),), np.float32),
                 "action_mask": spaces.MultiBinary(g.n_actions),
             }
         )
