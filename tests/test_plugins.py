@@ -64,6 +64,7 @@ def test_plugins_registry_finds_solver_and_policy(in_process):
         goalit.simulate("small", policy="cheapest-now", speed=2)
 
 
+@pytest.mark.slow
 def test_plugins_cli_lists_and_runs_them(cli_env, tmp_path):
     r = run_cli("algorithms", "--json")
     assert r.code == 0, r.err
@@ -99,6 +100,7 @@ def test_plugins_cli_lists_and_runs_them(cli_env, tmp_path):
     assert policies == {"goalit", "cheapest-now"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -115,6 +117,7 @@ def test_plugins_misspelt_names_are_one_line_errors(cli_env, tmp_path, args, mes
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_plugins_broken_entry_point_is_one_line(tmp_path, monkeypatch):
     site = install_example(tmp_path / "site")
     ep = next(site.glob("*.dist-info")) / "entry_points.txt"

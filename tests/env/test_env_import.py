@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from goalit_process import SRC
 
 
@@ -13,6 +15,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
                           env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})  # fmt: skip
 
 
+@pytest.mark.slow
 def test_env_core_import_does_not_load_pettingzoo_or_gymnasium():
     r = _run(
         "import sys, goalit, goalit.cli, goalit.sim, goalit.solvers.registry;"
@@ -23,6 +26,7 @@ def test_env_core_import_does_not_load_pettingzoo_or_gymnasium():
     assert r.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_env_without_the_extra_names_it():
     r = _run(
         "import sys; sys.modules['pettingzoo'] = None\ntry:\n import goalit.env\nexcept ModuleNotFoundError as e:\n print(e)"
