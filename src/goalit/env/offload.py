@@ -27,7 +27,6 @@ dynamic: brute force over decision games of at most ``brute_force_max_profiles``
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -113,28 +112,34 @@ class OffloadEnv(ParallelEnv):
             self.action_names[1:] = [
                 f"{names[int(g.server_of[r])]}:{g.level_of[r]}" for r in range(1, g.n_actions)
             ]
-        self._obs_space = spaces.Dict(
-            {
-                "observation": spaces.Box(0.0, features.OBS_HIGH, (features.obs_size(g),), np.float32),
-                "action_mask": spaces.MultiBinary(g.n_actions),
-            }
-        )
-        self._act_space = spaces.Discrete(g.n_actions)
+        self._obs_spaces: dict[str, spaces.Space] = {}
+        self._act_spaces: dict[str, spaces.Space] = {}
         self.possible_agents = self._possible_agents(0)
         self.agents: list[str] = []
         self.result = None
+        self.view = None
+        self.profile = dynamics.isolated_start(g) if self.driver is None else None
         self._opt: float | None = None
         self._opt_done = False
         self._np_random: np.random.Generator | None = None
 
-    # -- spaces: one shared object per agent name (PettingZoo asks for the same object every call) --------
-    @functools.cache  # noqa: B019 - one entry per agent name, as PettingZoo expects
+    # -- spaces: the same object for an agent on every call, as PettingZoo requires --------------------------
     def observation_space(self, agent: str) -> spaces.Space:
-        return self._obs_space
+        if agent not in self._obs_spaces:
+            self._obs_spaces[agent] = spaces.Dict(
+                {
+                    "observation": spaces.Box(
+                        0.0, features.OBS_HIGH, (features.obs_size(self.game),), np.float32
+                    ),
+                    "action_mask": spaces.MultiBinary(self.n_actions),
+                }
+            )
+        return self._obs_spaces[agent]
 
-    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Space:
-        return spaces.Discrete(self.n_actions)
+        if agent not in self._act_spaces:
+            self._act_spaces[agent] = spaces.Discrete(self.n_actions)
+        return self._act_spaces[agent]
 
     def _possible_agents(self, seed: int) -> list[str]:
         if self.driver is None:
@@ -297,7 +302,7 @@ class OffloadEnv(ParallelEnv):
     def state(self) -> np.ndarray:
         """Static: the current profile; dynamic: the actions of every request so far (-2 undecided)."""
         if self.driver is None:
-            return np.asarray(getattr(self, "profile", dynamics.isolated_start(self.game)), np.int64).copy()
+            return np.asarray(self.profile, np.int64).copy()
         return self.driver.actions()
 
     def render(self) -> str | None:
