@@ -153,3 +153,16 @@ def test_env_reset_mid_episode_stops_the_simulation_thread():
     assert not thread.is_alive()
     env.close()
     assert env.driver._thread is None
+
+
+def test_env_abandoned_dynamic_episode_ends_its_thread():
+    import gc
+
+    env = parallel_env("small", **DYNAMIC)
+    env.reset(seed=0)
+    thread = env.driver._thread
+    assert thread.is_alive()
+    del env
+    gc.collect()
+    thread.join(timeout=30)
+    assert not thread.is_alive()

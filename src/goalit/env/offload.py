@@ -317,6 +317,12 @@ class OffloadEnv(ParallelEnv):
         if self.driver is not None:
             self.driver.stop()
 
+    def __del__(self) -> None:  # an abandoned dynamic episode must not leave its thread waiting forever
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
 
 def parallel_env(scenario: Scenario | Game | str | Path = "small", **kwargs: Any) -> OffloadEnv:
     """The ParallelEnv ``goalit_offload_v0`` of ``scenario`` (options as :class:`OffloadEnv`)."""
