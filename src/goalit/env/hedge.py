@@ -134,9 +134,10 @@ class _Recorder:
         self.regret.append(float(regret_per_token.max()))
         self.played += cost
         self.fixed += action_costs
-        if self.first is None and dynamics.max_regret(self.game, mode) <= self.eps:
+        at_ne = dynamics.max_regret(self.game, mode) <= self.eps
+        if at_ne and self.first is None:
             self.first = len(self.social)
-        elif self.first is not None and dynamics.max_regret(self.game, mode) > self.eps:
+        elif not at_ne:
             self.first = None  # it left the equilibrium again: count from the last arrival
 
     def run(self, learners: HedgeLearners) -> HedgeRun:
