@@ -157,7 +157,7 @@ IN_PROCESS_FLAGS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "non_integer_seed": (["solve", "small", "--seed", "abc"], ("--seed", "invalid integer 'abc'")),
     "unknown_algorithm": (
         ["solve", "small", "--algorithm", "magic"],
-        ("--algorithm", "invalid choice: 'magic'"),
+        ("--algorithm", "unknown algorithm 'magic'"),
     ),
     "unknown_command": (["frobnicate"], ("invalid choice: 'frobnicate'",)),
     "validate_without_file": (["scenario", "validate"], ("required", "FILE")),

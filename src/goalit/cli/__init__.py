@@ -15,7 +15,9 @@ from goalit.errors import GoalitInputError
 
 # Subcommand modules, in help order. Each defines ``register(subparsers)``, which adds its parser and
 # sets ``func`` (args -> exit code). A module whose optional extra is not installed is skipped.
-COMMANDS = ("solve", "compare", "scenario", "simulate", "reproduce", "calibrate", "serve", "testbed")
+COMMANDS = (
+    "solve", "compare", "scenario", "simulate", "reproduce", "calibrate", "serve", "testbed", "algorithms",
+)  # fmt: skip
 
 
 class OneLineParser(argparse.ArgumentParser):

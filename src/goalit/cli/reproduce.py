@@ -53,6 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="LIST",
         help="comma-separated experiments to run (names or ids, e.g. E1,E4 or load,convergence)",
     )
+    p.add_argument(
+        "--policies",
+        default=None,
+        metavar="LIST",
+        help="comma-separated policies of the load sweep E1-E3, built-in or plug-in (see goalit algorithms; "
+        "default: the plan's)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         experiments=only,
         progress=not args.no_progress,
+        policies=tuple(args.policies.split(",")) if args.policies is not None else None,
     )
     s = res.sweep
     print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from goalit.cli._common import nonnegative_int
-from goalit.solvers.registry import REGISTRY
+from goalit.cli.algorithms import solver_name
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--policy",
-        choices=list(REGISTRY),
+        type=solver_name,
         default=None,
-        help="routing policy: goalit or any registry algorithm (default: the config's, else goalit)",
+        metavar="NAME",
+        help="routing policy: goalit or any registry or plug-in solver (default: the config's, else goalit)",
     )
     p.add_argument("--seed", type=nonnegative_int, default=None, help="seed of the policy's random stream")
     p.add_argument(

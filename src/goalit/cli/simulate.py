@@ -12,7 +12,8 @@ from goalit.cli._common import (
     positive_int,
     table,
 )
-from goalit.sim import policy_names, simulate
+from goalit.cli.algorithms import policy_name
+from goalit.sim import simulate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_scenario_argument(p)
     p.add_argument(
-        "--policy", "-p", choices=list(policy_names()), default="goalit", help="policy (default: goalit)"
+        "--policy",
+        "-p",
+        type=policy_name,
+        default="goalit",
+        metavar="NAME",
+        help="policy: a built-in algorithm or a plug-in, see goalit algorithms (default: goalit)",
     )
     p.add_argument("--trace", metavar="FILE", help="replay a trace: Azure CSV or Mooncake JSONL")
     p.add_argument(

@@ -7,15 +7,20 @@ from collections import Counter
 
 from goalit.api import resolve_scenario, solve
 from goalit.cli._common import add_scenario_argument, add_seed_argument, positive_float, print_json, table
+from goalit.cli.algorithms import solver_name
 from goalit.game.model import build_game
-from goalit.solvers.registry import REGISTRY
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("solve", help="solve the static offloading game of a scenario")
     add_scenario_argument(p)
     p.add_argument(
-        "--algorithm", "-a", choices=list(REGISTRY), default="goalit", help="algorithm (default: goalit)"
+        "--algorithm",
+        "-a",
+        type=solver_name,
+        default="goalit",
+        metavar="NAME",
+        help="algorithm: a built-in or a plug-in solver, see goalit algorithms (default: goalit)",
     )
     add_seed_argument(p)
     p.add_argument(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from goalit.cli._common import add_seed_argument, nonnegative_int, positive_float, positive_int, print_json
-from goalit.solvers.registry import REGISTRY
+from goalit.cli.algorithms import solver_name
 
 
 def share(text: str) -> float:
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--levels", default="q8_0,q4_0", help="quantization levels each server serves (default q8_0,q4_0)"
     )
     p.add_argument(
-        "--policy", choices=list(REGISTRY), default="goalit", help="routing policy (default goalit)"
+        "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"
     )
     p.add_argument(
         "--requests", "-n", type=positive_int, default=30, help="requests in the slice (default 30)"

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from goalit.errors import GoalitInputError
@@ -54,6 +54,23 @@ def check_experiments(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+def check_policies(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate the policies of the load sweep (simulator policy names, plug-ins included)."""
+    from goalit.sim.policies import policy_names
+    from goalit.solvers.registry import unknown_algorithm
+
+    known = policy_names()
+    out: list[str] = []
+    for n in (s.strip() for s in names):
+        if n not in known:
+            raise GoalitInputError("--policies: " + unknown_algorithm(n, known, "policy"))
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise GoalitInputError("--policies: no policy given")
+    return tuple(out)
+
+
 def reproduce(
     out_dir: str | Path,
     mode: str = "quick",
@@ -64,9 +81,15 @@ def reproduce(
     scheduler: str | None = None,
     experiments: tuple[str, ...] | None = None,
     progress: bool = True,
+    policies: tuple[str, ...] | None = None,
 ) -> ReproduceSummary:
-    """Run the plan of ``mode`` into ``out_dir``; resumes from its ``results.csv`` if present."""
+    """Run the plan of ``mode`` into ``out_dir``; resumes from its ``results.csv`` if present.
+
+    ``policies`` replaces the plan's policies of the load sweep E1-E3 (built-in or plug-in names).
+    """
     plan = make_plan(mode, seeds)
+    if policies is not None:
+        plan = replace(plan, load_policies=check_policies(policies))
     names = check_experiments(experiments)
     if backend not in BACKENDS:
         raise GoalitInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")

@@ -33,7 +33,7 @@ from goalit.scenario.profiles import (
     parse_catalogue,
 )
 from goalit.scenario.toml_io import read_toml
-from goalit.solvers.registry import REGISTRY
+from goalit.solvers.registry import algorithm_names
 
 BATCHING = ("serial", "continuous")
 
@@ -206,7 +206,7 @@ def _parse_gateway(t: Table | None) -> GatewaySettings:
     g = GatewaySettings(
         host=check_host(t.string("host", d.host), t),
         port=int(t.number("port", d.port, ge=0, le=65535, integer=True)),
-        policy=t.string("policy", d.policy, choices=REGISTRY),
+        policy=t.string("policy", d.policy, choices=algorithm_names()),
         seed=int(t.number("seed", d.seed, ge=0, integer=True)),
         max_body_bytes=int(t.number("max_body_bytes", d.max_body_bytes, ge=64, integer=True)),
         max_queue=int(t.number("max_queue", d.max_queue, ge=0, integer=True)),

@@ -296,21 +296,47 @@ def _plain(v: Any) -> Any:
 
 
 def policy_names() -> tuple[str, ...]:
-    """Every policy name: ``goalit``, ``ot-gah`` and the other registry algorithms."""
-    from goalit.solvers.registry import REGISTRY
+    """Every policy name: ``goalit``, ``ot-gah``, the other registry algorithms, then the plug-ins
+    (entry-point group ``goalit.algorithms``, :mod:`goalit.plugins`)."""
+    from goalit.solvers.registry import algorithm_names
 
-    return ("goalit", "ot-gah", *(n for n in REGISTRY if n not in ("goalit", "ot-gah")))
+    return ("goalit", "ot-gah", *(n for n in algorithm_names() if n not in ("goalit", "ot-gah")))
+
+
+def _plugin_policy(
+    name: str, cls: type[Policy], epoch_s: float | None, reroute: bool | None, options: dict[str, Any]
+) -> Policy:
+    """An instance of a plug-in's Policy class, named as registered; bad options are one line."""
+    kw = dict(options)
+    if epoch_s is not None:
+        kw["epoch_s"] = float(epoch_s)
+    if reroute is not None:
+        kw["reroute_queued"] = bool(reroute)
+    try:
+        pol = cls(**kw)
+    except TypeError as err:
+        raise GoalitInputError(f"policy {name}: {err}") from None
+    pol.name = name
+    return pol
 
 
 def make_policy(name: str, **options: Any) -> Policy:
     """The policy ``name`` with its options (``epoch_s``, ``reroute_queued`` and algorithm options)."""
+    from goalit.solvers.registry import REGISTRY, unknown_algorithm
+
     names = policy_names()
     if name not in names:
-        raise GoalitInputError(f"unknown policy {name!r} (expected one of: {', '.join(names)})")
+        raise GoalitInputError(unknown_algorithm(name, names, "policy"))
     epoch_s = options.pop("epoch_s", None)
     if epoch_s is not None and not (float(epoch_s) > 0 and np.isfinite(epoch_s)):
         raise GoalitInputError(f"epoch_s must be a finite number > 0, not {epoch_s}")
     reroute = options.pop("reroute_queued", None)
+    if name not in REGISTRY:
+        from goalit import plugins
+
+        cls = plugins.load(name)
+        if plugins.is_policy_class(cls):
+            return _plugin_policy(name, cls, epoch_s, reroute, options)
     if name == "goalit":
         unknown = set(options) - {"grant", "epsilon", "max_slots"}
         if unknown:

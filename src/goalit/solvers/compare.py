@@ -8,7 +8,7 @@ from typing import Any
 
 from goalit.game.model import Game
 from goalit.rng import stream
-from goalit.solvers.registry import REGISTRY
+from goalit.solvers.registry import get_solver, solver_names
 from goalit.solvers.result import SolveResult
 
 
@@ -33,15 +33,15 @@ def compare(
     algorithms: list[str] | None = None,
     options: dict[str, dict[str, Any]] | None = None,
 ) -> Comparison:
-    """Solve ``game`` with each algorithm (default: the whole registry); every one gets a fresh
+    """Solve ``game`` with each algorithm (default: the registry and plug-in solvers); each gets a fresh
     ``algorithm`` stream of ``seed``. ``options[name]`` holds keyword options of algorithm ``name``.
     """
-    names = list(REGISTRY) if algorithms is None else list(algorithms)
+    names = list(solver_names()) if algorithms is None else list(algorithms)
     for required in ("goalit", "optimum"):
         if required not in names:
             names.append(required)
     options = options or {}
-    results = [REGISTRY[n](game, stream(seed, "algorithm"), **options.get(n, {})) for n in names]
+    results = [get_solver(n)(game, stream(seed, "algorithm"), **options.get(n, {})) for n in names]
     by = {r.algorithm: r for r in results}
     opt = by["optimum"]
     opt_cost = opt.metrics.social_cost

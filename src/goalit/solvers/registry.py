@@ -1,7 +1,9 @@
 """One registry of algorithms: name -> function(game, rng, **options) -> SolveResult.
 
 Registering is explicit and per-registry (no import-time globals shared between simulations beyond
-this read-only table of built-ins); ``ALGORITHMS`` lists the names in presentation order.
+this read-only table of built-ins); ``ALGORITHMS`` lists the names in presentation order. Other
+packages add algorithms through the entry-point group ``goalit.algorithms`` (:mod:`goalit.plugins`);
+``get_solver`` and ``algorithm_names`` see them after the built-ins.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from goalit import plugins
+from goalit.errors import GoalitInputError
 from goalit.game.goalit import goalit
 from goalit.game.model import Game
 from goalit.solvers import baselines
@@ -58,9 +62,42 @@ REGISTRY: dict[str, Solver] = {
 ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
 
 
+def algorithm_names() -> tuple[str, ...]:
+    """The built-in algorithms, then the plug-ins' names (solvers and simulator policies, sorted)."""
+    return ALGORITHMS + tuple(n for n in plugins.plugins() if n not in REGISTRY)
+
+
+def solver_names() -> tuple[str, ...]:
+    """The names ``get_solver`` accepts: built-ins, then plug-in solvers (imports every plug-in)."""
+    return ALGORITHMS + tuple(
+        n for n in plugins.plugins() if n not in REGISTRY and not plugins.is_policy_class(plugins.load(n))
+    )
+
+
+def unknown_algorithm(name: str, known: tuple[str, ...] | None = None, what: str = "algorithm") -> str:
+    """One line naming an unknown ``name``, the closest known one and where the list is."""
+    import difflib
+
+    known = algorithm_names() if known is None else known
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {what} {name!r} ({hint}known: {', '.join(known)}; see goalit algorithms)"
+
+
 def get_solver(name: str) -> Solver:
-    """The solver registered as ``name``."""
-    try:
+    """The solver registered as ``name``: a built-in, else a plug-in solver (one-line error otherwise)."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown algorithm {name!r} (expected one of: {', '.join(REGISTRY)})") from None
+    if name not in plugins.plugins():
+        raise GoalitInputError(unknown_algorithm(name))
+    obj = plugins.load(name)
+    if plugins.is_policy_class(obj):
+        raise GoalitInputError(
+            f"algorithm {name!r} is a simulator policy (plug-in from {plugins.plugins()[name].distribution}): "
+            "it runs in simulate and reproduce, not on a static game"
+        )
+    if not callable(obj):
+        raise GoalitInputError(
+            f"plug-in {name!r} is neither a solver function nor a Policy class ({type(obj).__name__})"
+        )
+    return obj
