@@ -38,7 +38,14 @@ def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
 
 
 def potential(game: Game, a: np.ndarray) -> float:
-    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8)."""
+    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8).
+
+    With shared servers the game has no exact potential (a user's per-token time includes the other
+    variants' steps); then this returns sum_i C_i(a) / alpha_i, the normalised social cost, which
+    GOALIT records per slot for information only.
+    """
+    if game.shared:
+        return float((user_costs(game, a) / game.alpha).sum())
     n, m = loads(game, a)
     cols = game.potential_table.shape[1] - 1
     r = np.arange(game.n_actions)
@@ -56,6 +63,8 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     count: h(m + 1); a move within the current AP leaves the count, h(m).
     """
     srv = game.server_of
+    if game.shared:
+        return _moving_step_shared(game, a, n, m, x)
     d_next = game.step_time(np.arange(game.n_actions), n + 1)
     d_next[0] = 0.0
     m_x = m[np.maximum(srv, 0)]
@@ -68,10 +77,59 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     return d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
 
 
+def join_times(game: Game, n: np.ndarray) -> np.ndarray:
+    """(R+1,) per-token time of action x for a user joining it from outside x's group (or from local).
+
+    Partitioned: d_x(n_x + 1). Shared: T_G with n_x + 1: S_G - d_x(n_x) + d_x(n_x + 1) + H [N_G + 1 > cap_G].
+    """
+    r = np.arange(game.n_actions)
+    d_next = game.step_time(r, n + 1)
+    d_next[0] = 0.0
+    if not game.shared:
+        return d_next
+    d_cur = game.step_time(r, n)
+    d_cur[0] = 0.0
+    g = game.group_of[1:]
+    s_g, _ = _group_sums(game, d_cur, n)
+    n_g = np.bincount(g, weights=n[1:], minlength=game.n_groups)
+    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
+    out = np.zeros(game.n_actions)
+    out[1:] = np.where(game.group_shared[g], s_g[g] - d_cur[1:] + d_next[1:] + pen_next[g], d_next[1:])
+    return out
+
+
+def _moving_step_shared(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``_moving_step`` with shared servers: a move within a shared server also leaves the old variant."""
+    srv = game.server_of
+    r = np.arange(game.n_actions)
+    join = join_times(game, n)
+    d_cur = game.step_time(r, n)
+    d_cur[0] = 0.0
+    d_prev = game.step_time(r, np.maximum(n - 1, 0))
+    d_prev[0] = 0.0
+    grp = np.concatenate([[-1], game.group_of[1:]])
+    shared_act = np.concatenate([[False], game.group_shared[game.group_of[1:]]])
+    n_g = np.bincount(game.group_of[1:], weights=n[1:], minlength=game.n_groups)
+    pen_cur = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
+    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
+    # within the user's shared server: N_G unchanged, the old variant loses one sequence
+    within = join - pen_next[np.maximum(grp, 0)] + pen_cur[np.maximum(grp, 0)]
+    a_col = a[:, None]
+    same = (grp[x] == grp[a_col]) & shared_act[a_col] & (x != a_col)
+    tok = np.where(same, within[x] - d_cur[a_col] + d_prev[a_col], join[x])
+    m_x = m[np.maximum(srv, 0)]
+    h_next = game.ap_penalty(srv, m_x + 1)
+    h_cur = game.ap_penalty(srv, m_x)
+    srv_i = srv[a][:, None]
+    same_ap = (srv[x] == srv_i) & (srv_i >= 0)
+    return tok + np.where(same_ap, h_cur[x], h_next[x])
+
+
 def _staying_cost(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
     """C_i(a) for every user, from given loads."""
     srv_i = game.server_of[a]
-    cong = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
+    tok = token_times(game, n)[a] if game.shared else game.step_time(a, n[a])
+    cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
     return game.alpha * cong + game.beta[np.arange(game.n_users), a]
 
 
@@ -112,10 +170,11 @@ def max_regret(game: Game, a: np.ndarray) -> float:
 
 def isolated_start(game: Game) -> np.ndarray:
     """All local where allowed; other users at their cheapest action on an otherwise empty system."""
-    solo = (
-        game.alpha[:, None] * game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))[None, :]
-        + game.beta
-    )
+    if game.shared:
+        one = join_times(game, np.zeros(game.n_actions, dtype=np.int64))
+    else:
+        one = game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))
+    solo = game.alpha[:, None] * one[None, :] + game.beta
     solo[:, 0] = game.beta[:, 0]
     a = np.where(np.isfinite(game.beta[:, 0]), 0, np.argmin(solo, axis=1))
     return a.astype(np.int64)

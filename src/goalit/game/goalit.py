@@ -5,6 +5,10 @@ normalised gain exceeds epsilon send an update request (RTU); the coordinator gr
 (``grant="random"`` or ``"max-gain"``) or a set of requests that touch pairwise disjoint instances
 (``grant="parallel"``, largest gains first). Every granted move lowers the potential by exactly its
 normalised gain, so the protocol stops at an epsilon-Nash equilibrium (no requests) or at the slot cap.
+
+With shared servers (docs/model.md) the game is no exact potential game and best responses may cycle:
+the protocol remembers every profile it visited and stops (``cycled``) when one repeats; the slot cap
+``max_slots`` bounds it in any case. ``converged`` is True only at an epsilon-equilibrium.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class GoalitTrace:
     slots: int
     updates: int
     messages: int
+    cycled: bool = False  # stopped because a profile repeated (shared servers only)
     potential: list[float] = field(default_factory=list)  # Phi after every slot (index 0: start)
     requests: list[int] = field(default_factory=list)  # RTUs sent in every slot
     granted: list[int] = field(default_factory=list)  # updates granted in every slot
@@ -89,6 +94,7 @@ def goalit(
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
     trace.potential.append(dynamics.potential(game, a))
+    seen = {a.tobytes()} if game.shared else None
     while trace.slots < cap:
         trace.slots += 1
         br, gain = dynamics.best_responses(game, a, n, m)
@@ -125,5 +131,11 @@ def goalit(
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
         trace.potential.append(dynamics.potential(game, a))
+        if seen is not None:
+            key = a.tobytes()
+            if key in seen:
+                trace.cycled = True
+                break
+            seen.add(key)
     trace.profile = a
     return trace

@@ -10,7 +10,7 @@ steps of duration
 
 with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the tokens generated so far
 and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
-:func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
+:class:`goalit.physics.roofline.Roofline`. Between batch changes the step times are known in
 advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
 only its end is an event; a request accepted mid-segment cuts the segment at the end of the step in
 progress. Each request reserves KV memory for its full context, kappa (s + o), from acceptance to its
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from goalit.physics import llm
 from goalit.sim import engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,14 +69,7 @@ class _InstanceBase:
         self.kv_total = float(ip.memory_bytes[r] - ip.weight_bytes[r])
         self.kv_free = self.kv_total
         self.power_w = float(ip.power_w[r])
-        self._decode_args = (
-            float(ip.params), float(ip.weight_bytes[r]), self.kappa, float(ip.share[r]), float(ip.flops[r]),
-            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]), float(ip.overhead_s[r]),
-        )  # fmt: skip
-        self._prefill_args = (
-            float(ip.params), float(ip.weight_bytes[r]), float(ip.share[r]), float(ip.flops[r]),
-            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]),
-        )  # fmt: skip
+        self.roofline = ip.roofline.at(r)
         self.version = 0
         self.busy_s = 0.0  # time spent in prefill or decode steps
         self.tokens = 0  # output tokens generated (useful tokens, no padding)
@@ -87,11 +79,11 @@ class _InstanceBase:
 
     def prefill_time(self, total_prompt_tokens: float) -> float:
         """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5)."""
-        return float(llm.prefill_time_s(total_prompt_tokens, *self._prefill_args))
+        return float(self.roofline.prefill_s(total_prompt_tokens))
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Step times of a batch of ``batch`` sequences with total contexts ``context_tokens`` (s)."""
-        return llm.decode_step_time_s(batch, context_tokens, *self._decode_args)
+        return self.roofline.decode_step_s(batch, context_tokens)
 
 
 class ContinuousInstance(_InstanceBase):

@@ -30,7 +30,6 @@ import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.model import LOCAL, Game
-from goalit.physics import llm
 from goalit.solvers.result import SolveResult
 
 WAIT = -1
@@ -44,21 +43,10 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
     """
     ip = game.instances
     b = np.atleast_1d(np.asarray(batch, dtype=float))
-    pre = llm.prefill_time_s(
-        b * s_max,
-        ip.params,
-        ip.weight_bytes[r],
-        ip.share[r],
-        ip.flops[r],
-        ip.mem_bw[r],
-        ip.eta_c[r],
-        ip.eta_m[r],
-    )
+    roof = ip.roofline.at(r)
+    pre = roof.prefill_s(b * s_max)
     t = np.arange(1, int(o_max) + 1, dtype=float)
-    dec = llm.decode_step_time_s(
-        b[:, None], b[:, None] * (s_max + t[None, :]), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token,
-        ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
-    )  # fmt: skip
+    dec = roof.decode_step_s(b[:, None], b[:, None] * (s_max + t[None, :]))
     return pre + dec.sum(axis=1)
 
 
@@ -135,20 +123,9 @@ class BatchTimes:
             return out
         b = np.arange(1, self.b_cap + 1, dtype=float)[:, None]
         t = np.arange(1, int(self.outputs[-1]) + 1, dtype=float)[None, :]
-        pre = llm.prefill_time_s(
-            b * s,
-            ip.params,
-            ip.weight_bytes[r],
-            ip.share[r],
-            ip.flops[r],
-            ip.mem_bw[r],
-            ip.eta_c[r],
-            ip.eta_m[r],
-        )
-        dec = llm.decode_step_time_s(
-            b, b * (s + t), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token, ip.share[r], ip.flops[r],
-            ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
-        )  # fmt: skip
+        roof = ip.roofline.at(r)
+        pre = roof.prefill_s(b * s)
+        dec = roof.decode_step_s(b, b * (s + t))
         total = pre + np.cumsum(dec, axis=1)[:, self.outputs - 1]
         fits = static_batch_fits(g, r, b, s, self.outputs[None, :])
         out[1:] = np.where(fits, total, np.inf)
