@@ -24,16 +24,40 @@ def user_costs(game: Game, a: np.ndarray) -> np.ndarray:
     return _staying_cost(game, a, *loads(game, a))
 
 
+def token_times(game: Game, n: np.ndarray) -> np.ndarray:
+    """(R+1,) per-token time of every action under loads ``n`` (s/token; 0 for local).
+
+    Partitioned instance r: d_r(n_r) (its step table, penalty included). Shared server group G:
+    T_G(n) = sum_{r in G} d_r(n_r) + H [N_G > cap_G], the server's iteration time (docs/model.md).
+    """
+    d = game.step_time(np.arange(game.n_actions), n)
+    d[0] = 0.0
+    if not game.shared:
+        return d
+    s_g, pen = _group_sums(game, d, n)
+    out = np.zeros(game.n_actions)
+    out[1:] = s_g[game.group_of[1:]] + pen[game.group_of[1:]]
+    return out
+
+
+def _group_sums(game: Game, d: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S_G, H [N_G > cap_G]) of every group, from per-action step times ``d`` and loads ``n``."""
+    g = game.group_of[1:]
+    s_g = np.bincount(g, weights=d[1:], minlength=game.n_groups)
+    n_g = np.bincount(g, weights=n[1:], minlength=game.n_groups)
+    return s_g, np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
+
+
 def latencies(game: Game, a: np.ndarray) -> np.ndarray:
-    """End-to-end latency of every user under Model A (s): fixed part + o_i d_r(n_r)."""
+    """End-to-end latency of every user under Model A (s): fixed part + o_i tau_r(n)."""
     n, _ = loads(game, a)
-    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * game.step_time(a, n[a])
+    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * token_times(game, n)[a]
 
 
 def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
-    """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o d), or P_dev T_loc."""
+    """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o tau), or P_dev T_loc."""
     n, _ = loads(game, a)
-    wait = game.output_tokens * game.step_time(a, n[a])
+    wait = game.output_tokens * token_times(game, n)[a]
     return game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
 
 

@@ -27,7 +27,7 @@ from goalit.physics import llm
 from goalit.scenario.model import Scenario, Users
 from goalit.sim import engine
 from goalit.sim.policies import WAIT, Decision, Policy, SubgameBuilder, View
-from goalit.sim.server import ChannelPool, ContinuousInstance, StaticInstance
+from goalit.sim.server import ChannelPool, ContinuousInstance, SharedServer, StaticInstance, VariantView
 from goalit.sim.workload import Workload
 
 UNDECIDED = -2
@@ -60,6 +60,11 @@ def request_game(
                       kv_context_tokens=kv_context_tokens or kv)  # fmt: skip
     ip = game.instances
     free = ip.memory_bytes - ip.weight_bytes
+    if game.shared:  # a shared server's KV pool is its memory minus every hosted variant's weights
+        g = game.group_of[1:]
+        hosted = np.bincount(g, weights=ip.weight_bytes[1:], minlength=game.n_groups)[g]
+        free = free.copy()
+        free[1:] = np.where(game.group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
     need = ip.kv_bytes_per_token * (game.prompt_tokens + game.output_tokens)
     too_big = need[:, None] > free[None, :]
     too_big[:, 0] = False  # local feasibility (device memory) is already in beta
@@ -131,13 +136,24 @@ class Simulation:
 
         self.events = engine.EventQueue()
         self.instances: list[Any] = [None]
+        self.engines: list[Any] = []  # one per partitioned instance or shared server
+        shared_of: dict[int, SharedServer] = {}
         for r in range(1, game.n_actions):
+            g = -1 if game.group_of is None else int(game.group_of[r])
+            if not policy.static and game.shared and game.group_shared[g]:
+                if g not in shared_of:
+                    members = np.flatnonzero(game.group_of == g).tolist()
+                    shared_of[g] = SharedServer(members, game, self, max_batch)
+                    self.engines.append(shared_of[g])
+                self.instances.append(VariantView(shared_of[g], r))
+                continue
             inst = (
                 StaticInstance(r, game, self)
                 if policy.static
                 else ContinuousInstance(r, game, self, max_batch)
             )
             self.instances.append(inst)
+            self.engines.append(inst)
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.load = np.zeros(game.n_actions, np.int64)  # requests per action from dispatch to last token
@@ -370,7 +386,7 @@ class Simulation:
     def _finish(self) -> None:
         """Account for the requests still in the system at the horizon (tokens generated so far)."""
         t = self.t_end
-        for inst in self.instances[1:]:
+        for inst in self.engines:
             inst.close(t)
             for k, g in inst.generated_by(t).items():
                 if self.status[k] == UNFINISHED and np.isnan(self.last_token_s[k]):
