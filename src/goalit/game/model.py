@@ -84,7 +84,9 @@ class InstanceParams:
 class Game:
     """Cost tables of one scenario. Shapes: N users, R instances (+1 with local), M servers/APs.
 
-    step_table[r, n]: d_r(n) in s/token for n = 0..C, with column C valid for every n >= C.
+    step_table[r, n]: d_r(n) in s/token for n = 0..C, plus H beyond the KV capacity of a partitioned
+    instance (added to the step time, so the table is non-decreasing in n for any H); column C is used
+    for every n >= C (it is beyond every partitioned capacity; shared rows have C = N + 1).
     potential_table[r, n]: sum_{k=1..n} step_table[r, k].
     """
 
@@ -248,7 +250,7 @@ def build_game(
     loads = np.arange(cols + 1)
     d = roof.decode_table(loads, ctx)
     over = (loads[None, :] > capacity[:, None]) & ~shared_rows[:, None]
-    step = np.where(over, g.capacity_penalty_s, d)
+    step = d + np.where(over, g.capacity_penalty_s, 0.0)  # H added, not substituted: monotone for any H
     step[:, 0] = 0.0
     step[0] = 0.0
     potential = np.cumsum(step, axis=1)

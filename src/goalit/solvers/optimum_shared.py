@@ -1,0 +1,145 @@
+"""The exact social optimum of a game with shared servers, as a MILP (HiGHS through ``scipy.optimize.milp``).
+
+On a shared server the per-token time of every user is the server's iteration time
+T_G(n) = sum_{r in G} d_r(n_r) + H [N_G > cap_G] (docs/model.md), so the congestion cost of group G is
+the product A_G T_G(n) with A_G = sum_{i on G} alpha_i. Linearisation, exact at integer points:
+
+* x_{i,r} in {0,1} for every allowed (user, action); sum_r x_{i,r} = 1.
+* z_{r,k} in {0,1}, k = 0..K_r: variant r serves exactly k users; sum_k z_{r,k} = 1 and
+  sum_k k z_{r,k} = sum_i x_{i,r}.
+* w_{r,k} >= 0 stands for A_G z_{r,k}: w_{r,k} >= A_G - U_G (1 - z_{r,k}) with U_G the largest A_G
+  possible; its cost d_r(k) >= 0 keeps it at max(0, A_G - U_G (1 - z)) = A_G z_{r,k} in an optimum.
+  Congestion cost: sum_{r,k>=1} d_r(k) w_{r,k}.
+* Capacity of a shared group: p_G in {0,1}, N_G <= cap_G + (N_G^max - cap_G) p_G, q_G >= A_G - U_G (1 - p_G),
+  q_G >= 0, cost H q_G (= H A_G [N_G > cap_G]). A partitioned instance is a group of one whose penalty
+  is already in its step table.
+* AP j: as in :mod:`goalit.solvers.optimum` (one binary for m_j > K_j, cost H times the alphas on j).
+
+The objective equals S(a) = sum_i C_i(a) at every integer point, so HiGHS's optimum is the social optimum
+(up to ``mip_rel_gap``). Without the bound reduction of the partitioned MILP the relaxation is weak:
+this is for small games (benchmarks/optimum_shared.py measures how many users it solves in 30 s).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, milp
+
+from goalit.game import dynamics
+from goalit.game.goalit import goalit
+from goalit.game.model import Game
+
+
+def solve_milp_shared(
+    game: Game, time_limit_s: float | None = None, mip_rel_gap: float = 1e-7, incumbent: np.ndarray | None = None
+) -> Any:
+    """Minimise the social cost of a game with shared servers; returns an ``optimum.MilpOutcome``."""
+    from goalit.solvers.optimum import MILP_STATUS, MilpOutcome, _Rows
+
+    t0 = time.perf_counter()
+    n_users, n_act = game.n_users, game.n_actions
+    if incumbent is None:
+        start = dynamics.isolated_start(game)
+        ne = goalit(game, np.random.default_rng(0), initial=start, max_slots=min(game.max_slots, 10_000)).profile
+        costs = [dynamics.user_costs(game, a).sum() for a in (ne, start)]
+        incumbent = ne if costs[0] <= costs[1] else start
+    inc = np.asarray(incumbent, dtype=np.int64)
+    alpha = game.alpha
+    ui, ri = np.nonzero(game.allowed)
+    n_x = ui.size
+    cost: list[np.ndarray] = [game.beta[ui, ri]]
+    integrality: list[np.ndarray] = [np.ones(n_x)]
+    upper: list[np.ndarray] = [np.ones(n_x)]
+    rows = _Rows()
+    nxt = n_x
+
+    def new_vars(c: np.ndarray, integer: bool, ub: np.ndarray) -> np.ndarray:
+        nonlocal nxt
+        idx = np.arange(nxt, nxt + c.size)
+        nxt += c.size
+        cost.append(np.asarray(c, dtype=float))
+        integrality.append(np.full(c.size, 1.0 if integer else 0.0))
+        upper.append(np.broadcast_to(np.asarray(ub, dtype=float), c.shape).copy())
+        return idx
+
+    starts = np.searchsorted(ui, np.arange(n_users + 1))
+    for i in range(n_users):
+        rows.add(np.arange(starts[i], starts[i + 1]), 1.0, 1.0, 1.0)
+
+    group_of = game.group_of
+    for g in range(game.n_groups):
+        acts = np.flatnonzero(group_of == g)
+        cols_g = np.flatnonzero(np.isin(ri, acts))
+        if cols_g.size == 0:
+            continue
+        users_g = np.unique(ui[cols_g])
+        u_g = float(alpha[users_g].sum())  # U_G: every user that may join G
+        a_cols, a_vals = cols_g, alpha[ui[cols_g]]  # A_G = sum alpha_i x_{i,r}, r in G
+        for r in acts.tolist():
+            cols = np.flatnonzero(ri == r)
+            k_max = int(cols.size)
+            if k_max == 0:
+                continue
+            k = np.arange(1, k_max + 1)
+            d = game.step_time(np.full(k_max, r), k)
+            z = new_vars(np.zeros(k_max + 1), True, np.ones(k_max + 1))
+            rows.add(z, 1.0, 1.0, 1.0)
+            rows.add(np.concatenate([z[1:], cols]), np.concatenate([k, -np.ones(cols.size)]), 0.0, 0.0)
+            w = new_vars(d, False, np.full(k_max, u_g))
+            for q in range(k_max):  # w_{r,k} - A_G - U_G z_{r,k} >= -U_G
+                rows.add(np.concatenate([[w[q], z[q + 1]], a_cols]),
+                         np.concatenate([[1.0, -u_g], -a_vals]), -u_g, np.inf)  # fmt: skip
+        cap = int(game.group_capacity[g])
+        n_max = users_g.size
+        if game.group_shared[g] and n_max > cap:
+            p = new_vars(np.zeros(1), True, np.ones(1))
+            q = new_vars(np.array([game.penalty_s]), False, np.array([u_g]))
+            rows.add(np.concatenate([cols_g, p]), np.concatenate([np.ones(cols_g.size), [-(n_max - cap)]]),
+                     -np.inf, cap)  # fmt: skip
+            rows.add(np.concatenate([q, a_cols, p]), np.concatenate([[1.0], -a_vals, [-u_g]]), -u_g, np.inf)
+
+    for j in range(game.n_servers):
+        cols = np.flatnonzero((ri > 0) & (game.server_of[ri] == j))
+        if cols.size == 0:
+            continue
+        users = np.unique(ui[cols])
+        m_max, k_j = users.size, int(game.subchannels[j])
+        if m_max <= k_j:
+            continue
+        a_max = float(alpha[users].sum())
+        p = new_vars(np.zeros(1), True, np.ones(1))
+        q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
+        rows.add(np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j)
+        rows.add(np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf)
+
+    options: dict[str, Any] = {"disp": False, "mip_rel_gap": mip_rel_gap, "presolve": True}
+    if time_limit_s is not None:
+        options["time_limit"] = float(time_limit_s)
+    res = milp(
+        np.concatenate(cost),
+        constraints=rows.constraint(nxt),
+        integrality=np.concatenate(integrality),
+        bounds=Bounds(np.zeros(nxt), np.concatenate(upper)),
+        options=options,
+    )
+    profile = inc.copy()
+    objective = float(dynamics.user_costs(game, inc).sum())
+    inc_cost = objective
+    if res.x is not None:
+        x = res.x[:n_x] > 0.5
+        found = np.zeros(n_users, dtype=np.int64)
+        found[ui[x]] = ri[x]
+        cost_found = float(dynamics.user_costs(game, found).sum())
+        if cost_found <= objective:
+            profile, objective = found, cost_found
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = float("nan") if bound is None else float(bound)
+    gap = max(0.0, (objective - bound) / max(abs(objective), 1e-12)) if np.isfinite(bound) else float("nan")
+    return MilpOutcome(
+        profile=profile, objective=objective, dual_bound=bound, mip_gap=gap,
+        status=MILP_STATUS.get(int(res.status), "other"), nodes=int(getattr(res, "mip_node_count", 0) or 0),
+        variables=int(nxt), constraints=len(rows.lo), runtime_s=time.perf_counter() - t0, incumbent_cost=inc_cost,
+    )  # fmt: skip
