@@ -84,12 +84,18 @@ def variant_document(doc: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any
         doc["llm"] = str(keys["llm"])
         levels = llms[doc["llm"]].levels
         for s in servers:
-            s["instances"] = _merge_missing_levels(s["instances"], levels, old)
+            if "hosts" in s:  # shared server: drop the levels the new LLM lacks (q4_k_m if none is left)
+                s["hosts"] = [lv for lv in s["hosts"] if lv in levels] or ["q4_k_m"]
+            else:
+                s["instances"] = _merge_missing_levels(s["instances"], levels, old)
         if doc.get("local_level") not in levels:
             doc["local_level"] = "q4_k_m"
     if keys.get("levels", "ladder") != "ladder":
         for s in servers:
-            s["instances"] = [{"level": str(keys["levels"]), "share": 1.0}]
+            if "hosts" in s:
+                s["hosts"] = [str(keys["levels"])]
+            else:
+                s["instances"] = [{"level": str(keys["levels"]), "share": 1.0}]
     doc["servers"] = servers
     return doc
 
