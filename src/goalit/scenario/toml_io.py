@@ -32,12 +32,12 @@ from goalit.scenario.generate import (
     parse_user_generator,
 )
 from goalit.scenario.model import (
+    SHARING_MODES,
     AccessPoint,
     GameParams,
     Instance,
     Radio,
     Scenario,
-    SHARING_MODES,
     Server,
     Users,
 )
@@ -232,7 +232,7 @@ def _parse_instances(t: Table, levels: set[str], sharing: str) -> tuple[Instance
             level = it.string("level", choices=levels)
             if sharing == "shared":
                 if it.has("share"):
-                    it.fail("only a partitioned server gives shares (set sharing = \"partitioned\")", "share")
+                    it.fail('only a partitioned server gives shares (set sharing = "partitioned")', "share")
                 insts.append(Instance(level, 1.0))
             else:
                 insts.append(Instance(level, float(it.number("share", gt=0, le=1))))
@@ -243,7 +243,9 @@ def _parse_instances(t: Table, levels: set[str], sharing: str) -> tuple[Instance
     seen = [i.level for i in insts]
     for k, lv in enumerate(seen):
         if seen.index(lv) != k:
-            t.fail(f"level {lv!r} is hosted twice", f"{key}[{k}]" if key == "hosts" else f"instances[{k}].level")
+            t.fail(
+                f"level {lv!r} is hosted twice", f"{key}[{k}]" if key == "hosts" else f"instances[{k}].level"
+            )
     if sharing == "partitioned" and sum(i.share for i in insts) > 1 + 1e-9:
         t.fail("shares of the instances add up to more than 1", "instances")
     return tuple(insts)
@@ -359,11 +361,7 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "hardware": sv.hardware,
             "ap": asdict(sv.ap),
             "sharing": sv.sharing,
-            **(
-                {"hosts": list(sv.hosts)}
-                if sv.shared
-                else {"instances": [asdict(i) for i in sv.instances]}
-            ),
+            **({"hosts": list(sv.hosts)} if sv.shared else {"instances": [asdict(i) for i in sv.instances]}),
         }
         for sv in s.servers
     ]

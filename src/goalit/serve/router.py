@@ -226,7 +226,10 @@ class Router:
 
         zeros = np.zeros(n_act)
         ip = InstanceParams(
-            roofline=self.roofline, memory_bytes=zeros, power_w=zeros, context_tokens=ctx,
+            roofline=self.roofline,
+            memory_bytes=zeros,
+            power_w=zeros,
+            context_tokens=ctx,
             kv_context_tokens=float((s + o).max()),
         )
         game = Game(

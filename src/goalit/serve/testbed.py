@@ -516,8 +516,16 @@ def speed_check(
     for j, url in enumerate(urls):
         for lv in levels:
             lvp = llm.levels[lv]
-            roof = Roofline.single(llm.params, llm.kv_bytes_per_token, lvp.weight_bytes, hw.flops_fp16,
-                                   hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv), hw.step_overhead_s)
+            roof = Roofline.single(
+                llm.params,
+                llm.kv_bytes_per_token,
+                lvp.weight_bytes,
+                hw.flops_fp16,
+                hw.mem_bw_bytes_per_s,
+                hw.eta_c,
+                hw.eta_m_for(lv),
+                hw.step_overhead_s,
+            )
             pre = float(roof.prefill_s(prompt_tokens))
 
             def step(ctx: float, roof=roof) -> float:

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goalit.physics import llm
-
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
 

@@ -355,7 +355,6 @@ class SharedServer(ContinuousInstance):
         else:
             self.phase = IDLE
 
-
     def close(self, t: float) -> None:
         if self.phase == DECODE:
             k = int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))

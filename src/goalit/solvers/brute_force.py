@@ -52,8 +52,13 @@ def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
         member[np.arange(1, n_act), game.group_of[1:]] = 1.0
         n_g = loads @ member
         t_g = d @ member + np.where(n_g > game.group_capacity[None, :], game.penalty_s, 0.0)
-        tok = np.where(profiles > 0, np.take_along_axis(t_g, np.maximum(game.group_of[profiles], 0), axis=1), 0.0)
-        return game.alpha[None, :] * (tok + game.ap_penalty(srv, m_own)) + game.beta[np.arange(n)[None, :], profiles]
+        tok = np.where(
+            profiles > 0, np.take_along_axis(t_g, np.maximum(game.group_of[profiles], 0), axis=1), 0.0
+        )
+        return (
+            game.alpha[None, :] * (tok + game.ap_penalty(srv, m_own))
+            + game.beta[np.arange(n)[None, :], profiles]
+        )
     cong = game.step_time(profiles, n_own) + game.ap_penalty(srv, m_own)
     return game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
 

@@ -34,16 +34,21 @@ from goalit.game.model import Game
 
 
 def solve_milp_shared(
-    game: Game, time_limit_s: float | None = None, mip_rel_gap: float = 1e-7, incumbent: np.ndarray | None = None
+    game: Game,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-7,
+    incumbent: np.ndarray | None = None,
 ) -> Any:
     """Minimise the social cost of a game with shared servers; returns an ``optimum.MilpOutcome``."""
     from goalit.solvers.optimum import MILP_STATUS, MilpOutcome, _Rows
 
     t0 = time.perf_counter()
-    n_users, n_act = game.n_users, game.n_actions
+    n_users = game.n_users
     if incumbent is None:
         start = dynamics.isolated_start(game)
-        ne = goalit(game, np.random.default_rng(0), initial=start, max_slots=min(game.max_slots, 10_000)).profile
+        ne = goalit(
+            game, np.random.default_rng(0), initial=start, max_slots=min(game.max_slots, 10_000)
+        ).profile
         costs = [dynamics.user_costs(game, a).sum() for a in (ne, start)]
         incumbent = ne if costs[0] <= costs[1] else start
     inc = np.asarray(incumbent, dtype=np.int64)
@@ -112,8 +117,12 @@ def solve_milp_shared(
         a_max = float(alpha[users].sum())
         p = new_vars(np.zeros(1), True, np.ones(1))
         q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
-        rows.add(np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j)
-        rows.add(np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf)
+        rows.add(
+            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
+        )
+        rows.add(
+            np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
+        )
 
     options: dict[str, Any] = {"disp": False, "mip_rel_gap": mip_rel_gap, "presolve": True}
     if time_limit_s is not None:
