@@ -7,17 +7,18 @@ the product A_G T_G(n) with A_G = sum_{i on G} alpha_i. Linearisation, exact at 
 * x_{i,r} in {0,1} for every allowed (user, action); sum_r x_{i,r} = 1.
 * z_{r,k} in {0,1}, k = 0..K_r: variant r serves exactly k users; sum_k z_{r,k} = 1 and
   sum_k k z_{r,k} = sum_i x_{i,r}.
-* w_{r,k} >= 0 stands for A_G z_{r,k}: w_{r,k} >= A_G - U_G (1 - z_{r,k}) with U_G the largest A_G
-  possible; its cost d_r(k) >= 0 keeps it at max(0, A_G - U_G (1 - z)) = A_G z_{r,k} in an optimum.
-  Congestion cost: sum_{r,k>=1} d_r(k) w_{r,k}.
-* Capacity of a shared group: p_G in {0,1}, N_G <= cap_G + (N_G^max - cap_G) p_G, q_G >= A_G - U_G (1 - p_G),
-  q_G >= 0, cost H q_G (= H A_G [N_G > cap_G]). A partitioned instance is a group of one whose penalty
-  is already in its step table.
+* y_{i,r,k} >= 0 for every user i that may use group G, every r in G and k = 0..K_r stands for
+  x_{i,G} z_{r,k} (x_{i,G} = sum_{r' in G} x_{i,r'}): sum_k y_{i,r,k} = x_{i,G} and y_{i,r,k} <= z_{r,k},
+  which force y = x_{i,G} z exactly (one load level of r per user on G); y_{i,r,0} <= 1 - x_{i,r}.
+  Congestion cost: sum alpha_i d_r(k) y_{i,r,k} = sum_i alpha_i T_G(n) without the penalty.
+* Capacity of a shared group: p_G in {0,1}, N_G <= cap_G + (N_G^max - cap_G) p_G, and per user
+  v_i >= x_{i,G} + p_G - 1, v_i >= 0, cost alpha_i H. A partitioned instance is a group of one whose
+  penalty is already in its step table.
 * AP j: as in :mod:`goalit.solvers.optimum` (one binary for m_j > K_j, cost H times the alphas on j).
 
 The objective equals S(a) = sum_i C_i(a) at every integer point, so HiGHS's optimum is the social optimum
-(up to ``mip_rel_gap``). Without the bound reduction of the partitioned MILP the relaxation is weak:
-this is for small games (benchmarks/optimum_shared.py measures how many users it solves in 30 s).
+(up to ``mip_rel_gap``). Without the bound reduction of the partitioned MILP and with N_G K_r product
+variables per variant, this is for small games (benchmarks/optimum_shared.py measures how many users it solves in 30 s).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def solve_milp_shared(
         if cols_g.size == 0:
             continue
         users_g = np.unique(ui[cols_g])
-        u_g = float(alpha[users_g].sum())  # U_G: every user that may join G
-        a_cols, a_vals = cols_g, alpha[ui[cols_g]]  # A_G = sum alpha_i x_{i,r}, r in G
+        # x_{i,G} = sum_{r in G} x_{i,r}: the columns of user i on G
+        on_g = {int(i): cols_g[ui[cols_g] == i] for i in users_g.tolist()}
         for r in acts.tolist():
             cols = np.flatnonzero(ri == r)
             k_max = int(cols.size)
@@ -93,18 +94,32 @@ def solve_milp_shared(
             z = new_vars(np.zeros(k_max + 1), True, np.ones(k_max + 1))
             rows.add(z, 1.0, 1.0, 1.0)
             rows.add(np.concatenate([z[1:], cols]), np.concatenate([k, -np.ones(cols.size)]), 0.0, 0.0)
-            w = new_vars(d, False, np.full(k_max, u_g))
-            for q in range(k_max):  # w_{r,k} - A_G - U_G z_{r,k} >= -U_G
-                rows.add(np.concatenate([[w[q], z[q + 1]], a_cols]),
-                         np.concatenate([[1.0, -u_g], -a_vals]), -u_g, np.inf)  # fmt: skip
+            for i in users_g.tolist():  # y_{i,r,k} = x_{i,G} z_{r,k}, cost alpha_i d_r(k)
+                y = new_vars(np.concatenate([[0.0], alpha[i] * d]), False, np.ones(k_max + 1))
+                xi = on_g[i]
+                rows.add(
+                    np.concatenate([y, xi]), np.concatenate([np.ones(k_max + 1), -np.ones(xi.size)]), 0.0, 0.0
+                )
+                for q in range(k_max + 1):
+                    rows.add([y[q], z[q]], [1.0, -1.0], -np.inf, 0.0)
+                own = cols[ui[cols] == i]
+                if own.size:  # i on r itself: r serves at least one user
+                    rows.add(np.concatenate([[y[0]], own]), [1.0, 1.0], -np.inf, 1.0)
         cap = int(game.group_capacity[g])
         n_max = users_g.size
         if game.group_shared[g] and n_max > cap:
             p = new_vars(np.zeros(1), True, np.ones(1))
-            q = new_vars(np.array([game.penalty_s]), False, np.array([u_g]))
             rows.add(np.concatenate([cols_g, p]), np.concatenate([np.ones(cols_g.size), [-(n_max - cap)]]),
                      -np.inf, cap)  # fmt: skip
-            rows.add(np.concatenate([q, a_cols, p]), np.concatenate([[1.0], -a_vals, [-u_g]]), -u_g, np.inf)
+            for i in users_g.tolist():  # v_i >= x_{i,G} + p_G - 1, cost alpha_i H
+                v = new_vars(np.array([alpha[i] * game.penalty_s]), False, np.ones(1))
+                xi = on_g[i]
+                rows.add(
+                    np.concatenate([v, xi, p]),
+                    np.concatenate([[1.0], -np.ones(xi.size), [-1.0]]),
+                    -1.0,
+                    np.inf,
+                )
 
     for j in range(game.n_servers):
         cols = np.flatnonzero((ri > 0) & (game.server_of[ri] == j))
