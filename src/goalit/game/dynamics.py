@@ -30,22 +30,11 @@ def token_times(game: Game, n: np.ndarray) -> np.ndarray:
     Partitioned instance r: d_r(n_r) (its step table, penalty included). Shared server group G:
     T_G(n) = sum_{r in G} d_r(n_r) + H [N_G > cap_G], the server's iteration time (docs/model.md).
     """
+    if game.shared:
+        return _shared_tables(game, n)[0]
     d = game.step_time(np.arange(game.n_actions), n)
     d[0] = 0.0
-    if not game.shared:
-        return d
-    s_g, pen = _group_sums(game, d, n)
-    out = np.zeros(game.n_actions)
-    out[1:] = s_g[game.group_of[1:]] + pen[game.group_of[1:]]
-    return out
-
-
-def _group_sums(game: Game, d: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S_G, H [N_G > cap_G]) of every group, from per-action step times ``d`` and loads ``n``."""
-    g = game.group_of[1:]
-    s_g = np.bincount(g, weights=d[1:], minlength=game.n_groups)
-    n_g = np.bincount(g, weights=n[1:], minlength=game.n_groups)
-    return s_g, np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
+    return d
 
 
 def latencies(game: Game, a: np.ndarray) -> np.ndarray:
@@ -101,58 +90,82 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     return d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
 
 
+def _shared_tables(game: Game, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per action x under loads ``n`` (shared game): (tok, join, within, leave).
+
+    tok: T_G(n) of x's group (0 for local); join: T_G after one user joins x from outside its group
+    (partitioned: d_x(n_x + 1)); within: T_G after one user joins x from another variant of x's group,
+    before subtracting that variant's leave = d_v(n_v) - d_v(n_v - 1).
+    """
+    g = game.group_of[1:]
+    cols = game.step_table.shape[1] - 1
+    rows = np.arange(1, game.n_actions)
+    nn = n[1:]
+    d_prev = game.step_table[rows, np.minimum(np.maximum(nn - 1, 0), cols)]
+    d_cur = game.step_table[rows, np.minimum(nn, cols)]
+    d_next = game.step_table[rows, np.minimum(nn + 1, cols)]
+    s_g = np.bincount(g, weights=d_cur, minlength=game.n_groups)
+    n_g = np.bincount(g, weights=nn, minlength=game.n_groups)
+    pen_cur = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
+    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
+    shared = game.group_shared[g]
+    others = s_g[g] - d_cur
+    tok = np.zeros(game.n_actions)
+    join = np.zeros(game.n_actions)
+    within = np.zeros(game.n_actions)
+    leave = np.zeros(game.n_actions)
+    tok[1:] = s_g[g] + pen_cur[g]
+    join[1:] = np.where(shared, others + d_next + pen_next[g], d_next)
+    within[1:] = others + d_next + pen_cur[g]
+    leave[1:] = d_cur - d_prev
+    return tok, join, within, leave
+
+
 def join_times(game: Game, n: np.ndarray) -> np.ndarray:
     """(R+1,) per-token time of action x for a user joining it from outside x's group (or from local).
 
     Partitioned: d_x(n_x + 1). Shared: T_G with n_x + 1: S_G - d_x(n_x) + d_x(n_x + 1) + H [N_G + 1 > cap_G].
     """
-    r = np.arange(game.n_actions)
-    d_next = game.step_time(r, n + 1)
-    d_next[0] = 0.0
     if not game.shared:
+        d_next = game.step_time(np.arange(game.n_actions), n + 1)
+        d_next[0] = 0.0
         return d_next
-    d_cur = game.step_time(r, n)
-    d_cur[0] = 0.0
-    g = game.group_of[1:]
-    s_g, _ = _group_sums(game, d_cur, n)
-    n_g = np.bincount(g, weights=n[1:], minlength=game.n_groups)
-    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
-    out = np.zeros(game.n_actions)
-    out[1:] = np.where(game.group_shared[g], s_g[g] - d_cur[1:] + d_next[1:] + pen_next[g], d_next[1:])
-    return out
+    return _shared_tables(game, n)[1]
 
 
-def _moving_step_shared(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _moving_step_shared(
+    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray, tables: tuple | None = None
+) -> np.ndarray:
     """``_moving_step`` with shared servers: a move within a shared server also leaves the old variant."""
     srv = game.server_of
-    r = np.arange(game.n_actions)
-    join = join_times(game, n)
-    d_cur = game.step_time(r, n)
-    d_cur[0] = 0.0
-    d_prev = game.step_time(r, np.maximum(n - 1, 0))
-    d_prev[0] = 0.0
-    grp = np.concatenate([[-1], game.group_of[1:]])
-    shared_act = np.concatenate([[False], game.group_shared[game.group_of[1:]]])
-    n_g = np.bincount(game.group_of[1:], weights=n[1:], minlength=game.n_groups)
-    pen_cur = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
-    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
-    # within the user's shared server: N_G unchanged, the old variant loses one sequence
-    within = join - pen_next[np.maximum(grp, 0)] + pen_cur[np.maximum(grp, 0)]
+    _, join, within, leave = _shared_tables(game, n) if tables is None else tables
+    grp = game.group_full
+    gx = game.candidate_group if x is game.candidates else grp[x]
     a_col = a[:, None]
-    same = (grp[x] == grp[a_col]) & shared_act[a_col] & (x != a_col)
-    tok = np.where(same, within[x] - d_cur[a_col] + d_prev[a_col], join[x])
+    # a move to another variant of the user's own shared server: N_G unchanged, the old variant leaves
+    same = (gx == grp[a_col]) & game.shared_action[a_col] & (x != a_col)
+    tok = join[x]
+    if same.any():
+        tok = np.where(same, within[x] - leave[a_col], tok)
     m_x = m[np.maximum(srv, 0)]
     h_next = game.ap_penalty(srv, m_x + 1)
     h_cur = game.ap_penalty(srv, m_x)
+    if not (h_next != h_cur).any():
+        return tok + h_next[x]
     srv_i = srv[a][:, None]
     same_ap = (srv[x] == srv_i) & (srv_i >= 0)
     return tok + np.where(same_ap, h_cur[x], h_next[x])
 
 
-def _staying_cost(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """C_i(a) for every user, from given loads."""
+def _staying_cost(
+    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, tok_all: np.ndarray | None = None
+) -> np.ndarray:
+    """C_i(a) for every user, from given loads (``tok_all``: ``token_times(game, n)`` if known)."""
     srv_i = game.server_of[a]
-    tok = token_times(game, n)[a] if game.shared else game.step_time(a, n[a])
+    if game.shared:
+        tok = (token_times(game, n) if tok_all is None else tok_all)[a]
+    else:
+        tok = game.step_time(a, n[a])
     cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
     return game.alpha * cong + game.beta[np.arange(game.n_users), a]
 
@@ -175,8 +188,13 @@ def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np
         n, m = loads(game, a)
     rows = np.arange(game.n_users)
     cand = game.candidates
-    cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
-    stay = _staying_cost(game, a, n, m)
+    if game.shared:
+        tables = _shared_tables(game, n)
+        cost = game.alpha[:, None] * _moving_step_shared(game, a, n, m, cand, tables) + game.candidate_beta
+        stay = _staying_cost(game, a, n, m, tables[0])
+    else:
+        cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
+        stay = _staying_cost(game, a, n, m)
     cost = np.where(cand == a[:, None], stay[:, None], cost)
     k = np.argmin(cost, axis=1)
     best = cost[rows, k]

@@ -84,8 +84,12 @@ def goalit(
     grant: str = "parallel",
     epsilon: float | None = None,
     max_slots: int | None = None,
+    record_potential: bool = True,
 ) -> GoalitTrace:
-    """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``)."""
+    """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``).
+
+    ``record_potential=False`` skips the per-slot potential trace (only the start is recorded).
+    """
     if grant not in GRANTS:
         raise ValueError(f"grant must be one of {', '.join(GRANTS)}, not {grant!r}")
     eps = game.epsilon if epsilon is None else epsilon
@@ -93,7 +97,8 @@ def goalit(
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
-    trace.potential.append(dynamics.potential(game, a))
+    if record_potential:
+        trace.potential.append(dynamics.potential(game, a))
     seen = {a.tobytes()} if game.shared else None
     while trace.slots < cap:
         trace.slots += 1
@@ -105,7 +110,8 @@ def goalit(
             trace.messages += 1  # END broadcast
             trace.granted.append(0)
             trace.granted_gain.append(0.0)
-            trace.potential.append(trace.potential[-1])
+            if record_potential:
+                trace.potential.append(trace.potential[-1])
             break
         if grant == "random":
             chosen = rng.choice(req, size=1)
@@ -130,7 +136,8 @@ def goalit(
         trace.messages += int(req.size) + int(chosen.size) + 1  # RTUs + grants + load broadcast
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
-        trace.potential.append(dynamics.potential(game, a))
+        if record_potential:
+            trace.potential.append(dynamics.potential(game, a))
         if seen is not None:
             key = a.tobytes()
             if key in seen:

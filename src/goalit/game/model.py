@@ -128,6 +128,21 @@ class Game:
     def n_groups(self) -> int:
         return 0 if self.group_capacity is None else int(self.group_capacity.shape[0])
 
+    @cached_property
+    def group_full(self) -> np.ndarray:
+        """(R+1,) group of every action, -1 for local (``group_of`` with a definite local entry)."""
+        return np.concatenate([[-1], self.group_of[1:]]).astype(np.int64)
+
+    @cached_property
+    def candidate_group(self) -> np.ndarray:
+        """(N, K) group of each of ``candidates``."""
+        return self.group_full[self.candidates]
+
+    @cached_property
+    def shared_action(self) -> np.ndarray:
+        """(R+1,) True for the actions of shared servers."""
+        return np.concatenate([[False], self.group_shared[self.group_of[1:]]])
+
     @property
     def n_actions(self) -> int:
         return int(self.server_of.shape[0])

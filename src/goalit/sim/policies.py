@@ -201,7 +201,7 @@ class GoalitPolicy(Policy):
 
     def decide(self, view: View) -> Decision:
         small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS and not view.game.shared
-        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=not small)
+        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=False)
         init = view.current.copy()
         new = init < 0
         if new.any():
@@ -212,9 +212,8 @@ class GoalitPolicy(Policy):
                 sub, view.rng, init, self.grant, self.epsilon, self.max_slots
             )
         else:
-            tr = goalit(
-                sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
-            )
+            tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
+                        max_slots=self.max_slots, record_potential=False)  # fmt: skip
             profile, slots, updates, messages, converged = (
                 tr.profile, tr.slots, tr.updates, tr.messages, tr.converged,
             )  # fmt: skip
