@@ -124,3 +124,21 @@ def test_tokens_are_conserved_and_same_seed_same_bytes(shared):
     assert key[0] == key[1]
     h = [hashlib.md5(np.asarray(x.records["latency_s"]).tobytes()).hexdigest() for x in (a, b)]
     assert h[0] == h[1]
+
+
+def test_static_batches_of_different_variants_take_turns_on_a_shared_server():
+    sc = goalit.default_scenario("default")
+    res = goalit.simulate(sc, "ot-gah", None, seed=2, rate=6.0, duration_s=40.0)
+    rec = res.records
+    done = np.asarray(rec["status"]) == "completed"
+    act = np.asarray(rec["action"])
+    on = done & (act > 0)
+    assert sum(i["output_tokens"] for i in res.instances) == int(np.asarray(rec["output_tokens"])[on].sum())
+    game = build_game(sc)
+    srv = game.server_of[act[on]]
+    start = np.asarray(rec["admitted_s"])[on]
+    end = np.asarray(rec["last_token_s"])[on]
+    for j in range(game.n_servers):
+        batches = sorted({(s, e) for s, e in zip(start[srv == j], end[srv == j], strict=True)})
+        for (s0, e0), (s1, _) in zip(batches, batches[1:], strict=False):
+            assert s1 >= e0 - 1e-9  # a batch starts once the previous one (any variant) is done

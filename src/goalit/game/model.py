@@ -134,6 +134,18 @@ class Game:
         return np.concatenate([[-1], self.group_of[1:]]).astype(np.int64)
 
     @cached_property
+    def kv_free_bytes(self) -> np.ndarray:
+        """(R+1,) KV memory of each action's pool (bytes): theta Mem - M_q, or on a shared server
+        Mem - sum of its hosted weights (one pool for all its variants). Entry 0 is unused."""
+        ip = self.instances
+        free = np.asarray(ip.memory_bytes - ip.weight_bytes, dtype=float).copy()
+        if self.shared:
+            g = self.group_of[1:]
+            hosted = np.bincount(g, weights=ip.weight_bytes[1:], minlength=self.n_groups)[g]
+            free[1:] = np.where(self.group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
+        return free
+
+    @cached_property
     def candidate_group(self) -> np.ndarray:
         """(N, K) group of each of ``candidates``."""
         return self.group_full[self.candidates]

@@ -464,3 +464,38 @@ class StaticInstance(_InstanceBase):
             self.busy_s -= end - t
             self.sim.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
             self.tokens += int(sum(self.generated_by(t).values()))
+
+
+class SharedStaticServer(StaticInstance):
+    """Static batches on a shared server: the hosted variants' batches run one at a time on the whole
+    accelerator (FIFO over variants), each timed with its own variant's roofline; one KV pool,
+    Mem - sum_v M_v. (Static batching has no iteration to interleave: a batch holds the server.)"""
+
+    def __init__(self, actions: list[int], game: Game, sim: Simulation) -> None:
+        super().__init__(actions[0], game, sim)
+        ip = game.instances
+        self.actions = list(actions)
+        self.variant_of = {r: q for q, r in enumerate(self.actions)}
+        self.roofs = [ip.roofline.at(r) for r in self.actions]
+        self.kv_total = float(ip.memory_bytes[actions[0]] - sum(float(ip.weight_bytes[r]) for r in actions))
+        self.tokens_by = np.zeros(len(self.actions), np.int64)
+        self.current_variant = 0
+
+    def try_start(self, t: float) -> None:
+        if self.current is not None or not self.batches or self.batches[0][1] > 0:
+            return
+        q = self.variant_of[int(self.sim.action[int(self.batches[0][0][0])])]
+        self.roofline = self.roofs[q]
+        self.current_variant = q
+        super().try_start(t)
+
+    def on_event(self, t: float, version: int) -> None:
+        before = self.tokens
+        q = self.current_variant
+        super().on_event(t, version)
+        self.tokens_by[q] += self.tokens - before
+
+    def close(self, t: float) -> None:
+        before = self.tokens
+        super().close(t)
+        self.tokens_by[self.current_variant] += self.tokens - before

@@ -27,7 +27,14 @@ from goalit.physics import llm
 from goalit.scenario.model import Scenario, Users
 from goalit.sim import engine
 from goalit.sim.policies import WAIT, Decision, Policy, SubgameBuilder, View
-from goalit.sim.server import ChannelPool, ContinuousInstance, SharedServer, StaticInstance, VariantView
+from goalit.sim.server import (
+    ChannelPool,
+    ContinuousInstance,
+    SharedServer,
+    SharedStaticServer,
+    StaticInstance,
+    VariantView,
+)
 from goalit.sim.workload import Workload
 
 UNDECIDED = -2
@@ -59,18 +66,18 @@ def request_game(
     game = build_game(scenario, users=users, context_tokens=context_tokens or ctx,
                       kv_context_tokens=kv_context_tokens or kv)  # fmt: skip
     ip = game.instances
-    free = ip.memory_bytes - ip.weight_bytes
-    if game.shared:  # a shared server's KV pool is its memory minus every hosted variant's weights
-        g = game.group_of[1:]
-        hosted = np.bincount(g, weights=ip.weight_bytes[1:], minlength=game.n_groups)[g]
-        free = free.copy()
-        free[1:] = np.where(game.group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
+    free = game.kv_free_bytes  # a shared server's pool: its memory minus every hosted variant's weights
     need = ip.kv_bytes_per_token * (game.prompt_tokens + game.output_tokens)
     too_big = need[:, None] > free[None, :]
     too_big[:, 0] = False  # local feasibility (device memory) is already in beta
     if too_big.any():
         game = replace(game, beta=np.where(too_big, np.inf, game.beta))
     return game
+
+
+def _engine(inst: Any) -> Any:
+    """The engine behind simulator slot ``inst`` (a shared server's variant view forwards to it)."""
+    return inst.server if isinstance(inst, VariantView) else inst
 
 
 class Simulation:
@@ -137,13 +144,17 @@ class Simulation:
         self.events = engine.EventQueue()
         self.instances: list[Any] = [None]
         self.engines: list[Any] = []  # one per partitioned instance or shared server
-        shared_of: dict[int, SharedServer] = {}
+        shared_of: dict[int, SharedServer | SharedStaticServer] = {}
         for r in range(1, game.n_actions):
             g = -1 if game.group_of is None else int(game.group_of[r])
-            if not policy.static and game.shared and game.group_shared[g]:
+            if game.shared and game.group_shared[g]:
                 if g not in shared_of:
                     members = np.flatnonzero(game.group_of == g).tolist()
-                    shared_of[g] = SharedServer(members, game, self, max_batch)
+                    shared_of[g] = (
+                        SharedStaticServer(members, game, self)
+                        if policy.static
+                        else SharedServer(members, game, self, max_batch)
+                    )
                     self.engines.append(shared_of[g])
                 self.instances.append(VariantView(shared_of[g], r))
                 continue
@@ -179,7 +190,7 @@ class Simulation:
         out = np.ones(self.game.n_actions, bool)
         out[0] = False
         for r in range(1, self.game.n_actions):
-            inst = self.instances[r]
+            inst = _engine(self.instances[r])
             if isinstance(inst, StaticInstance):
                 out[r] = inst.free
         return out
@@ -343,7 +354,7 @@ class Simulation:
                 self.uplink_done_s[a] = t
                 r = int(self.action[a])
                 inst = self.instances[r]
-                if isinstance(inst, StaticInstance):
+                if isinstance(_engine(inst), StaticInstance):
                     inst.uplink_done(a, t)
                 else:
                     inst.enqueue(a, t)

@@ -51,9 +51,12 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
 
 
 def static_batch_fits(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
-    """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max)."""
+    """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max) (on a shared server:
+    its KV pool, Mem - sum of the hosted weights, >= b kappa (s_max + o_max))."""
     ip = game.instances
     b = np.asarray(batch, dtype=float)
+    if game.shared and game.shared_action[r]:
+        return game.kv_free_bytes[r] >= b * ip.kv_bytes_per_token * (s_max + o_max)
     return ip.memory_bytes[r] >= ip.weight_bytes[r] + b * ip.kv_bytes_per_token * (s_max + o_max)
 
 
@@ -144,7 +147,13 @@ def _max_batch(problem: BatchProblem, game: Game) -> int:
     s_lo, o_lo = int(problem.prompt_tokens.min()), int(problem.output_tokens.min())
     ip = game.instances
     per_seq = ip.kv_bytes_per_token * (s_lo + o_lo)
-    mem = int(np.floor((ip.memory_bytes[problem.r] - ip.weight_bytes[problem.r]) / per_seq))
+    r = problem.r
+    free = (
+        game.kv_free_bytes[r]
+        if game.shared and game.shared_action[r]
+        else ip.memory_bytes[r] - ip.weight_bytes[r]
+    )
+    mem = int(np.floor(free / per_seq))
     return max(0, min(problem.max_batch, mem, problem.output_tokens.size))
 
 
