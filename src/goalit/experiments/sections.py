@@ -417,7 +417,11 @@ def placement(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "The paper's premise that a server should offer a ladder of levels is not what the optimisation "
             "picks for these users: the choice of level matters across servers, not within one."
             if multi == 0
-            else "Hosting a ladder on a server pays for these users, as the paper assumes."
+            else "Hosting a ladder on a server pays for these users in every seed, as the paper assumes."
+            if multi == len(rs)
+            else "Whether a ladder on one server pays depends on the users drawn: the paper's premise holds "
+            "for some populations, while for the others one level per server (different across servers) "
+            "is as good."
         )
     )
     return "\n".join(
