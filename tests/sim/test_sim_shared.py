@@ -9,6 +9,8 @@ import tomllib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import goalit
 from goalit.game import dynamics
@@ -18,6 +20,7 @@ from goalit.scenario.toml_io import parse_scenario
 from goalit.sim.policies import Decision, Policy
 from goalit.sim.simulator import Simulation, request_game
 from goalit.sim.workload import Workload, request_users
+from goalit_strategies import scenarios
 
 WORLD = """
 name = "shared-sim"
@@ -142,3 +145,24 @@ def test_static_batches_of_different_variants_take_turns_on_a_shared_server():
         batches = sorted({(s, e) for s, e in zip(start[srv == j], end[srv == j], strict=True)})
         for (s0, e0), (s1, _) in zip(batches, batches[1:], strict=False):
             assert s1 >= e0 - 1e-9  # a batch starts once the previous one (any variant) is done
+
+
+@settings(max_examples=15, deadline=None)
+@given(scenario=scenarios(min_users=2, max_users=5, max_servers=2, max_instances=3, sharing=("shared",)),
+       seed=st.integers(0, 1000), policy=st.sampled_from(("goalit", "ot-gah")))  # fmt: skip
+def test_random_shared_worlds_conserve_tokens_and_repeat_bytes(scenario, seed, policy):
+    def run():
+        return goalit.simulate(scenario, policy, None, seed=seed, rate=2.0, duration_s=10.0)
+
+    a, b = run(), run()
+    rec = a.records
+    done = np.asarray(rec["status"]) == "completed"
+    on = done & (np.asarray(rec["action"]) > 0)
+    assert sum(i["output_tokens"] for i in a.instances) == int(np.asarray(rec["output_tokens"])[on].sum())
+    assert (np.asarray(rec["status"]) != "unfinished").all()
+    assert json.dumps(a.metrics, sort_keys=True, default=str) == json.dumps(
+        b.metrics, sort_keys=True, default=str
+    )
+    assert np.array_equal(
+        np.asarray(a.records["latency_s"]), np.asarray(b.records["latency_s"]), equal_nan=True
+    )
