@@ -143,7 +143,7 @@ def test_static_batches_of_different_variants_take_turns_on_a_shared_server():
     end = np.asarray(rec["last_token_s"])[on]
     for j in range(game.n_servers):
         batches = sorted({(s, e) for s, e in zip(start[srv == j], end[srv == j], strict=True)})
-        for (s0, e0), (s1, _) in zip(batches, batches[1:], strict=False):
+        for (_, e0), (s1, _) in zip(batches, batches[1:], strict=False):
             assert s1 >= e0 - 1e-9  # a batch starts once the previous one (any variant) is done
 
 
