@@ -349,7 +349,8 @@ def sensitivity(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "One factor at a time away from the base scenario (first value of each factor = base), λ = "
             f"{plan.reference_rate_per_s:g} requests/s; OT-GAH at its best epoch per configuration. "
             "Llama-2-7B has no "
-            "q3_k_m level: that instance's share goes to the server's next larger level.",
+            "q3_k_m level: a shared server stops hosting it (a partitioned one gives its share to the server's "
+            "next larger level).",
             "",
             _sim_pair_table(
                 flat,
