@@ -310,6 +310,7 @@ def plan_epoch(
     one_level_per_server: bool = False,
     max_nodes: int | None = None,
     model_capacity: bool = False,
+    serial_shared: bool = True,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -321,6 +322,8 @@ def plan_epoch(
     if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
     instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
     per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    ``serial_shared`` (default): a shared server runs one static batch at a time (Model B, docs/model.md),
+    so it gets at most one per epoch; the static solver turns it off (Model A scores co-active variants).
     ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
     the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
     batch that fits physically; the static solver sets it.
@@ -338,7 +341,8 @@ def plan_epoch(
     free = np.ones(n_p, dtype=bool)
     room = game.subchannels.astype(np.int64).copy()
     cap = game.capacity if model_capacity else None
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes, cap)
+    one = (one_level_per_server, serial_shared)
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap)
 
     local_ok = allowed[:, LOCAL]
     if epoch_s is None:  # no next epoch
@@ -359,7 +363,7 @@ def plan_epoch(
             stuck.copy(),
             avail,
             room,
-            one_level_per_server,
+            one,
             max_nodes,
             cap,
         )
@@ -384,7 +388,9 @@ def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.nda
 
 
 def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap) -> None:
-    """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``)."""
+    """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``).
+
+    ``one_level`` = (at most one batch per server, at most one batch per shared server)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
     b_cap = int(min(pending.size, room.max(initial=0)))
     s_all, o_all = game.prompt_tokens[pending].astype(np.int64), game.output_tokens[pending].astype(np.int64)
@@ -436,7 +442,8 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
         j = int(game.server_of[best_r])
         room[j] -= members.size
         avail[best_r] = False
-        if one_level:
+        one_per_server, serial_shared = one_level
+        if one_per_server or (serial_shared and game.shared and game.shared_action[best_r]):
             avail[game.server_of == j] = False
 
 
@@ -454,6 +461,7 @@ def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveRe
         one_level_per_server=bool(options.get("one_level_per_server", False)),
         max_nodes=options.get("max_nodes"),
         model_capacity=True,
+        serial_shared=False,
     )
     profile = plan.assignment.copy()
     waiting = profile == WAIT
