@@ -152,3 +152,30 @@ def test_goalit_stops_converged_or_cycled_within_the_cap(scenario, seed):
     # same seed, same run
     again = goalit(game, np.random.default_rng(seed), max_slots=200)
     assert np.array_equal(again.profile, a) and again.slots == tr.slots
+
+
+TWO_SERVERS = WORLD.replace(
+    "[[users]]",
+    '[[servers]]\nname = "gpu2"\nposition_m = [10.0, 0.0]\nhardware = "rtx-4090"\n'
+    'ap = { bandwidth_hz = 8e6, subchannel_hz = 1e6 }\nhosts = ["q8_0", "q4_k_m"]\n[[users]]',
+    1,
+)
+
+
+def test_best_response_can_cycle_on_shared_servers_and_goalit_says_so():
+    """Three users, two shared servers with two variants each; step times increasing in load (s/token) and
+    load-independent costs chosen so that sequential best response cycles (found by random search):
+    there is no exact potential, and GOALIT stops with ``cycled`` instead of running to the slot cap."""
+    game = build_game(parse_scenario(tomllib.loads(TWO_SERVERS)))
+    assert game.n_users == 3 and game.n_actions == 5 and game.group_of.tolist() == [-1, 0, 0, 1, 1]
+    step = np.array([[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.195, 0.228, 0.41, 0.558], [0.0, 1.051, 1.104, 1.191, 1.217],
+                     [0.0, 0.567, 0.671, 0.685, 0.744], [0.0, 0.941, 1.03, 1.213, 1.304]])  # fmt: skip
+    beta = np.array([[np.inf, 0.308, 1.1, 0.214, 2.454], [np.inf, 2.039, 1.144, 2.229, 2.991],
+                     [np.inf, 0.288, 1.776, 2.568, 2.076]])  # fmt: skip
+    import dataclasses
+
+    game = dataclasses.replace(game, step_table=step, potential_table=np.cumsum(step, axis=1), beta=beta,
+                               alpha=np.ones(3))  # fmt: skip
+    tr = goalit(game, np.random.default_rng(0), grant="max-gain", max_slots=200)
+    assert tr.cycled and not tr.converged and tr.slots < 10
+    assert dynamics.max_regret(game, tr.profile) > game.epsilon

@@ -44,17 +44,22 @@ def select_disjoint(
 ) -> np.ndarray:
     """Requesters (in ``order``) whose moves touch pairwise disjoint instances and keep AP penalties exact.
 
-    Instances: a move touches its old and new instance (not the local action, whose step time is 0).
+    Instances: a move touches its old and new instance (not the local action, whose step time is 0); on
+    a shared server every variant's cost depends on every other's load, so a move touches the server (all
+    its variants).
     APs: concurrent joins and leaves of AP j are allowed while j stays within its K_j sub-channels (its
     penalty is then 0 before and after, as every requester assumed); an AP over capacity admits one move.
     """
     touched = np.zeros(game.n_actions, dtype=bool)
+    rep = game.group_representative if game.shared else None
     room = game.subchannels - m  # joins AP j can still absorb at zero penalty
     exclusive = np.zeros(game.n_servers, dtype=bool)
     chosen = []
     srv = game.server_of
     for i in order:
         old, new = int(a[i]), int(br[i])
+        if rep is not None:  # a shared server is touched as a whole (its first action stands for it)
+            old, new = int(rep[old]), int(rep[new])
         j_old, j_new = int(srv[old]), int(srv[new])
         over = [j for j in (j_old, j_new) if j >= 0 and room[j] < 0] if j_old != j_new else []
         conflict = (

@@ -146,6 +146,16 @@ class Game:
         return free
 
     @cached_property
+    def group_representative(self) -> np.ndarray:
+        """(R+1,) the first action of each action's group (0 for local): one index per congestion unit."""
+        out = np.arange(self.n_actions)
+        g = self.group_of[1:]
+        first = np.full(self.n_groups, self.n_actions, dtype=np.int64)
+        np.minimum.at(first, g, np.arange(1, self.n_actions))
+        out[1:] = first[g]
+        return out
+
+    @cached_property
     def candidate_group(self) -> np.ndarray:
         """(N, K) group of each of ``candidates``."""
         return self.group_full[self.candidates]
