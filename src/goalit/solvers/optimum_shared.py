@@ -34,6 +34,36 @@ from goalit.game.goalit import goalit
 from goalit.game.model import Game
 
 
+def shared_reduction(game: Game, incumbent: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(keep, k_max, S(incumbent)): the x variables and loads that a profile no worse than ``incumbent``
+    can use (as ``optimum.reduce_by_bound``). Every user pays at least c_i = min_x [beta_i(x) + alpha_i
+    T(x alone)] (T monotone in every load), and a user on variant r at load k pays at least
+    beta_i(r) + alpha_i d_r(k), since T_G >= d_r(n_r); so load k on r needs the k smallest
+    beta_l(r) + alpha_l d_r(k) - c_l to fit in the slack S(incumbent) - sum_i c_i."""
+    n_act = game.n_actions
+    alpha, beta = game.alpha, game.beta
+    one = dynamics.join_times(game, np.zeros(n_act, dtype=np.int64))
+    solo = beta + alpha[:, None] * one[None, :]
+    c_min = solo.min(axis=1)
+    ub = float(dynamics.user_costs(game, incumbent).sum())
+    slack = ub - float(c_min.sum()) + 1e-9 * max(abs(ub), 1.0)
+    keep = game.allowed & (solo - c_min[:, None] <= slack)
+    keep[np.arange(game.n_users), incumbent] = True
+    k_max = np.zeros(n_act, dtype=np.int64)
+    for r in range(1, n_act):
+        users = np.flatnonzero(keep[:, r])
+        if users.size == 0:
+            continue
+        k = np.arange(1, users.size + 1)
+        d = game.step_time(np.full(k.size, r), k)
+        delta = beta[users, r][:, None] + alpha[users][:, None] * d[None, :] - c_min[users][:, None]
+        smallest = np.cumsum(np.sort(delta, axis=0), axis=0)[k - 1, k - 1]
+        ok = np.flatnonzero(smallest <= slack)
+        k_max[r] = int(ok.max()) + 1 if ok.size else 0
+        k_max[r] = max(k_max[r], int((incumbent == r).sum()))
+    return keep, k_max, ub
+
+
 def solve_milp_shared(
     game: Game,
     time_limit_s: float | None = None,
@@ -54,7 +84,8 @@ def solve_milp_shared(
         incumbent = ne if costs[0] <= costs[1] else start
     inc = np.asarray(incumbent, dtype=np.int64)
     alpha = game.alpha
-    ui, ri = np.nonzero(game.allowed)
+    keep, k_bound, inc_cost = shared_reduction(game, inc)
+    ui, ri = np.nonzero(keep)
     n_x = ui.size
     cost: list[np.ndarray] = [game.beta[ui, ri]]
     integrality: list[np.ndarray] = [np.ones(n_x)]
@@ -86,8 +117,10 @@ def solve_milp_shared(
         on_g = {int(i): cols_g[ui[cols_g] == i] for i in users_g.tolist()}
         for r in acts.tolist():
             cols = np.flatnonzero(ri == r)
-            k_max = int(cols.size)
+            k_max = int(min(cols.size, k_bound[r]))
             if k_max == 0:
+                if cols.size:
+                    rows.add(cols, 1.0, 0.0, 0.0)  # r cannot serve anyone in an optimum
                 continue
             k = np.arange(1, k_max + 1)
             d = game.step_time(np.full(k_max, r), k)
@@ -150,8 +183,7 @@ def solve_milp_shared(
         options=options,
     )
     profile = inc.copy()
-    objective = float(dynamics.user_costs(game, inc).sum())
-    inc_cost = objective
+    objective = inc_cost
     if res.x is not None:
         x = res.x[:n_x] > 0.5
         found = np.zeros(n_users, dtype=np.int64)
