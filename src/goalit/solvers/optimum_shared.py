@@ -17,8 +17,9 @@ the product A_G T_G(n) with A_G = sum_{i on G} alpha_i. Linearisation, exact at 
 * AP j: as in :mod:`goalit.solvers.optimum` (one binary for m_j > K_j, cost H times the alphas on j).
 
 The objective equals S(a) = sum_i C_i(a) at every integer point, so HiGHS's optimum is the social optimum
-(up to ``mip_rel_gap``). Without the bound reduction of the partitioned MILP and with N_G K_r product
-variables per variant, this is for small games (benchmarks/optimum_shared.py measures how many users it solves in 30 s).
+(up to ``mip_rel_gap``). ``shared_reduction`` first drops the actions and loads that no profile cheaper
+than a known one (GOALIT's equilibrium) can use. With N_G K_r product variables per variant this is still
+for small games (benchmarks/optimum_shared.py: about 20 users in 30 s on the default servers).
 """
 
 from __future__ import annotations
