@@ -26,7 +26,11 @@ MAX_PPL = (6.3, 6.5, 7.0, 10.0, 1e9)
 
 
 @st.composite
-def servers(draw, max_servers: int = 3, max_instances: int = 3, max_total_instances: int | None = None):
+def servers(
+    draw, max_servers: int = 3, max_instances: int = 3, max_total_instances: int | None = None,
+    sharing: tuple[str, ...] = ("partitioned",),
+):  # fmt: skip
+    """Random servers; ``sharing``: the modes to draw from (one mode: no draw, shares as before)."""
     n_servers = draw(st.integers(1, max_servers))
     out = []
     budget = max_total_instances if max_total_instances is not None else n_servers * max_instances
@@ -49,7 +53,11 @@ def servers(draw, max_servers: int = 3, max_instances: int = 3, max_total_instan
             coverage_m=draw(st.sampled_from((80.0, 150.0, 1000.0))),
         )
         pos = (draw(st.floats(0.0, 200.0)), draw(st.floats(0.0, 200.0)))
-        out.append(Server(f"s{j}", pos, draw(st.sampled_from(SERVER_HARDWARE)), ap, insts))
+        hw = draw(st.sampled_from(SERVER_HARDWARE))
+        mode = draw(st.sampled_from(sharing)) if len(sharing) > 1 else sharing[0]
+        if mode == "shared":
+            insts = tuple(Instance(i.level, 1.0) for i in insts)
+        out.append(Server(f"s{j}", pos, hw, ap, insts, mode))
     return tuple(out)
 
 
@@ -84,11 +92,12 @@ def scenarios(
     max_instances: int = 3,
     max_total_instances: int | None = None,
     repair: bool = True,
+    sharing: tuple[str, ...] = ("partitioned",),
 ) -> Scenario:
     """A random small scenario. ``repair``: users left without a feasible action get no perplexity bound
     (then the local model is allowed), so that hardly any example is filtered out."""
     cat = builtin_profiles()
-    srv = draw(servers(max_servers, max_instances, max_total_instances))
+    srv = draw(servers(max_servers, max_instances, max_total_instances, sharing))
     u = draw(users(min_users, max_users))
     game = GameParams(
         epsilon=draw(st.sampled_from((1e-9, 1e-6, 1e-4, 1e-2))),

@@ -35,6 +35,16 @@ def test_show_summary(capsys):
         ("orin", "q4_k_m"),
         ("orin", "q2_k"),
     ]
+    assert all(r[-1] == "partitioned" for r in rows)
+
+
+def test_show_reports_sharing_mode_and_hosted_variants(capsys):
+    assert main(["scenario", "show", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "sharing" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("edge-4090-a ")]
+    assert [(r[2], r[-1]) for r in rows] == [("fp16", "shared"), ("q4_k_m", "shared")]
+    assert len({r[5] for r in rows}) == 1  # one KV pool: the same capacity for every hosted variant
 
 
 def test_show_toml_round_trips(capsys):

@@ -91,6 +91,11 @@ def test_solve_in_process_json_matches_api(capsys):
     out = json.loads(capsys.readouterr().out)
     assert_matches_api(out, "default", 5)
     assert "runtime_s" not in out  # wall time would break same seed -> same bytes
+    assert out["servers"][0] == {"name": "edge-4090-a", "sharing": "shared", "hosts": ["fp16", "q4_k_m"]}
+    assert out["cycled"] is False
+    assert main(["solve", "default-partitioned", "--json"]) == 0
+    part = json.loads(capsys.readouterr().out)
+    assert {s["sharing"] for s in part["servers"]} == {"partitioned"}
 
 
 def test_solve_file_argument(tmp_path, capsys):

@@ -55,11 +55,16 @@ def test_points_variants_change_what_they_say():
     assert l2.llm.name == "llama-2-7b"
     for s in l2.servers:
         assert {i.level for i in s.instances} <= set(l2.llm.levels)
-        assert sum(i.share for i in s.instances) == pytest.approx(
-            sum(i.share for i in next(b for b in base.servers if b.name == s.name).instances)
-        )
+        assert s.sharing == "shared"
     fixed = variant({"levels": "q4_k_m"})
     assert all(s.instances == (type(s.instances[0])("q4_k_m", 1.0),) for s in fixed.servers)
+    assert all(s.sharing == "shared" for s in fixed.servers)
+    part = variant({"scenario": "default-partitioned", "llm": "llama-2-7b"})
+    pbase = variant({"scenario": "default-partitioned"})
+    for s in part.servers:
+        assert sum(i.share for i in s.instances) == pytest.approx(
+            sum(i.share for i in next(b for b in pbase.servers if b.name == s.name).instances)
+        )
     wq = variant({"w_quality_scale": 2.0})
     assert np.allclose(wq.users.w_quality, 2.0 * base.users.w_quality)
 

@@ -105,8 +105,9 @@ def test_reproduce_selection_by_id_or_name_and_bad_out(tmp_path):
 
     assert check_experiments(("E1", "e3", "poa", "E7")) == ("load", "poa")
     assert check_experiments(None) is None
+    assert check_experiments(("E11",)) == ("placement",)
     with pytest.raises(GoalitInputError, match="unknown experiment"):
-        check_experiments(("E11",))
+        check_experiments(("E12",))
     f = tmp_path / "file"
     f.write_text("x")
     with pytest.raises(GoalitInputError, match="not a directory"):

@@ -128,8 +128,11 @@ def test_capacity_penalty_beyond_kv_capacity():
     scenario = parse_scenario(tomllib.loads(text))
     g = build_game(scenario.with_users(scenario.users.take([0, 0])))
     assert g.capacity[1] == 1
-    assert g.step_table[1, 2] == g.penalty_s == 1000.0
-    assert g.step_table[1, -1] == g.penalty_s
+    # H is added to the step time beyond capacity (not substituted), so the table stays monotone
+    assert g.penalty_s == 1000.0
+    assert g.step_table[1, 2] == pytest.approx(1000.0 + 14.15747e-3, rel=1e-9)
+    assert g.step_table[1, 2] - g.penalty_s > g.step_table[1, 1]
+    assert (np.diff(g.step_table[1]) >= 0).all()
 
 
 def test_allowed_actions_follow_ppl_bound_coverage_and_memory():

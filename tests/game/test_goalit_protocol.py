@@ -120,7 +120,7 @@ def test_max_gain_grants_the_largest_request_each_slot():
 
 
 def test_slot_cap_stops_unconverged():
-    game = build_game(default_scenario("default"))
+    game = build_game(default_scenario("default-partitioned"))
     tr = goalit(game, np.random.default_rng(0), grant="max-gain", max_slots=3)
     assert not tr.converged
     assert tr.slots == 3 and tr.updates == 3
@@ -128,7 +128,7 @@ def test_slot_cap_stops_unconverged():
 
 
 def test_warm_start_at_equilibrium_needs_no_update():
-    game = build_game(default_scenario("default"))
+    game = build_game(default_scenario("default-partitioned"))
     first = goalit(game, np.random.default_rng(0))
     again = goalit(game, np.random.default_rng(0), initial=first.profile)
     assert again.converged and again.updates == 0 and again.slots == 1
@@ -143,7 +143,7 @@ def test_initial_profile_is_not_modified():
 
 
 def test_random_grant_depends_only_on_the_rng():
-    game = build_game(default_scenario("default"))
+    game = build_game(default_scenario("default-partitioned"))
     t1 = goalit(game, np.random.default_rng(42), grant="random")
     t2 = goalit(game, np.random.default_rng(42), grant="random")
     assert np.array_equal(t1.profile, t2.profile) and t1.potential == t2.potential
@@ -156,7 +156,7 @@ def test_unknown_grant_mode_is_rejected():
 
 
 def test_default_scenario_offloads_and_converges():
-    game = build_game(default_scenario("default"))
+    game = build_game(default_scenario("default-partitioned"))
     tr = goalit(game, np.random.default_rng(0))
     assert tr.converged
     assert (tr.profile != 0).sum() > 0

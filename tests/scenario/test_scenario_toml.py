@@ -52,8 +52,11 @@ def test_embedded_scenarios_load():
     assert all(s.ap.subchannels == 20 for s in default.servers)  # 20 MHz / 1 MHz
     levels = {i.level for s in default.servers for i in s.instances}
     assert levels == {"fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k"}
-    for s in default.servers:
-        assert sum(i.share for i in s.instances) <= 1 + 1e-12
+    assert all(s.sharing == "shared" for s in default.servers)  # issue 10: shared is the default
+    ablation = embedded_scenario("default-partitioned")
+    assert [s.hosts for s in ablation.servers] == [s.hosts for s in default.servers]
+    for s in ablation.servers:
+        assert s.sharing == "partitioned" and sum(i.share for i in s.instances) <= 1 + 1e-12
 
 
 def test_large_scenario_size():

@@ -25,7 +25,7 @@ def random_users(scenario, n, rng) -> Users:
 def test_background_loads_equal_restricted_action_sets(seed, grant):
     """GOALIT on the movable requests with fixed loads folded in = GOALIT on all, fixed ones pinned."""
     rng = np.random.default_rng(seed)
-    sc = goalit.default_scenario("default")
+    sc = goalit.default_scenario("default-partitioned")
     n = 120
     game = build_game(sc, users=random_users(sc, n, rng), context_tokens=400.0, kv_context_tokens=1024.0)
     perm = rng.permutation(n)
@@ -112,7 +112,7 @@ def test_scalar_goalit_equals_the_protocol(grant):
     from goalit.game.dynamics import best_responses, isolated_start
     from goalit.sim.small_goalit import best_responses_small, goalit_small, isolated_start_small
 
-    sc = goalit.default_scenario("default")
+    sc = goalit.default_scenario("default-partitioned")
     rng = np.random.default_rng(11)
     game = build_game(sc, users=random_users(sc, 600, rng), context_tokens=400.0, kv_context_tokens=1024.0)
     b = SubgameBuilder(game)

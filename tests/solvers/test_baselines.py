@@ -17,7 +17,7 @@ from goalit.solvers.result import SolveResult
 
 @pytest.fixture(scope="module")
 def game():
-    return build_game(default_scenario())
+    return build_game(default_scenario("default-partitioned"))
 
 
 def test_registry_names_and_schema(make_game):
@@ -56,7 +56,7 @@ def test_nearest_levels(game):
 
 
 def test_nearest_is_nearest_server():
-    sc = default_scenario()
+    sc = default_scenario("default-partitioned")
     game = build_game(sc)
     a = solve(game, "nearest-q4").profile
     pos = np.array([s.position_m for s in sc.servers])

@@ -14,7 +14,7 @@ from goalit.solvers import otgah
 
 @pytest.fixture(scope="module")
 def game():
-    return build_game(default_scenario())
+    return build_game(default_scenario("default-partitioned"))
 
 
 def test_static_batch_time_is_padded_prefill_plus_decode_steps(game):
@@ -229,13 +229,13 @@ def test_static_solver_respects_model_a_capacity(make_game):
     """Model A reserves KV for the longest sequence of the scenario; the static solver's batches fit it,
     so its profile is never charged the penalty H (plan_epoch alone only checks the batch's own padding)."""
     for n_users, seed in ((20, 5002), (40, 300)):
-        game = make_game(n_users, seed)
+        game = make_game(n_users, seed, "default-partitioned")
         res = solve(game, "ot-gah")
         n = np.bincount(res.profile, minlength=game.n_actions)
         assert np.all(n[1:] <= game.capacity[1:])
         assert res.metrics.social_cost < game.penalty_s  # no H anywhere
     # without the cap, the FP16 batch of seed 5002 fits physically but exceeds Model A's capacity
-    game = make_game(20, 5002)
+    game = make_game(20, 5002, "default-partitioned")
     plan = otgah.plan_epoch(game, np.arange(20))
     n = np.bincount(np.maximum(plan.assignment, 0), minlength=game.n_actions)
     assert np.any(n[1:] > game.capacity[1:])

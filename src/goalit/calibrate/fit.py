@@ -15,12 +15,12 @@ points exceeds the number of unknowns, and the residual errors are a real test o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares
 
-from goalit.physics import llm as physics
+from goalit.physics.roofline import Roofline
 
 ETA_MIN = 1e-3
 
@@ -96,7 +96,7 @@ def predict(
     overhead_s: float,
     eta_c_decode: float | None = None,
 ) -> np.ndarray:
-    """Model prediction (s) of every point, with ``goalit.physics.llm`` (vectorised over the points).
+    """Model prediction (s) of every point, with the cost core ``goalit.physics.roofline.Roofline`` (vectorised over the points).
 
     ``eta_c_decode`` (variant, default ``eta_c``) is the compute efficiency of the decode step only.
     """
@@ -105,11 +105,10 @@ def predict(
     m = np.array([k.weight_bytes[p.level] for p in points])
     eta = np.array([eta_m[p.level] for p in points])
     is_decode = np.array([p.kind == "decode" for p in points])
-    decode = physics.decode_step_time_s(
-        x, ctx, k.params, m, k.kv_bytes_per_token, 1.0, k.flops, k.mem_bw,
-        eta_c if eta_c_decode is None else eta_c_decode, eta, overhead_s,
-    )  # fmt: skip
-    prefill = physics.prefill_time_s(x, k.params, m, 1.0, k.flops, k.mem_bw, eta_c, eta)
+    roof = Roofline.single(k.params, k.kv_bytes_per_token, m, k.flops, k.mem_bw, eta_c, eta, overhead_s)
+    roof_decode = replace(roof, eta_c=np.asarray(eta_c if eta_c_decode is None else eta_c_decode, float))
+    decode = roof_decode.decode_step_s(x, ctx)
+    prefill = roof.prefill_s(x)
     return np.where(is_decode, decode, prefill)
 
 

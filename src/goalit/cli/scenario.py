@@ -58,8 +58,8 @@ def run_show(args: argparse.Namespace) -> int:
         sv = s.servers[j]
         share = next(i.share for i in sv.instances if i.level == g.level_of[r])
         rows.append((sv.name, sv.hardware, g.level_of[r], share, 1e3 * g.step_table[r, 1], int(g.capacity[r]),
-                     sv.ap.subchannels))  # fmt: skip
-    print(table(["server", "hardware", "level", "share", "d(1) ms/token", "KV cap", "AP K"], rows))
+                     sv.ap.subchannels, sv.sharing))  # fmt: skip
+    print(table(["server", "hardware", "level", "share", "d(1) ms/token", "KV cap", "AP K", "sharing"], rows))
     u = s.users
     print()
     print(table(

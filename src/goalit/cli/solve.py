@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {"scenario": scenario.name, "seed": args.seed, **result.summary()}
         out.pop("runtime_s")  # wall time would break "same seed, same bytes out"
+        out["servers"] = [{"name": sv.name, "sharing": sv.sharing, "hosts": list(sv.hosts)}
+                          for sv in scenario.servers]  # fmt: skip
         out["assignment"] = result.assignment(game, names)
         print_json(out)
         return 0

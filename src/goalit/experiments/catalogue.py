@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goalit.experiments import dynamic, static
+from goalit.experiments import dynamic, placement, static
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.solvers.registry import REGISTRY
@@ -53,6 +53,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    dynamic.SIM_COLUMNS, dynamic.tradeoff_points, dynamic.sim_row),
         Experiment("sensitivity", ("E10",), "Sensitivity to bandwidth, hardware and model",
                    dynamic.SIM_COLUMNS, dynamic.sensitivity_points, dynamic.sim_row),
+        Experiment("placement", ("E11",), "Which variants each shared server should host",
+                   placement.PLACEMENT_COLUMNS, placement.placement_points, placement.placement_row),
     )
 }  # fmt: skip
 

@@ -128,7 +128,9 @@ def servers_points(plan: Plan) -> list[Point]:
 
 
 def tradeoff_points(plan: Plan) -> list[Point]:
-    """E9: quality weight scale w_Q/w_T; GOALIT on the level ladder and GOALIT with one fixed level."""
+    """E9: quality weight scale w_Q/w_T; GOALIT on the level ladder and GOALIT with one fixed level per
+    server (whole server). On the default scenario (shared servers since issue 10) the ladder also runs
+    on its partitioned ablation (``default-partitioned``, policy ``goalit-partitioned``) for reference."""
     out = []
     for k in plan.quality_scales:
         base = {**_base(plan, plan.reference_rate_per_s), "w_quality_scale": k}
@@ -136,6 +138,9 @@ def tradeoff_points(plan: Plan) -> list[Point]:
         for q in plan.fixed_levels:
             cfg = {**base, "levels": q, "algorithm": "goalit"}
             out += [Point("tradeoff", f"goalit-fixed-{q}", cfg, s) for s in plan.seed_list]
+        if plan.scenario == "default":
+            cfg = {**base, "scenario": "default-partitioned", "algorithm": "goalit"}
+            out += [Point("tradeoff", "goalit-partitioned", cfg, s) for s in plan.seed_list]
     return out
 
 

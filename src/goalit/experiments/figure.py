@@ -38,6 +38,7 @@ LABELS = {
     "nearest-q4": "nearest 4-bit", "random": "random", "least-loaded": "least loaded",
     "greedy": "myopic greedy", "optimum": "optimum (MILP)", "goalit-random": "GOALIT, random grant",
     "goalit-max-gain": "GOALIT, max-gain grant", "goalit-parallel": "GOALIT, parallel grant",
+    "goalit-partitioned": "GOALIT, ladder on partitioned servers",
 }  # fmt: skip
 
 

@@ -40,8 +40,8 @@ class Plan:
     # E8 servers, E9 trade-off, E10 sensitivity (at the reference load)
     reference_rate_per_s: float = 6.0
     server_counts: tuple[int, ...] = (2, 3, 4, 6, 8)
-    quality_scales: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-    fixed_levels: tuple[str, ...] = ("fp16", "q8_0", "q4_k_m")
+    quality_scales: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
+    fixed_levels: tuple[str, ...] = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")
     bandwidths_hz: tuple[float, ...] = (5e6, 10e6, 20e6, 40e6)
     hardware_mixes: tuple[str, ...] = ("mix", "rtx-4090", "jetson-agx-orin-64gb")
     llms: tuple[str, ...] = ("llama-3-8b", "llama-2-7b")
@@ -66,8 +66,8 @@ QUICK = Plan(
     runtime_optimum_max_users=10,
     poa_users=(2, 4, 6),
     server_counts=(2, 4, 8),
-    quality_scales=(0.0, 1.0, 8.0),
-    fixed_levels=("q8_0", "q4_k_m"),
+    quality_scales=(0.0, 1.0, 4.0, 16.0, 64.0),
+    fixed_levels=("fp16", "q8_0", "q4_k_m", "q2_k"),
     bandwidths_hz=(5e6, 20e6),
     hardware_mixes=("mix", "rtx-4090"),
 )

@@ -253,15 +253,51 @@ def tradeoff(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "## E9: latency-quality trade-off",
             "",
             "The users' quality weight w_Q is scaled by the factor in the first column (w_T = 1). GOALIT on "
-            "the level ladder vs GOALIT with every server hosting one fixed level (whole server). Cells: "
-            f"mean latency / token-weighted mean perplexity, λ = {plan.reference_rate_per_s:g} requests/s.",
+            "the level ladder (every server hosting its variants, shared since issue 10) vs GOALIT with "
+            "every server hosting one fixed level (whole server); where present, the ladder on the "
+            "partitioned ablation (fixed shares) for reference. Cells: mean latency / token-weighted mean "
+            f"perplexity, λ = {plan.reference_rate_per_s:g} requests/s.",
             "",
             md_table(["w_Q scale"] + [label(p) for p in policies], body),
             "",
             _dominance(rs, policies),
             "",
+            _frontier(rs, policies),
+            "",
             figure_links(figures_dir, "e9_tradeoff"),
         ]
+    )
+
+
+def _frontier(rs: Sequence[Row], policies: Sequence[str]) -> str:
+    """Does the ladder curve reach (latency, perplexity) points that no single-level point reaches?
+
+    A ladder point is *new* if no fixed-level point (any level, any w_Q scale) is at least as good on
+    both axes (mean latency <= and perplexity <=). Computed from the seed means.
+    """
+
+    def pts(p: str) -> list[tuple[float, float, float]]:
+        out = []
+        for k in sorted({r["config"]["w_quality_scale"] for r in rs if r["policy"] == p}):
+            g = [r for r in rs if r["policy"] == p and r["config"]["w_quality_scale"] == k]
+            out.append((k, estimate(g, "mean_latency_s").mean, estimate(g, "mean_perplexity").mean))
+        return out
+
+    fixed = [(p, *x) for p in policies if p.startswith("goalit-fixed-") for x in pts(p)]
+    ladder = pts("goalit")
+    if not fixed or not ladder:
+        return ""
+    new = [(k, lat, ppl) for k, lat, ppl in ladder
+           if not any(fl <= lat and fp <= ppl for _, _, fl, fp in fixed)]  # fmt: skip
+    if not new:
+        return (
+            "Every point of the ladder curve is matched or beaten on both axes by some single-level point: "
+            "on these servers the ladder reaches no (latency, perplexity) point that a single level does not."
+        )
+    where = ", ".join(f"w_Q × {k:g} ({num(lat)} s, PPL {num(ppl, 4)})" for k, lat, ppl in new)
+    return (
+        f"The ladder reaches {len(new)} of its {len(ladder)} points that no single-level point (any level, any "
+        f"w_Q scale) matches on both latency and perplexity: {where}."
     )
 
 
@@ -276,7 +312,7 @@ def _dominance(rs: Sequence[Row], policies: Sequence[str]) -> str:
     ladder = {k: point("goalit", k) for k in scales}
     better = []
     for p in policies:
-        if p == "goalit":
+        if not p.startswith("goalit-fixed-"):
             continue
         if all(point(p, k)[0] < ladder[k][0] and point(p, k)[1] <= ladder[k][1] for k in scales):
             better.append(label(p))
@@ -287,9 +323,9 @@ def _dominance(rs: Sequence[Row], policies: Sequence[str]) -> str:
         )
     return (
         f"{' and '.join(better)} {'is' if len(better) == 1 else 'are'} both faster and of lower or equal "
-        "perplexity than GOALIT on the level ladder at every w_Q scale: in this scenario the ladder's split "
-        "of each server into fixed shares (spec C.6) costs more latency than choosing the level per user "
-        "saves; the value of quantization choice depends on how servers are partitioned."
+        "perplexity than GOALIT on the level ladder at every w_Q scale: in this scenario hosting several "
+        "variants per server costs more latency (KV memory and, when partitioned, bandwidth shares) than "
+        "choosing the level per user saves."
     )
 
 
@@ -313,7 +349,8 @@ def sensitivity(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "One factor at a time away from the base scenario (first value of each factor = base), λ = "
             f"{plan.reference_rate_per_s:g} requests/s; OT-GAH at its best epoch per configuration. "
             "Llama-2-7B has no "
-            "q3_k_m level: that instance's share goes to the server's next larger level.",
+            "q3_k_m level: a shared server stops hosting it (a partitioned one gives its share to the server's "
+            "next larger level).",
             "",
             _sim_pair_table(
                 flat,
@@ -348,4 +385,61 @@ def caveats(plan: Plan) -> str:
     )
 
 
-SECTIONS = (convergence, updates, runtime, poa, servers, tradeoff, sensitivity)
+def placement(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
+    rs = select(rows, "placement")
+    if not rs:
+        return ""
+    rs = sorted(rs, key=lambda r: int(r["seed"]))
+
+    def hosts(r: Row) -> dict[str, list[str]]:
+        v = r["best_hosts"]
+        return v if isinstance(v, dict) else json.loads(v)
+
+    body = [
+        [str(r["seed"]), ", ".join(f"{k}: {'+'.join(v)}" for k, v in hosts(r).items()),
+         f"{num(float(r['best_social_cost']))} / {num(float(r['best_mean_latency_s']))} s / "
+         f"{num(float(r['best_mean_perplexity']), 4)}",
+         f"{num(float(r['scenario_social_cost']))} / {num(float(r['scenario_mean_latency_s']))} s / "
+         f"{num(float(r['scenario_mean_perplexity']), 4)}",
+         f"{r['single_level']}: {num(float(r['single_social_cost']))} / {num(float(r['single_mean_latency_s']))} s"
+         f" / {num(float(r['single_mean_perplexity']), 4)}"]
+        for r in rs
+    ]  # fmt: skip
+    multi = sum(int(r["multi_variant_servers"]) > 0 for r in rs)
+    gain = [1.0 - float(r["best_social_cost"]) / float(r["single_social_cost"]) for r in rs]
+    servers = {s for r in rs for s in hosts(r)}
+    mixed = sum(len({tuple(v) for v in hosts(r).values()}) > 1 for r in rs)
+    verdict = (
+        f"In {multi} of {len(rs)} seeds the best placement found has at least one server whose users use "
+        f"more than one level; in {mixed} of {len(rs)} the servers host different levels. The best "
+        f"placement's social cost is {100 * min(gain):.1f}-{100 * max(gain):.1f} % below the best uniform "
+        "single level. "
+        + (
+            "The paper's premise that a server should offer a ladder of levels is not what the optimisation "
+            "picks for these users: the choice of level matters across servers, not within one."
+            if multi == 0
+            else "Hosting a ladder on a server pays for these users in every seed, as the paper assumes."
+            if multi == len(rs)
+            else "Whether a ladder on one server pays depends on the users drawn: the paper's premise holds "
+            "for some populations, while for the others one level per server (different across servers) "
+            "is as good."
+        )
+    )
+    return "\n".join(
+        [
+            "## E11: placement of variants on shared servers",
+            "",
+            "Each of the scenario's servers picks its hosted set from a small menu (single levels and "
+            "two- and three-level ladders that leave 15 % of memory for KV) by coordinate descent on the "
+            "social cost of GOALIT's equilibrium (Model A, the scenario's users drawn from the seed); "
+            f"variants unused at the best placement are dropped ({len(servers)} servers). Cells: social "
+            "cost / mean latency / token-weighted mean perplexity.",
+            "",
+            md_table(["seed", "best placement", "best", "scenario's placement", "best single level"], body),
+            "",
+            verdict,
+        ]
+    )
+
+
+SECTIONS = (convergence, updates, runtime, poa, servers, tradeoff, sensitivity, placement)

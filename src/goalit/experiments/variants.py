@@ -9,8 +9,9 @@ A variant is described by plain JSON keys (part of every point's config, hence o
   mixes both hardware types (M = 2: one RTX 4090 and one Jetson AGX Orin).
 * ``bandwidth_hz``: every AP's bandwidth W (K_j = W / b0 sub-channels).
 * ``hardware``: ``"mix"`` (the base) or one hardware profile for every server (instance layouts kept).
-* ``llm``: LLM profile; instances of levels the profile lacks merge their share into the server's
-  next larger level (Llama-2-7B has no q3_k_m level, spec C.2).
+* ``llm``: LLM profile; a shared server drops the levels the profile lacks from its hosted set (q4_k_m
+  if none is left); on a partitioned server their share merges into the server's next larger level
+  (Llama-2-7B has no q3_k_m level, spec C.2).
 * ``levels``: ``"ladder"`` (the base) or one level: every server then hosts a single instance of that
   level with the whole server (share 1), the "fixed q" ablation of spec B.11.
 * ``w_quality_scale``: multiplies the users' quality weight w_Q (spec B.7), i.e. the ratio w_Q / w_T.
@@ -84,12 +85,18 @@ def variant_document(doc: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any
         doc["llm"] = str(keys["llm"])
         levels = llms[doc["llm"]].levels
         for s in servers:
-            s["instances"] = _merge_missing_levels(s["instances"], levels, old)
+            if "hosts" in s:  # shared server: drop the levels the new LLM lacks (q4_k_m if none is left)
+                s["hosts"] = [lv for lv in s["hosts"] if lv in levels] or ["q4_k_m"]
+            else:
+                s["instances"] = _merge_missing_levels(s["instances"], levels, old)
         if doc.get("local_level") not in levels:
             doc["local_level"] = "q4_k_m"
     if keys.get("levels", "ladder") != "ladder":
         for s in servers:
-            s["instances"] = [{"level": str(keys["levels"]), "share": 1.0}]
+            if "hosts" in s:
+                s["hosts"] = [str(keys["levels"])]
+            else:
+                s["instances"] = [{"level": str(keys["levels"]), "share": 1.0}]
     doc["servers"] = servers
     return doc
 

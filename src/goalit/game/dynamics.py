@@ -24,21 +24,41 @@ def user_costs(game: Game, a: np.ndarray) -> np.ndarray:
     return _staying_cost(game, a, *loads(game, a))
 
 
+def token_times(game: Game, n: np.ndarray) -> np.ndarray:
+    """(R+1,) per-token time of every action under loads ``n`` (s/token; 0 for local).
+
+    Partitioned instance r: d_r(n_r) (its step table, penalty included). Shared server group G:
+    T_G(n) = sum_{r in G} d_r(n_r) + H [N_G > cap_G], the server's iteration time (docs/model.md).
+    """
+    if game.shared:
+        return _shared_tables(game, n)[0]
+    d = game.step_time(np.arange(game.n_actions), n)
+    d[0] = 0.0
+    return d
+
+
 def latencies(game: Game, a: np.ndarray) -> np.ndarray:
-    """End-to-end latency of every user under Model A (s): fixed part + o_i d_r(n_r)."""
+    """End-to-end latency of every user under Model A (s): fixed part + o_i tau_r(n)."""
     n, _ = loads(game, a)
-    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * game.step_time(a, n[a])
+    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * token_times(game, n)[a]
 
 
 def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
-    """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o d), or P_dev T_loc."""
+    """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o tau), or P_dev T_loc."""
     n, _ = loads(game, a)
-    wait = game.output_tokens * game.step_time(a, n[a])
+    wait = game.output_tokens * token_times(game, n)[a]
     return game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
 
 
 def potential(game: Game, a: np.ndarray) -> float:
-    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8)."""
+    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8).
+
+    With shared servers the game has no exact potential (a user's per-token time includes the other
+    variants' steps); then this returns sum_i C_i(a) / alpha_i, the normalised social cost, which
+    GOALIT records per slot for information only.
+    """
+    if game.shared:
+        return float((user_costs(game, a) / game.alpha).sum())
     n, m = loads(game, a)
     cols = game.potential_table.shape[1] - 1
     r = np.arange(game.n_actions)
@@ -56,6 +76,8 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     count: h(m + 1); a move within the current AP leaves the count, h(m).
     """
     srv = game.server_of
+    if game.shared:
+        return _moving_step_shared(game, a, n, m, x)
     d_next = game.step_time(np.arange(game.n_actions), n + 1)
     d_next[0] = 0.0
     m_x = m[np.maximum(srv, 0)]
@@ -68,10 +90,83 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     return d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
 
 
-def _staying_cost(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """C_i(a) for every user, from given loads."""
+def _shared_tables(game: Game, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per action x under loads ``n`` (shared game): (tok, join, within, leave).
+
+    tok: T_G(n) of x's group (0 for local); join: T_G after one user joins x from outside its group
+    (partitioned: d_x(n_x + 1)); within: T_G after one user joins x from another variant of x's group,
+    before subtracting that variant's leave = d_v(n_v) - d_v(n_v - 1).
+    """
+    g = game.group_of[1:]
+    cols = game.step_table.shape[1] - 1
+    rows = np.arange(1, game.n_actions)
+    nn = n[1:]
+    d_prev = game.step_table[rows, np.minimum(np.maximum(nn - 1, 0), cols)]
+    d_cur = game.step_table[rows, np.minimum(nn, cols)]
+    d_next = game.step_table[rows, np.minimum(nn + 1, cols)]
+    s_g = np.bincount(g, weights=d_cur, minlength=game.n_groups)
+    n_g = np.bincount(g, weights=nn, minlength=game.n_groups)
+    pen_cur = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
+    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
+    shared = game.group_shared[g]
+    others = s_g[g] - d_cur
+    tok = np.zeros(game.n_actions)
+    join = np.zeros(game.n_actions)
+    within = np.zeros(game.n_actions)
+    leave = np.zeros(game.n_actions)
+    tok[1:] = s_g[g] + pen_cur[g]
+    join[1:] = np.where(shared, others + d_next + pen_next[g], d_next)
+    within[1:] = others + d_next + pen_cur[g]
+    leave[1:] = d_cur - d_prev
+    return tok, join, within, leave
+
+
+def join_times(game: Game, n: np.ndarray) -> np.ndarray:
+    """(R+1,) per-token time of action x for a user joining it from outside x's group (or from local).
+
+    Partitioned: d_x(n_x + 1). Shared: T_G with n_x + 1: S_G - d_x(n_x) + d_x(n_x + 1) + H [N_G + 1 > cap_G].
+    """
+    if not game.shared:
+        d_next = game.step_time(np.arange(game.n_actions), n + 1)
+        d_next[0] = 0.0
+        return d_next
+    return _shared_tables(game, n)[1]
+
+
+def _moving_step_shared(
+    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray, tables: tuple | None = None
+) -> np.ndarray:
+    """``_moving_step`` with shared servers: a move within a shared server also leaves the old variant."""
+    srv = game.server_of
+    _, join, within, leave = _shared_tables(game, n) if tables is None else tables
+    grp = game.group_full
+    gx = game.candidate_group if x is game.candidates else grp[x]
+    a_col = a[:, None]
+    # a move to another variant of the user's own shared server: N_G unchanged, the old variant leaves
+    same = (gx == grp[a_col]) & game.shared_action[a_col] & (x != a_col)
+    tok = join[x]
+    if same.any():
+        tok = np.where(same, within[x] - leave[a_col], tok)
+    m_x = m[np.maximum(srv, 0)]
+    h_next = game.ap_penalty(srv, m_x + 1)
+    h_cur = game.ap_penalty(srv, m_x)
+    if not (h_next != h_cur).any():
+        return tok + h_next[x]
+    srv_i = srv[a][:, None]
+    same_ap = (srv[x] == srv_i) & (srv_i >= 0)
+    return tok + np.where(same_ap, h_cur[x], h_next[x])
+
+
+def _staying_cost(
+    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, tok_all: np.ndarray | None = None
+) -> np.ndarray:
+    """C_i(a) for every user, from given loads (``tok_all``: ``token_times(game, n)`` if known)."""
     srv_i = game.server_of[a]
-    cong = game.step_time(a, n[a]) + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
+    if game.shared:
+        tok = (token_times(game, n) if tok_all is None else tok_all)[a]
+    else:
+        tok = game.step_time(a, n[a])
+    cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
     return game.alpha * cong + game.beta[np.arange(game.n_users), a]
 
 
@@ -93,8 +188,13 @@ def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np
         n, m = loads(game, a)
     rows = np.arange(game.n_users)
     cand = game.candidates
-    cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
-    stay = _staying_cost(game, a, n, m)
+    if game.shared:
+        tables = _shared_tables(game, n)
+        cost = game.alpha[:, None] * _moving_step_shared(game, a, n, m, cand, tables) + game.candidate_beta
+        stay = _staying_cost(game, a, n, m, tables[0])
+    else:
+        cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
+        stay = _staying_cost(game, a, n, m)
     cost = np.where(cand == a[:, None], stay[:, None], cost)
     k = np.argmin(cost, axis=1)
     best = cost[rows, k]
@@ -112,10 +212,11 @@ def max_regret(game: Game, a: np.ndarray) -> float:
 
 def isolated_start(game: Game) -> np.ndarray:
     """All local where allowed; other users at their cheapest action on an otherwise empty system."""
-    solo = (
-        game.alpha[:, None] * game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))[None, :]
-        + game.beta
-    )
+    if game.shared:
+        one = join_times(game, np.zeros(game.n_actions, dtype=np.int64))
+    else:
+        one = game.step_time(np.arange(game.n_actions), np.ones(game.n_actions, int))
+    solo = game.alpha[:, None] * one[None, :] + game.beta
     solo[:, 0] = game.beta[:, 0]
     a = np.where(np.isfinite(game.beta[:, 0]), 0, np.argmin(solo, axis=1))
     return a.astype(np.int64)

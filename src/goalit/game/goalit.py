@@ -5,6 +5,10 @@ normalised gain exceeds epsilon send an update request (RTU); the coordinator gr
 (``grant="random"`` or ``"max-gain"``) or a set of requests that touch pairwise disjoint instances
 (``grant="parallel"``, largest gains first). Every granted move lowers the potential by exactly its
 normalised gain, so the protocol stops at an epsilon-Nash equilibrium (no requests) or at the slot cap.
+
+With shared servers (docs/model.md) the game is no exact potential game and best responses may cycle:
+the protocol remembers every profile it visited and stops (``cycled``) when one repeats; the slot cap
+``max_slots`` bounds it in any case. ``converged`` is True only at an epsilon-equilibrium.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class GoalitTrace:
     slots: int
     updates: int
     messages: int
+    cycled: bool = False  # stopped because a profile repeated (shared servers only)
     potential: list[float] = field(default_factory=list)  # Phi after every slot (index 0: start)
     requests: list[int] = field(default_factory=list)  # RTUs sent in every slot
     granted: list[int] = field(default_factory=list)  # updates granted in every slot
@@ -39,17 +44,22 @@ def select_disjoint(
 ) -> np.ndarray:
     """Requesters (in ``order``) whose moves touch pairwise disjoint instances and keep AP penalties exact.
 
-    Instances: a move touches its old and new instance (not the local action, whose step time is 0).
+    Instances: a move touches its old and new instance (not the local action, whose step time is 0); on
+    a shared server every variant's cost depends on every other's load, so a move touches the server (all
+    its variants).
     APs: concurrent joins and leaves of AP j are allowed while j stays within its K_j sub-channels (its
     penalty is then 0 before and after, as every requester assumed); an AP over capacity admits one move.
     """
     touched = np.zeros(game.n_actions, dtype=bool)
+    rep = game.group_representative if game.shared else None
     room = game.subchannels - m  # joins AP j can still absorb at zero penalty
     exclusive = np.zeros(game.n_servers, dtype=bool)
     chosen = []
     srv = game.server_of
     for i in order:
         old, new = int(a[i]), int(br[i])
+        if rep is not None:  # a shared server is touched as a whole (its first action stands for it)
+            old, new = int(rep[old]), int(rep[new])
         j_old, j_new = int(srv[old]), int(srv[new])
         over = [j for j in (j_old, j_new) if j >= 0 and room[j] < 0] if j_old != j_new else []
         conflict = (
@@ -79,8 +89,12 @@ def goalit(
     grant: str = "parallel",
     epsilon: float | None = None,
     max_slots: int | None = None,
+    record_potential: bool = True,
 ) -> GoalitTrace:
-    """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``)."""
+    """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``).
+
+    ``record_potential=False`` skips the per-slot potential trace (only the start is recorded).
+    """
     if grant not in GRANTS:
         raise ValueError(f"grant must be one of {', '.join(GRANTS)}, not {grant!r}")
     eps = game.epsilon if epsilon is None else epsilon
@@ -88,7 +102,9 @@ def goalit(
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
-    trace.potential.append(dynamics.potential(game, a))
+    if record_potential:
+        trace.potential.append(dynamics.potential(game, a))
+    seen = {a.tobytes()} if game.shared else None
     while trace.slots < cap:
         trace.slots += 1
         br, gain = dynamics.best_responses(game, a, n, m)
@@ -99,7 +115,8 @@ def goalit(
             trace.messages += 1  # END broadcast
             trace.granted.append(0)
             trace.granted_gain.append(0.0)
-            trace.potential.append(trace.potential[-1])
+            if record_potential:
+                trace.potential.append(trace.potential[-1])
             break
         if grant == "random":
             chosen = rng.choice(req, size=1)
@@ -124,6 +141,13 @@ def goalit(
         trace.messages += int(req.size) + int(chosen.size) + 1  # RTUs + grants + load broadcast
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
-        trace.potential.append(dynamics.potential(game, a))
+        if record_potential:
+            trace.potential.append(dynamics.potential(game, a))
+        if seen is not None:
+            key = a.tobytes()
+            if key in seen:
+                trace.cycled = True
+                break
+            seen.add(key)
     trace.profile = a
     return trace

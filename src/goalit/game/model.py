@@ -19,6 +19,7 @@ import numpy as np
 
 from goalit.errors import ScenarioError
 from goalit.physics import energy, llm, quality, radio
+from goalit.physics.roofline import Roofline
 from goalit.scenario.model import Scenario, Users
 
 LOCAL = 0
@@ -29,32 +30,63 @@ UNLIMITED = int(np.iinfo(np.int64).max // 4)  # capacity / sub-channel count tha
 class InstanceParams:
     """Physical parameters of every action (index 0 = local, on the user's device), for Model B and OT.
 
-    Arrays of shape (R+1,): weight bytes M_q, share theta, dense FLOP/s F, memory bandwidth BW (bytes/s),
-    efficiencies eta_c and eta_m, step overhead delta_0 (s), memory of the instance theta*Mem (bytes) and
-    server power (W, the instance's share). Index 0 holds the local model's M_q and zeros elsewhere (the
-    device depends on the user; see ``Game.fixed_latency_s[:, 0]``).
+    ``roofline``: the cost core (:class:`goalit.physics.roofline.Roofline`, arrays of shape (R+1,)):
+    weight bytes M_q, share theta, F, BW, eta_c, eta_m, delta_0. ``memory_bytes``: memory of the
+    instance theta*Mem (bytes); ``power_w``: server power (W, the instance's share). Index 0 holds the
+    local model's M_q and zeros elsewhere (the device depends on the user; see
+    ``Game.fixed_latency_s[:, 0]``).
     """
 
-    weight_bytes: np.ndarray
-    share: np.ndarray
-    flops: np.ndarray
-    mem_bw: np.ndarray
-    eta_c: np.ndarray
-    eta_m: np.ndarray
-    overhead_s: np.ndarray
+    roofline: Roofline
     memory_bytes: np.ndarray
     power_w: np.ndarray
-    params: float  # P, model parameters
-    kv_bytes_per_token: float  # kappa
     context_tokens: float  # nominal context l-bar used in Model A step times
     kv_context_tokens: float  # tokens reserved per sequence for KV capacity
+
+    @property
+    def params(self) -> float:
+        return self.roofline.params
+
+    @property
+    def kv_bytes_per_token(self) -> float:
+        return self.roofline.kv_bytes_per_token
+
+    @property
+    def weight_bytes(self) -> np.ndarray:
+        return self.roofline.weight_bytes
+
+    @property
+    def share(self) -> np.ndarray:
+        return self.roofline.share
+
+    @property
+    def flops(self) -> np.ndarray:
+        return self.roofline.flops
+
+    @property
+    def mem_bw(self) -> np.ndarray:
+        return self.roofline.mem_bw
+
+    @property
+    def eta_c(self) -> np.ndarray:
+        return self.roofline.eta_c
+
+    @property
+    def eta_m(self) -> np.ndarray:
+        return self.roofline.eta_m
+
+    @property
+    def overhead_s(self) -> np.ndarray:
+        return self.roofline.overhead_s
 
 
 @dataclass(frozen=True, eq=False)
 class Game:
     """Cost tables of one scenario. Shapes: N users, R instances (+1 with local), M servers/APs.
 
-    step_table[r, n]: d_r(n) in s/token for n = 0..C, with column C valid for every n >= C.
+    step_table[r, n]: d_r(n) in s/token for n = 0..C, plus H beyond the KV capacity of a partitioned
+    instance (added to the step time, so the table is non-decreasing in n for any H); column C is used
+    for every n >= C (it is beyond every partitioned capacity; shared rows have C = N + 1).
     potential_table[r, n]: sum_{k=1..n} step_table[r, k].
     """
 
@@ -80,6 +112,58 @@ class Game:
     uplink_s: np.ndarray  # (N, R+1) T_up incl. t_0 (0 for local)
     downlink_s: np.ndarray  # (N, R+1) T_dl incl. t_0 (0 for local)
     instances: InstanceParams
+    # Shared servers (docs/model.md): actions of one shared server form a group G whose per-token time
+    # is T_G(n) = sum_{r in G} d_r(n_r) + H [N_G > cap_G] (d_r at the whole server, N_G its users).
+    # None (or no shared group): every instance is partitioned, its per-token time d_r(n_r) alone.
+    group_of: np.ndarray | None = None  # (R+1,) group of each action (-1: local)
+    group_capacity: np.ndarray | None = None  # (G,) KV capacity in sequences of each group
+    group_shared: np.ndarray | None = None  # (G,) True for the group of a shared server
+
+    @property
+    def shared(self) -> bool:
+        """True if some server is shared (the per-token time of an action depends on its server's loads)."""
+        return self.group_shared is not None and bool(self.group_shared.any())
+
+    @property
+    def n_groups(self) -> int:
+        return 0 if self.group_capacity is None else int(self.group_capacity.shape[0])
+
+    @cached_property
+    def group_full(self) -> np.ndarray:
+        """(R+1,) group of every action, -1 for local (``group_of`` with a definite local entry)."""
+        return np.concatenate([[-1], self.group_of[1:]]).astype(np.int64)
+
+    @cached_property
+    def kv_free_bytes(self) -> np.ndarray:
+        """(R+1,) KV memory of each action's pool (bytes): theta Mem - M_q, or on a shared server
+        Mem - sum of its hosted weights (one pool for all its variants). Entry 0 is unused."""
+        ip = self.instances
+        free = np.asarray(ip.memory_bytes - ip.weight_bytes, dtype=float).copy()
+        if self.shared:
+            g = self.group_of[1:]
+            hosted = np.bincount(g, weights=ip.weight_bytes[1:], minlength=self.n_groups)[g]
+            free[1:] = np.where(self.group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
+        return free
+
+    @cached_property
+    def group_representative(self) -> np.ndarray:
+        """(R+1,) the first action of each action's group (0 for local): one index per congestion unit."""
+        out = np.arange(self.n_actions)
+        g = self.group_of[1:]
+        first = np.full(self.n_groups, self.n_actions, dtype=np.int64)
+        np.minimum.at(first, g, np.arange(1, self.n_actions))
+        out[1:] = first[g]
+        return out
+
+    @cached_property
+    def candidate_group(self) -> np.ndarray:
+        """(N, K) group of each of ``candidates``."""
+        return self.group_full[self.candidates]
+
+    @cached_property
+    def shared_action(self) -> np.ndarray:
+        """(R+1,) True for the actions of shared servers."""
+        return np.concatenate([[False], self.group_shared[self.group_of[1:]]])
 
     @property
     def n_actions(self) -> int:
@@ -170,45 +254,46 @@ def build_game(
     level_of = np.array([scenario.local_level] + [i.level for _, i in insts], dtype=object)
     ppl_of = np.array([m.levels[lv].perplexity for lv in level_of])
     capacity = np.full(n_act, UNLIMITED, dtype=np.int64)
-    for r, (j, inst) in enumerate(insts, start=1):
-        hw = scenario.hardware[scenario.servers[j].hardware]
-        lv = m.levels[inst.level]
-        cap = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
-        capacity[r] = min(cap, UNLIMITED)
+    group_of = np.full(n_act, -1, dtype=np.int64)
+    group_cap: list[int] = []
+    group_shared: list[bool] = []
+    for j, sv in enumerate(scenario.servers):
+        hw = scenario.hardware[sv.hardware]
+        rs = [r for r, (jj, _) in enumerate(insts, start=1) if jj == j]
+        if sv.shared:
+            weights = sum(m.levels[lv].weight_bytes for lv in sv.hosts)
+            cap = min(llm.kv_capacity(1.0, hw.memory_bytes, weights, m.kv_bytes_per_token, kv_ctx), UNLIMITED)
+            capacity[rs] = cap
+            group_of[rs] = len(group_cap)
+            group_cap.append(cap)
+            group_shared.append(True)
+            continue
+        for r in rs:
+            inst = insts[r - 1][1]
+            lv = m.levels[inst.level]
+            cap = llm.kv_capacity(inst.share, hw.memory_bytes, lv.weight_bytes, m.kv_bytes_per_token, kv_ctx)
+            capacity[r] = min(cap, UNLIMITED)
+            group_of[r] = len(group_cap)
+            group_cap.append(UNLIMITED)  # the penalty of a partitioned instance is in its step table
+            group_shared.append(False)
+    shared_rows = np.zeros(n_act, dtype=bool)
+    shared_rows[1:] = np.asarray(group_shared, dtype=bool)[group_of[1:]] if n_act > 1 else []
 
+    roof, memory, power = instance_physics(scenario)
     finite_caps = capacity[1:]
     cols = int(min(n_users, finite_caps.max() if finite_caps.size else 0)) + 1
+    if shared_rows.any():
+        cols = n_users + 1  # shared rows hold d_r(n) for every load (the penalty is the group's)
     loads = np.arange(cols + 1)
-    step = np.zeros((n_act, cols + 1))
-    for r, (j, inst) in enumerate(insts, start=1):
-        hw = scenario.hardware[scenario.servers[j].hardware]
-        lv = m.levels[inst.level]
-        d = llm.decode_step_time_s(
-            loads, loads * ctx, m.params, lv.weight_bytes, m.kv_bytes_per_token, inst.share,
-            hw.flops_fp16, hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(inst.level), hw.step_overhead_s,
-        )  # fmt: skip
-        step[r] = np.where(loads > capacity[r], g.capacity_penalty_s, d)
+    d = roof.decode_table(loads, ctx)
+    over = (loads[None, :] > capacity[:, None]) & ~shared_rows[:, None]
+    step = d + np.where(over, g.capacity_penalty_s, 0.0)  # H added, not substituted: monotone for any H
     step[:, 0] = 0.0
+    step[0] = 0.0
     potential = np.cumsum(step, axis=1)
-
-    ip = {k: np.zeros(n_act) for k in ("weight_bytes", "share", "flops", "mem_bw", "eta_c", "eta_m",
-                                          "overhead_s", "memory_bytes", "power_w")}  # fmt: skip
-    ip["weight_bytes"][0] = m.levels[scenario.local_level].weight_bytes
-    for r, (j, inst) in enumerate(insts, start=1):
-        hw = scenario.hardware[scenario.servers[j].hardware]
-        ip["weight_bytes"][r] = m.levels[inst.level].weight_bytes
-        ip["share"][r] = inst.share
-        ip["flops"][r] = hw.flops_fp16
-        ip["mem_bw"][r] = hw.mem_bw_bytes_per_s
-        ip["eta_c"][r] = hw.eta_c
-        ip["eta_m"][r] = hw.eta_m_for(inst.level)
-        ip["overhead_s"][r] = hw.step_overhead_s
-        ip["memory_bytes"][r] = inst.share * hw.memory_bytes
-        ip["power_w"][r] = inst.share * hw.power_w
     instances = InstanceParams(
-        **ip, params=m.params, kv_bytes_per_token=m.kv_bytes_per_token, context_tokens=ctx,
-        kv_context_tokens=kv_ctx,
-    )  # fmt: skip
+        roofline=roof, memory_bytes=memory, power_w=power, context_tokens=ctx, kv_context_tokens=kv_ctx
+    )
 
     w_t, w_q, w_e = u.w_latency, u.w_quality, u.w_energy
     alpha = o * (w_t + w_e * idle_w)
@@ -239,7 +324,6 @@ def build_game(
 
     # offloading: radio per server, compute per instance
     for j, sv in enumerate(scenario.servers):
-        hw = scenario.hardware[sv.hardware]
         dx, dy = u.x_m - sv.position_m[0], u.y_m - sv.position_m[1]
         reach = np.hypot(dx, dy) <= sv.ap.coverage_m
         pl = radio.path_loss_umi_los_two_slope_db(
@@ -252,10 +336,7 @@ def build_game(
         for r in np.flatnonzero(server_of == j):
             inst = next(i for i in sv.instances if i.level == level_of[r])
             lv = m.levels[inst.level]
-            t_pre = llm.prefill_time_s(
-                s, m.params, lv.weight_bytes, inst.share, hw.flops_fp16, hw.mem_bw_bytes_per_s,
-                hw.eta_c, hw.eta_m_for(inst.level),
-            )  # fmt: skip
+            t_pre = roof.prefill_s(s, int(r))
             q = float(quality.quality_loss(lv.perplexity, ref_ppl))
             e_fix = energy.offload_energy_j(t_up, t_pre, tx_w, idle_w)
             ok = reach & (lv.perplexity <= u.max_perplexity) & (capacity[r] >= 1)
@@ -288,7 +369,34 @@ def build_game(
         uplink_s=up,
         downlink_s=down,
         instances=instances,
+        group_of=group_of,
+        group_capacity=np.asarray(group_cap, dtype=np.int64),
+        group_shared=np.asarray(group_shared, dtype=bool),
     )
+
+
+def instance_physics(scenario: Scenario) -> tuple[Roofline, np.ndarray, np.ndarray]:
+    """The cost core of ``scenario`` (one row per action, row 0 = the local model's M_q, zeros elsewhere),
+    the memory theta*Mem (bytes) and power theta*P (W) of every instance."""
+    m = scenario.llm
+    insts = [(j, inst) for j, sv in enumerate(scenario.servers) for inst in sv.instances]
+    n_act = len(insts) + 1
+    col = {k: np.zeros(n_act) for k in ("weight_bytes", "share", "flops", "mem_bw", "eta_c", "eta_m",
+                                          "overhead_s", "memory", "power")}  # fmt: skip
+    col["weight_bytes"][0] = m.levels[scenario.local_level].weight_bytes
+    for r, (j, inst) in enumerate(insts, start=1):
+        hw = scenario.hardware[scenario.servers[j].hardware]
+        col["weight_bytes"][r] = m.levels[inst.level].weight_bytes
+        col["share"][r] = inst.share
+        col["flops"][r] = hw.flops_fp16
+        col["mem_bw"][r] = hw.mem_bw_bytes_per_s
+        col["eta_c"][r] = hw.eta_c
+        col["eta_m"][r] = hw.eta_m_for(inst.level)
+        col["overhead_s"][r] = hw.step_overhead_s
+        col["memory"][r] = inst.share * hw.memory_bytes  # shared: share 1, the whole server
+        col["power"][r] = inst.share * hw.power_w
+    memory, power = col.pop("memory"), col.pop("power")
+    return Roofline(params=m.params, kv_bytes_per_token=m.kv_bytes_per_token, **col), memory, power
 
 
 def check_feasible(game: Game) -> None:

@@ -30,21 +30,44 @@ class AccessPoint:
 
 @dataclass(frozen=True)
 class Instance:
-    """A model instance (j, q) on a server, owning the fraction ``share`` (theta) of the server."""
+    """A model instance (j, q) on a server: a hosted variant of the model at level q.
+
+    On a ``partitioned`` server it owns the fraction ``share`` (theta) of the server's bandwidth, compute
+    and memory; on a ``shared`` server ``share`` is 1 (the variant's steps use the whole accelerator,
+    time-multiplexed with the other active variants; see docs/model.md).
+    """
 
     level: str
-    share: float
+    share: float = 1.0
+
+
+SHARING_MODES = ("shared", "partitioned")
 
 
 @dataclass(frozen=True)
 class Server:
-    """An edge server at ``position_m`` with its AP and model instances."""
+    """An edge server at ``position_m`` with its AP and hosted variants (model instances).
+
+    ``sharing``: ``"shared"`` (variants co-resident, one engine iterating over the active ones; the
+    default of scenario files) or ``"partitioned"`` (fixed shares, the exact potential game of spec B.8;
+    the default here so that code building servers with shares keeps its meaning).
+    """
 
     name: str
     position_m: tuple[float, float]
     hardware: str
     ap: AccessPoint
     instances: tuple[Instance, ...]
+    sharing: str = "partitioned"
+
+    @property
+    def shared(self) -> bool:
+        return self.sharing == "shared"
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Levels of the hosted variants."""
+        return tuple(i.level for i in self.instances)
 
 
 USER_FIELDS = (

@@ -6,8 +6,10 @@ Top-level keys::
     [radio]             carrier_ghz, noise_psd_dbm_hz, noise_figure_db, access_overhead_s, ...
     [game]              epsilon, capacity_penalty_s, max_slots, context_tokens, kv_context_tokens
     [hardware.NAME] / [llm.NAME]   inline profiles (same format as goalit/data/profiles/*.toml)
-    [[servers]]         name, position_m, hardware, [servers.ap], [[servers.instances]]
-    [servers_generate]  count, area_m, ap, [[servers_generate.templates]] (hardware, instances)
+    [[servers]]         name, position_m, hardware, [servers.ap], sharing ("shared" default or
+                        "partitioned"), hosts = [levels] (shared) or [[servers.instances]] (level, share)
+    [servers_generate]  count, area_m, ap, [[servers_generate.templates]] (hardware, sharing, hosts or
+                        instances)
     [[users]]           explicit users (all fields of ``Users``; ``position_m`` = [x, y])
     [users_generate]    count, seed, area_m, device and a distribution per user field
 """
@@ -30,6 +32,7 @@ from goalit.scenario.generate import (
     parse_user_generator,
 )
 from goalit.scenario.model import (
+    SHARING_MODES,
     AccessPoint,
     GameParams,
     Instance,
@@ -137,7 +140,28 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
         game=game,
     )
     top.finish()
+    check_memory(scenario, origin)
     return scenario
+
+
+def check_memory(scenario: Scenario, origin: str = "") -> None:
+    """A shared server must hold its hosted weights plus the KV cache of at least one sequence of the
+    per-sequence reservation ([game] kv_context_tokens, else max prompt + max output of the users)."""
+    g, u, m = scenario.game, scenario.users, scenario.llm
+    kv_ctx = g.kv_context_tokens or float(u.prompt_tokens.max() + u.output_tokens.max())
+    prefix = f"{origin}: " if origin else ""
+    for j, sv in enumerate(scenario.servers):
+        if not sv.shared:
+            continue
+        weights = sum(m.levels[lv].weight_bytes for lv in sv.hosts)
+        need = weights + m.kv_bytes_per_token * kv_ctx
+        mem = scenario.hardware[sv.hardware].memory_bytes
+        if need > mem:
+            raise ScenarioError(
+                f"{prefix}servers[{j}].hosts: server {sv.name!r} needs {need:.0f} bytes (hosted weights "
+                f"{weights:.0f} + KV of one {kv_ctx:.0f}-token sequence) but has {mem:.0f}: "
+                f"{need - mem:.0f} bytes over"
+            )
 
 
 def _parse_radio(t: Table | None) -> Radio:
@@ -187,30 +211,64 @@ def _parse_ap(t: Table) -> AccessPoint:
     return ap
 
 
-def _parse_instances(t: Table, levels: set[str]) -> tuple[Instance, ...]:
+def _parse_instances(t: Table, levels: set[str], sharing: str) -> tuple[Instance, ...]:
+    """``hosts = [levels]`` (shared servers) or ``instances = [{level, share}]`` (share: partitioned only)."""
     insts = []
-    for it in t.tables("instances"):
-        insts.append(Instance(it.string("level", choices=levels), float(it.number("share", gt=0, le=1))))
-        it.finish()
+    if t.has("hosts"):
+        if t.has("instances"):
+            t.fail("give either hosts or instances, not both", "hosts")
+        raw = t.raw("hosts")
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            t.fail("must be a list of level names", "hosts")
+        if sharing == "partitioned":
+            t.fail("a partitioned server lists instances with their shares, not hosts", "hosts")
+        for k, lv in enumerate(raw):
+            if lv not in levels:
+                t.fail(f"unknown value {lv!r} (expected one of: {', '.join(sorted(levels))})", f"hosts[{k}]")
+            insts.append(Instance(lv, 1.0))
+        key = "hosts"
+    else:
+        for it in t.tables("instances"):
+            level = it.string("level", choices=levels)
+            if sharing == "shared":
+                if it.has("share"):
+                    it.fail('only a partitioned server gives shares (set sharing = "partitioned")', "share")
+                insts.append(Instance(level, 1.0))
+            else:
+                insts.append(Instance(level, float(it.number("share", gt=0, le=1))))
+            it.finish()
+        key = "instances"
     if not insts:
-        t.fail("must list at least one model instance", "instances")
+        t.fail("must list at least one model instance", key)
     seen = [i.level for i in insts]
     for k, lv in enumerate(seen):
         if seen.index(lv) != k:
-            t.fail(f"level {lv!r} is hosted twice", f"instances[{k}].level")
-    if sum(i.share for i in insts) > 1 + 1e-9:
+            t.fail(
+                f"level {lv!r} is hosted twice", f"{key}[{k}]" if key == "hosts" else f"instances[{k}].level"
+            )
+    if sharing == "partitioned" and sum(i.share for i in insts) > 1 + 1e-9:
         t.fail("shares of the instances add up to more than 1", "instances")
     return tuple(insts)
 
 
+def _parse_sharing(t: Table) -> str:
+    """``sharing``, default ``"shared"``; a server whose instances give shares and no ``sharing`` key is
+    ``"partitioned"`` (files written before sharing modes keep their meaning)."""
+    raw = t.data.get("instances")
+    legacy = isinstance(raw, list) and any(isinstance(i, dict) and "share" in i for i in raw)
+    return t.string("sharing", "partitioned" if legacy else "shared", choices=SHARING_MODES)
+
+
 def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_name: str) -> Server:
     ap_t = t.table("ap", None)
+    sharing = _parse_sharing(t)
     s = Server(
         name=t.string("name", default_name),
         position_m=t.point("position_m"),
         hardware=t.string("hardware", choices=cat.hardware),
         ap=_parse_ap(ap_t) if ap_t is not None else AccessPoint(20e6, 1e6),
-        instances=_parse_instances(t, levels),
+        instances=_parse_instances(t, levels, sharing),
+        sharing=sharing,
     )
     t.finish()
     return s
@@ -225,15 +283,17 @@ def _generate_servers(t: Table, cat: ProfileCatalogue, levels: set[str], start: 
     ap = _parse_ap(ap_t) if ap_t is not None else AccessPoint(20e6, 1e6)
     templates = []
     for tt in t.tables("templates"):
-        templates.append((tt.string("hardware", choices=cat.hardware), _parse_instances(tt, levels)))
+        sharing = _parse_sharing(tt)
+        templates.append((tt.string("hardware", choices=cat.hardware), _parse_instances(tt, levels, sharing),
+                          sharing))  # fmt: skip
         tt.finish()
     if not templates:
         t.fail("must list at least one template", "templates")
     t.finish()
     out = []
     for k, pos in enumerate(grid_positions(count, area)):
-        hw, insts = templates[k % len(templates)]
-        out.append(Server(f"server-{start + k}", pos, hw, ap, insts))
+        hw, insts, sharing = templates[k % len(templates)]
+        out.append(Server(f"server-{start + k}", pos, hw, ap, insts, sharing))
     return out
 
 
@@ -300,7 +360,8 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
             "position_m": list(sv.position_m),
             "hardware": sv.hardware,
             "ap": asdict(sv.ap),
-            "instances": [asdict(i) for i in sv.instances],
+            "sharing": sv.sharing,
+            **({"hosts": list(sv.hosts)} if sv.shared else {"instances": [asdict(i) for i in sv.instances]}),
         }
         for sv in s.servers
     ]

@@ -34,7 +34,8 @@ import numpy as np
 from goalit.game import dynamics
 from goalit.game.goalit import goalit
 from goalit.game.model import Game, InstanceParams
-from goalit.physics import energy, llm, quality
+from goalit.physics import energy, quality
+from goalit.physics.roofline import Roofline
 from goalit.rng import stream
 from goalit.serve.config import GatewayConfig
 from goalit.solvers.registry import get_solver
@@ -117,6 +118,20 @@ class Router:
         self.serial = np.array([False] + [cfg.backends[j].batching == "serial" for j, _ in pairs])
         dev = cfg.hardware[cfg.defaults.device]
         self.idle_w, self.tx_w = dev.idle_power_w, dev.radio_tx_power_w
+        self.roofline = self._roofline()
+
+    def _roofline(self) -> Roofline:
+        """The cost core of the configured (backend, level) pairs (row 0: local, unused)."""
+        cfg = self.config
+        col = {k: [0.0] for k in ("weight_bytes", "share", "flops", "mem_bw", "eta_c", "eta_m", "overhead_s")}
+        for r in range(1, self.n_actions):
+            b, hw, lv = self._hw(r)
+            for k, v in (("weight_bytes", lv.weight_bytes), ("share", b.share), ("flops", hw.flops_fp16),
+                         ("mem_bw", hw.mem_bw_bytes_per_s), ("eta_c", hw.eta_c),
+                         ("eta_m", hw.eta_m_for(lv.name)), ("overhead_s", hw.step_overhead_s)):  # fmt: skip
+                col[k].append(v)
+        return Roofline(params=cfg.llm.params, kv_bytes_per_token=cfg.llm.kv_bytes_per_token,
+                        **{k: np.array(v) for k, v in col.items()})  # fmt: skip
 
     @property
     def n_actions(self) -> int:
@@ -136,20 +151,11 @@ class Router:
 
     def prefill_s(self, r: int, prompt_tokens: np.ndarray) -> np.ndarray:
         """Roofline prefill time of ``prompt_tokens`` on action r (s)."""
-        b, hw, lv = self._hw(r)
-        return llm.prefill_time_s(
-            prompt_tokens, self.config.llm.params, lv.weight_bytes, b.share, hw.flops_fp16,
-            hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv.name),
-        )  # fmt: skip
+        return self.roofline.prefill_s(prompt_tokens, r)
 
     def step_s(self, r: int, batch: np.ndarray, context_tokens: np.ndarray) -> np.ndarray:
         """Roofline decode step of action r at ``batch`` sequences holding ``context_tokens`` in total (s)."""
-        b, hw, lv = self._hw(r)
-        m = self.config.llm
-        return llm.decode_step_time_s(
-            batch, context_tokens, m.params, lv.weight_bytes, m.kv_bytes_per_token, b.share, hw.flops_fp16,
-            hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv.name), hw.step_overhead_s,
-        )  # fmt: skip
+        return self.roofline.decode_step_s(batch, context_tokens, r)
 
     def service_s(self, r: int, prompt_tokens: float, output_tokens: float) -> float:
         """Own work of one request alone on action r: prefill + o d(1) at context s + o/2 (s, no swap)."""
@@ -220,12 +226,12 @@ class Router:
 
         zeros = np.zeros(n_act)
         ip = InstanceParams(
-            weight_bytes=np.array([0.0] + [cfg.llm.levels[str(q)].weight_bytes for q in self.level_of[1:]]),
-            share=np.array([0.0] + [cfg.backends[int(j)].share for j in self.backend_of[1:]]),
-            flops=zeros, mem_bw=zeros, eta_c=zeros, eta_m=zeros, overhead_s=zeros, memory_bytes=zeros,
-            power_w=zeros, params=cfg.llm.params, kv_bytes_per_token=cfg.llm.kv_bytes_per_token,
-            context_tokens=ctx, kv_context_tokens=float((s + o).max()),
-        )  # fmt: skip
+            roofline=self.roofline,
+            memory_bytes=zeros,
+            power_w=zeros,
+            context_tokens=ctx,
+            kv_context_tokens=float((s + o).max()),
+        )
         game = Game(
             n_users=n_users,
             server_of=self.backend_of.copy(),

@@ -509,21 +509,27 @@ def speed_check(
     Also the level-switch time of a serial server: median latency of 1-token requests alternating two
     levels minus that of 1-token requests staying on one (``swap_s``); the gateway is configured with it.
     """
-    from goalit.physics import llm as phys
+    from goalit.physics.roofline import Roofline
 
     o = PROBE_OUTPUT_TOKENS
     out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "output_tokens": o, "runs": [], "switch_runs": []}
     for j, url in enumerate(urls):
         for lv in levels:
             lvp = llm.levels[lv]
-            pre = float(phys.prefill_time_s(prompt_tokens, llm.params, lvp.weight_bytes, 1.0, hw.flops_fp16,
-                                             hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv)))  # fmt: skip
+            roof = Roofline.single(
+                llm.params,
+                llm.kv_bytes_per_token,
+                lvp.weight_bytes,
+                hw.flops_fp16,
+                hw.mem_bw_bytes_per_s,
+                hw.eta_c,
+                hw.eta_m_for(lv),
+                hw.step_overhead_s,
+            )
+            pre = float(roof.prefill_s(prompt_tokens))
 
-            def step(ctx: float, lvp=lvp, lv=lv) -> float:
-                return float(phys.decode_step_time_s(
-                    1, ctx, llm.params, lvp.weight_bytes, llm.kv_bytes_per_token, 1.0, hw.flops_fp16,
-                    hw.mem_bw_bytes_per_s, hw.eta_c, hw.eta_m_for(lv), hw.step_overhead_s,
-                ))  # fmt: skip
+            def step(ctx: float, roof=roof) -> float:
+                return float(roof.decode_step_s(1, ctx))
 
             _one_token(url, aliases[lv])  # load this level first: the measured request pays no switch
             body = {

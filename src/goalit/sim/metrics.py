@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goalit.physics import llm
-
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
 
@@ -80,10 +78,7 @@ def instance_metrics(sim: Simulation, server_names: list[str]) -> list[dict[str,
         inst = sim.instances[r]
         cap = int(g.capacity[r])
         if cap >= 1:
-            d = float(llm.decode_step_time_s(
-                cap, cap * ip.context_tokens, ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token,
-                ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
-            ))  # fmt: skip
+            d = float(ip.roofline.decode_step_s(cap, cap * ip.context_tokens, r))
             bound = cap / d
         else:
             bound = 0.0

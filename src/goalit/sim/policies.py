@@ -152,7 +152,14 @@ class SubgameBuilder:
         width = min(ids.shape[0] + 2, self.last_col + 1)
         cols = np.minimum(self.cols[:, :width] + n_fixed[:, None], self.last_col)
         step = self.game.step_table[self.rows, cols]
-        step[:, 0] = 0.0
+        if self.game.shared:  # a shared server's iteration includes its other variants' fixed batches
+            g = self.game.group_of[1:]
+            shared_row = np.concatenate([[False], self.game.group_shared[g]])
+            step[~shared_row, 0] = 0.0
+            fixed_g = np.bincount(g, weights=n_fixed[1:], minlength=self.game.n_groups).astype(np.int64)
+            kw["group_capacity"] = self.game.group_capacity - fixed_g
+        else:
+            step[:, 0] = 0.0
         kw["step_table"] = step
         kw["potential_table"] = np.cumsum(step, axis=1) if potential else None
         kw["subchannels"] = self.game.subchannels - m_fixed
@@ -193,8 +200,8 @@ class GoalitPolicy(Policy):
     max_slots: int | None = None
 
     def decide(self, view: View) -> Decision:
-        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
-        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=not small)
+        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS and not view.game.shared
+        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=False)
         init = view.current.copy()
         new = init < 0
         if new.any():
@@ -205,9 +212,8 @@ class GoalitPolicy(Policy):
                 sub, view.rng, init, self.grant, self.epsilon, self.max_slots
             )
         else:
-            tr = goalit(
-                sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon, max_slots=self.max_slots
-            )
+            tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
+                        max_slots=self.max_slots, record_potential=False)  # fmt: skip
             profile, slots, updates, messages, converged = (
                 tr.profile, tr.slots, tr.updates, tr.messages, tr.converged,
             )  # fmt: skip

@@ -10,7 +10,7 @@ steps of duration
 
 with ``l_k(t)`` the context attended by sequence k in the step: its prompt, the tokens generated so far
 and the token being generated (s_k + t in the step producing token t = 1..o_k), computed by
-:func:`goalit.physics.llm.decode_step_time_s`. Between batch changes the step times are known in
+:class:`goalit.physics.roofline.Roofline`. Between batch changes the step times are known in
 advance, so a *segment* of steps up to the next completion is computed at once (one NumPy call) and
 only its end is an event; a request accepted mid-segment cuts the segment at the end of the step in
 progress. Each request reserves KV memory for its full context, kappa (s + o), from acceptance to its
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from goalit.physics import llm
 from goalit.sim import engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -70,14 +69,7 @@ class _InstanceBase:
         self.kv_total = float(ip.memory_bytes[r] - ip.weight_bytes[r])
         self.kv_free = self.kv_total
         self.power_w = float(ip.power_w[r])
-        self._decode_args = (
-            float(ip.params), float(ip.weight_bytes[r]), self.kappa, float(ip.share[r]), float(ip.flops[r]),
-            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]), float(ip.overhead_s[r]),
-        )  # fmt: skip
-        self._prefill_args = (
-            float(ip.params), float(ip.weight_bytes[r]), float(ip.share[r]), float(ip.flops[r]),
-            float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]),
-        )  # fmt: skip
+        self.roofline = ip.roofline.at(r)
         self.version = 0
         self.busy_s = 0.0  # time spent in prefill or decode steps
         self.tokens = 0  # output tokens generated (useful tokens, no padding)
@@ -87,11 +79,11 @@ class _InstanceBase:
 
     def prefill_time(self, total_prompt_tokens: float) -> float:
         """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5)."""
-        return float(llm.prefill_time_s(total_prompt_tokens, *self._prefill_args))
+        return float(self.roofline.prefill_s(total_prompt_tokens))
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Step times of a batch of ``batch`` sequences with total contexts ``context_tokens`` (s)."""
-        return llm.decode_step_time_s(batch, context_tokens, *self._decode_args)
+        return self.roofline.decode_step_s(batch, context_tokens)
 
 
 class ContinuousInstance(_InstanceBase):
@@ -283,6 +275,109 @@ class ContinuousInstance(_InstanceBase):
             self.sim.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
 
 
+class SharedServer(ContinuousInstance):
+    """A shared server (docs/model.md): its hosted variants' weights are co-resident and one engine
+    iterates over the active variants. Each iteration runs one decode step of every active variant's
+    batch on the whole server, so a sequence of variant v gains one token per iteration of duration
+
+        T(t) = sum_{v active} [max{(M_v + kappa sum_{k in v} l_k(t)) / (eta_m,v BW), 2 P n_v / (eta_c F)}
+               + delta_0],
+
+    and the prompts accepted since the last iteration are prefilled first, one compute-bound prefill
+    step per variant (the decode batches pause). KV admission uses one pool, Mem - sum_v M_v, shared by
+    all variants. ``actions`` are the server's action indices; events carry the first one.
+    """
+
+    def __init__(self, actions: list[int], game: Game, sim: Simulation, max_batch: int | None = None) -> None:
+        super().__init__(actions[0], game, sim, max_batch)
+        ip = game.instances
+        self.actions = list(actions)
+        self.variant_of = {r: q for q, r in enumerate(self.actions)}
+        self.roofs = [ip.roofline.at(r) for r in self.actions]
+        self.kv_total = float(ip.memory_bytes[actions[0]] - sum(float(ip.weight_bytes[r]) for r in actions))
+        self.kv_free = self.kv_total
+        self.var = np.empty(0, np.int64)  # variant (position in ``actions``) of every running sequence
+        self.tokens_by = np.zeros(len(self.actions), np.int64)
+
+    def prefill_time(self, total_prompt_tokens: float) -> float:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def _variant(self, k: int) -> int:
+        return self.variant_of[int(self.sim.action[k])]
+
+    def on_event(self, t: float, version: int) -> None:
+        if version != self.version:
+            return
+        if self.phase == PREFILL:
+            new = np.asarray(self.prefilling, np.int64)
+            self.var = np.concatenate([self.var, [self._variant(k) for k in new.tolist()]]).astype(np.int64)
+        super().on_event(t, version)
+
+    def _close_segment(self, t: float) -> None:
+        self.tokens_by += self.event_k * np.bincount(self.var, minlength=len(self.actions))
+        keep = self.rem - self.event_k != 0
+        super()._close_segment(t)
+        self.var = self.var[keep]
+
+    def _schedule(self, t: float) -> None:
+        sim = self.sim
+        n = self.ids.shape[0]
+        if self.accepted:
+            adm = np.asarray(self.accepted, np.int64)
+            self.accepted = []
+            s = sim.prompt[adm]
+            v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
+            tau = sum(float(self.roofs[q].prefill_s(float(s[v == q].sum()))) for q in np.unique(v).tolist())
+            sim.admitted_s[adm] = t
+            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            self.busy_s += tau
+            self.prefill_steps += 1
+            self.prefilling = adm.tolist()
+            self.prefill_end = t + tau
+            self.phase = PREFILL
+            self.version += 1
+            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+        elif n:
+            k = int(self.rem.min())
+            steps = np.arange(1, k + 1, dtype=np.int64)
+            times = np.zeros(k)
+            for q in np.unique(self.var).tolist():
+                sel = self.var == q
+                n_q = int(sel.sum())
+                times += self.roofs[q].decode_step_s(n_q, int(self.ctx[sel].sum()) + n_q * steps)
+            self.seg_ends = t + np.cumsum(times)
+            self.seg_t0 = t
+            self.event_k = k
+            self.phase = DECODE
+            self.max_batch_seen = max(self.max_batch_seen, n)
+            self.version += 1
+            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+        else:
+            self.phase = IDLE
+
+    def close(self, t: float) -> None:
+        if self.phase == DECODE:
+            k = int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+            self.tokens_by += k * np.bincount(self.var, minlength=len(self.actions))
+        super().close(t)
+
+
+class VariantView:
+    """What the simulator sees at action r of a shared server: the server's engine (every call is
+    forwarded), with the tokens generated by this variant."""
+
+    def __init__(self, server: SharedServer, r: int) -> None:
+        self.server = server
+        self.r = r
+
+    def __getattr__(self, name: str):
+        return getattr(self.server, name)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.server.tokens_by[self.server.variant_of[self.r]])
+
+
 class StaticInstance(_InstanceBase):
     """Static batching: whole batches, padded, finishing together (OT-GAH serving, spec B.10)."""
 
@@ -369,3 +464,38 @@ class StaticInstance(_InstanceBase):
             self.busy_s -= end - t
             self.sim.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
             self.tokens += int(sum(self.generated_by(t).values()))
+
+
+class SharedStaticServer(StaticInstance):
+    """Static batches on a shared server: the hosted variants' batches run one at a time on the whole
+    accelerator (FIFO over variants), each timed with its own variant's roofline; one KV pool,
+    Mem - sum_v M_v. (Static batching has no iteration to interleave: a batch holds the server.)"""
+
+    def __init__(self, actions: list[int], game: Game, sim: Simulation) -> None:
+        super().__init__(actions[0], game, sim)
+        ip = game.instances
+        self.actions = list(actions)
+        self.variant_of = {r: q for q, r in enumerate(self.actions)}
+        self.roofs = [ip.roofline.at(r) for r in self.actions]
+        self.kv_total = float(ip.memory_bytes[actions[0]] - sum(float(ip.weight_bytes[r]) for r in actions))
+        self.tokens_by = np.zeros(len(self.actions), np.int64)
+        self.current_variant = 0
+
+    def try_start(self, t: float) -> None:
+        if self.current is not None or not self.batches or self.batches[0][1] > 0:
+            return
+        q = self.variant_of[int(self.sim.action[int(self.batches[0][0][0])])]
+        self.roofline = self.roofs[q]
+        self.current_variant = q
+        super().try_start(t)
+
+    def on_event(self, t: float, version: int) -> None:
+        before = self.tokens
+        q = self.current_variant
+        super().on_event(t, version)
+        self.tokens_by[q] += self.tokens - before
+
+    def close(self, t: float) -> None:
+        before = self.tokens
+        super().close(t)
+        self.tokens_by[self.current_variant] += self.tokens - before

@@ -27,7 +27,14 @@ from goalit.physics import llm
 from goalit.scenario.model import Scenario, Users
 from goalit.sim import engine
 from goalit.sim.policies import WAIT, Decision, Policy, SubgameBuilder, View
-from goalit.sim.server import ChannelPool, ContinuousInstance, StaticInstance
+from goalit.sim.server import (
+    ChannelPool,
+    ContinuousInstance,
+    SharedServer,
+    SharedStaticServer,
+    StaticInstance,
+    VariantView,
+)
 from goalit.sim.workload import Workload
 
 UNDECIDED = -2
@@ -59,13 +66,18 @@ def request_game(
     game = build_game(scenario, users=users, context_tokens=context_tokens or ctx,
                       kv_context_tokens=kv_context_tokens or kv)  # fmt: skip
     ip = game.instances
-    free = ip.memory_bytes - ip.weight_bytes
+    free = game.kv_free_bytes  # a shared server's pool: its memory minus every hosted variant's weights
     need = ip.kv_bytes_per_token * (game.prompt_tokens + game.output_tokens)
     too_big = need[:, None] > free[None, :]
     too_big[:, 0] = False  # local feasibility (device memory) is already in beta
     if too_big.any():
         game = replace(game, beta=np.where(too_big, np.inf, game.beta))
     return game
+
+
+def _engine(inst: Any) -> Any:
+    """The engine behind simulator slot ``inst`` (a shared server's variant view forwards to it)."""
+    return inst.server if isinstance(inst, VariantView) else inst
 
 
 class Simulation:
@@ -131,13 +143,28 @@ class Simulation:
 
         self.events = engine.EventQueue()
         self.instances: list[Any] = [None]
+        self.engines: list[Any] = []  # one per partitioned instance or shared server
+        shared_of: dict[int, SharedServer | SharedStaticServer] = {}
         for r in range(1, game.n_actions):
+            g = -1 if game.group_of is None else int(game.group_of[r])
+            if game.shared and game.group_shared[g]:
+                if g not in shared_of:
+                    members = np.flatnonzero(game.group_of == g).tolist()
+                    shared_of[g] = (
+                        SharedStaticServer(members, game, self)
+                        if policy.static
+                        else SharedServer(members, game, self, max_batch)
+                    )
+                    self.engines.append(shared_of[g])
+                self.instances.append(VariantView(shared_of[g], r))
+                continue
             inst = (
                 StaticInstance(r, game, self)
                 if policy.static
                 else ContinuousInstance(r, game, self, max_batch)
             )
             self.instances.append(inst)
+            self.engines.append(inst)
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.load = np.zeros(game.n_actions, np.int64)  # requests per action from dispatch to last token
@@ -163,7 +190,7 @@ class Simulation:
         out = np.ones(self.game.n_actions, bool)
         out[0] = False
         for r in range(1, self.game.n_actions):
-            inst = self.instances[r]
+            inst = _engine(self.instances[r])
             if isinstance(inst, StaticInstance):
                 out[r] = inst.free
         return out
@@ -327,7 +354,7 @@ class Simulation:
                 self.uplink_done_s[a] = t
                 r = int(self.action[a])
                 inst = self.instances[r]
-                if isinstance(inst, StaticInstance):
+                if isinstance(_engine(inst), StaticInstance):
                     inst.uplink_done(a, t)
                 else:
                     inst.enqueue(a, t)
@@ -370,7 +397,7 @@ class Simulation:
     def _finish(self) -> None:
         """Account for the requests still in the system at the horizon (tokens generated so far)."""
         t = self.t_end
-        for inst in self.instances[1:]:
+        for inst in self.engines:
             inst.close(t)
             for k, g in inst.generated_by(t).items():
                 if self.status[k] == UNFINISHED and np.isnan(self.last_token_s[k]):

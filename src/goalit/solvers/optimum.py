@@ -167,6 +167,13 @@ def solve_milp(
         raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, not {formulation!r}")
     t0 = time.perf_counter()
     n_users, n_act = game.n_users, game.n_actions
+    if n_users == 0:  # nothing to decide: HiGHS would reject an empty objective
+        return MilpOutcome(np.zeros(0, np.int64), 0.0, 0.0, 0.0, "optimal", 0, 0, 0,
+                           time.perf_counter() - t0, 0.0)  # fmt: skip
+    if game.shared:
+        from goalit.solvers.optimum_shared import solve_milp_shared
+
+        return solve_milp_shared(game, time_limit_s, mip_rel_gap, incumbent)
     inc = incumbent_profile(game) if incumbent is None else np.asarray(incumbent, dtype=np.int64)
     if reduce:
         red = reduce_by_bound(game, inc)

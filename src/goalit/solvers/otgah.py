@@ -30,7 +30,6 @@ import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.model import LOCAL, Game
-from goalit.physics import llm
 from goalit.solvers.result import SolveResult
 
 WAIT = -1
@@ -44,28 +43,20 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
     """
     ip = game.instances
     b = np.atleast_1d(np.asarray(batch, dtype=float))
-    pre = llm.prefill_time_s(
-        b * s_max,
-        ip.params,
-        ip.weight_bytes[r],
-        ip.share[r],
-        ip.flops[r],
-        ip.mem_bw[r],
-        ip.eta_c[r],
-        ip.eta_m[r],
-    )
+    roof = ip.roofline.at(r)
+    pre = roof.prefill_s(b * s_max)
     t = np.arange(1, int(o_max) + 1, dtype=float)
-    dec = llm.decode_step_time_s(
-        b[:, None], b[:, None] * (s_max + t[None, :]), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token,
-        ip.share[r], ip.flops[r], ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
-    )  # fmt: skip
+    dec = roof.decode_step_s(b[:, None], b[:, None] * (s_max + t[None, :]))
     return pre + dec.sum(axis=1)
 
 
 def static_batch_fits(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
-    """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max)."""
+    """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max) (on a shared server:
+    its KV pool, Mem - sum of the hosted weights, >= b kappa (s_max + o_max))."""
     ip = game.instances
     b = np.asarray(batch, dtype=float)
+    if game.shared and game.shared_action[r]:
+        return game.kv_free_bytes[r] >= b * ip.kv_bytes_per_token * (s_max + o_max)
     return ip.memory_bytes[r] >= ip.weight_bytes[r] + b * ip.kv_bytes_per_token * (s_max + o_max)
 
 
@@ -135,20 +126,9 @@ class BatchTimes:
             return out
         b = np.arange(1, self.b_cap + 1, dtype=float)[:, None]
         t = np.arange(1, int(self.outputs[-1]) + 1, dtype=float)[None, :]
-        pre = llm.prefill_time_s(
-            b * s,
-            ip.params,
-            ip.weight_bytes[r],
-            ip.share[r],
-            ip.flops[r],
-            ip.mem_bw[r],
-            ip.eta_c[r],
-            ip.eta_m[r],
-        )
-        dec = llm.decode_step_time_s(
-            b, b * (s + t), ip.params, ip.weight_bytes[r], ip.kv_bytes_per_token, ip.share[r], ip.flops[r],
-            ip.mem_bw[r], ip.eta_c[r], ip.eta_m[r], ip.overhead_s[r],
-        )  # fmt: skip
+        roof = ip.roofline.at(r)
+        pre = roof.prefill_s(b * s)
+        dec = roof.decode_step_s(b, b * (s + t))
         total = pre + np.cumsum(dec, axis=1)[:, self.outputs - 1]
         fits = static_batch_fits(g, r, b, s, self.outputs[None, :])
         out[1:] = np.where(fits, total, np.inf)
@@ -167,7 +147,13 @@ def _max_batch(problem: BatchProblem, game: Game) -> int:
     s_lo, o_lo = int(problem.prompt_tokens.min()), int(problem.output_tokens.min())
     ip = game.instances
     per_seq = ip.kv_bytes_per_token * (s_lo + o_lo)
-    mem = int(np.floor((ip.memory_bytes[problem.r] - ip.weight_bytes[problem.r]) / per_seq))
+    r = problem.r
+    free = (
+        game.kv_free_bytes[r]
+        if game.shared and game.shared_action[r]
+        else ip.memory_bytes[r] - ip.weight_bytes[r]
+    )
+    mem = int(np.floor(free / per_seq))
     return max(0, min(problem.max_batch, mem, problem.output_tokens.size))
 
 
@@ -324,6 +310,7 @@ def plan_epoch(
     one_level_per_server: bool = False,
     max_nodes: int | None = None,
     model_capacity: bool = False,
+    serial_shared: bool = True,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -335,6 +322,8 @@ def plan_epoch(
     if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
     instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
     per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    ``serial_shared`` (default): a shared server runs one static batch at a time (Model B, docs/model.md),
+    so it gets at most one per epoch; the static solver turns it off (Model A scores co-active variants).
     ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
     the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
     batch that fits physically; the static solver sets it.
@@ -352,7 +341,8 @@ def plan_epoch(
     free = np.ones(n_p, dtype=bool)
     room = game.subchannels.astype(np.int64).copy()
     cap = game.capacity if model_capacity else None
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level_per_server, max_nodes, cap)
+    one = (one_level_per_server, serial_shared)
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap)
 
     local_ok = allowed[:, LOCAL]
     if epoch_s is None:  # no next epoch
@@ -373,7 +363,7 @@ def plan_epoch(
             stuck.copy(),
             avail,
             room,
-            one_level_per_server,
+            one,
             max_nodes,
             cap,
         )
@@ -398,7 +388,9 @@ def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.nda
 
 
 def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap) -> None:
-    """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``)."""
+    """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``).
+
+    ``one_level`` = (at most one batch per server, at most one batch per shared server)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
     b_cap = int(min(pending.size, room.max(initial=0)))
     s_all, o_all = game.prompt_tokens[pending].astype(np.int64), game.output_tokens[pending].astype(np.int64)
@@ -450,7 +442,8 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
         j = int(game.server_of[best_r])
         room[j] -= members.size
         avail[best_r] = False
-        if one_level:
+        one_per_server, serial_shared = one_level
+        if one_per_server or (serial_shared and game.shared and game.shared_action[best_r]):
             avail[game.server_of == j] = False
 
 
@@ -468,6 +461,7 @@ def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveRe
         one_level_per_server=bool(options.get("one_level_per_server", False)),
         max_nodes=options.get("max_nodes"),
         model_capacity=True,
+        serial_shared=False,
     )
     profile = plan.assignment.copy()
     waiting = profile == WAIT

@@ -41,7 +41,7 @@ def solve_goalit(game: Game, rng: np.random.Generator, **options: Any) -> SolveR
         messages=tr.messages,
         runtime_s=runtime,
         potential_trace=tr.potential,
-        extras={"grant": options.get("grant", "parallel")},
+        extras={"grant": options.get("grant", "parallel"), "cycled": tr.cycled},
     )
     if "epsilon" in options and options["epsilon"] is not None:
         res.epsilon = float(options["epsilon"])
