@@ -68,10 +68,10 @@ class Options:
     """Base of every algorithm's typed options (a frozen dataclass; subclass it and add fields)."""
 
 
-O = TypeVar("O", bound=Options)
+OptionsT = TypeVar("OptionsT", bound=Options)
 
 
-def parse_options(algorithm: str, cls: type[O], options: dict[str, Any]) -> O:
+def parse_options(algorithm: str, cls: type[OptionsT], options: dict[str, Any]) -> OptionsT:
     """``cls(**options)``, with an unknown option a one-line error naming it and the known ones."""
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(options) - set(known))
