@@ -78,6 +78,10 @@ class _InstanceBase:
             float(ip.params), float(ip.weight_bytes[r]), float(ip.share[r]), float(ip.flops[r]),
             float(ip.mem_bw[r]), float(ip.eta_c[r]), float(ip.eta_m[r]),
         )  # fmt: skip
+        table = getattr(sim, "step_table", None)
+        level = str(game.level_of[r])
+        self._table = table if table is not None and level in table.levels else None
+        self._level = level
         self.version = 0
         self.busy_s = 0.0  # time spent in prefill or decode steps
         self.tokens = 0  # output tokens generated (useful tokens, no padding)
@@ -86,11 +90,16 @@ class _InstanceBase:
         self.max_batch_seen = 0
 
     def prefill_time(self, total_prompt_tokens: float) -> float:
-        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5)."""
+        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5, or the
+        measured step table)."""
+        if self._table is not None:
+            return float(self._table.prefill_time(self._level, total_prompt_tokens))
         return float(llm.prefill_time_s(total_prompt_tokens, *self._prefill_args))
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Step times of a batch of ``batch`` sequences with total contexts ``context_tokens`` (s)."""
+        if self._table is not None:
+            return np.asarray(self._table.decode_step_time_s(self._level, batch, context_tokens), float)
         return llm.decode_step_time_s(batch, context_tokens, *self._decode_args)
 
 

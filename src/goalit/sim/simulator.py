@@ -82,12 +82,14 @@ class Simulation:
         horizon_s: float | None = None,
         max_batch: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        step_table: Any = None,
     ) -> None:
         self.scenario, self.game, self.users, self.workload, self.policy, self.rng = (
             scenario, game, users, workload, policy, rng,
         )  # fmt: skip
         self.horizon_s = float("inf") if horizon_s is None else float(horizon_s)
         self.progress = progress
+        self.step_table = step_table  # goalit.physics.step_table.StepTable or None (the roofline)
         n = game.n_users
         self.n = n
         self.arrival = np.asarray(workload.arrival_s, float)
