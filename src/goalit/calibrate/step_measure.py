@@ -6,7 +6,10 @@ continuous batching, no prompt cache) is started on 127.0.0.1 and stopped by PID
 - Decode step at (batch b, context c): b streaming requests with distinct prompts of ``c - o/2`` tokens
   are sent at once, each generating o tokens (``ignore_eos``). Once every request has its first token
   (all prefills done), every gap between two consecutive tokens of a request is one decode step of the
-  b-sequence batch; the point's value is the median gap over all requests and ``repeats`` repetitions.
+  b-sequence batch; a repetition's value is the median gap over its requests, and the point's value the
+  median over ``repeats`` repetitions. Repetitions sweep the whole grid in turn (so a burst of other
+  work on a shared machine spreads over the points instead of spoiling one); their spread (test-retest:
+  max / min - 1 per point, median over the points) is recorded as the table's noise floor.
   The mean context over those steps is ``c`` (prompt + o/2) up to a token.
 - Prefill at prompt length p: one request of p tokens and 1 output token; the server's own
   ``timings.prompt_ms`` (the prefill it ran), median over ``repeats``.
@@ -37,10 +40,10 @@ class StepTableSettings:
     """What to measure (defaults: the testbed's llama-server: 1 thread per server, 4 slots)."""
 
     batches: tuple[int, ...] = (1, 2, 3, 4)
-    contexts: tuple[int, ...] = (48, 144, 272, 464)  # prompt + o/2, tokens
-    prompts: tuple[int, ...] = (16, 64, 128, 256, 448)
+    contexts: tuple[int, ...] = (40, 120, 220, 340)  # prompt + o/2, tokens (testbed: prompt <= 256, o <= 48)
+    prompts: tuple[int, ...] = (16, 64, 128, 256, 384)
     decode_tokens: int = 32  # o
-    repeats: int = 2
+    repeats: int = 3
     threads: int = 1
     slots: int = 4
     n_ctx: int = 640  # per slot
@@ -97,8 +100,11 @@ async def _prefill(url: str, prompt: list[int]) -> float:
         return float(r.json()["timings"]["prompt_ms"]) / 1e3
 
 
-def measure_level(url: str, corpus: np.ndarray, s: StepTableSettings, rng: np.random.Generator) -> LevelTable:
-    """Measure one level on the llama-server at ``url`` (see the module docstring)."""
+def measure_level(
+    url: str, corpus: np.ndarray, s: StepTableSettings, rng: np.random.Generator
+) -> tuple[LevelTable, float]:
+    """Measure one level on the llama-server at ``url`` (see the module docstring); also the test-retest
+    spread of the decode points (%)."""
 
     def prompts(n: int, length: int) -> list[list[int]]:
         starts = rng.integers(0, corpus.size - length - 1, size=n)
@@ -106,20 +112,21 @@ def measure_level(url: str, corpus: np.ndarray, s: StepTableSettings, rng: np.ra
 
     o = s.decode_tokens
     asyncio.run(_batch(url, prompts(1, 16), 4))  # warm-up
-    step = np.zeros((len(s.batches), len(s.contexts)))
-    for k, c in enumerate(s.contexts):
-        p = max(1, int(round(c - o / 2)))
-        for i, b in enumerate(s.batches):
-            gaps: list[float] = []
-            for _ in range(s.repeats):
-                gaps += asyncio.run(_batch(url, prompts(b, p), o))
-            step[i, k] = float(np.median(gaps))
-    pre = np.array([
-        float(np.median([asyncio.run(_prefill(url, prompts(1, p)[0])) for _ in range(s.repeats)]))
-        for p in s.prompts
-    ])  # fmt: skip
-    return LevelTable(np.array(s.batches, float), np.array(s.contexts, float), step,
-                      np.array(s.prompts, float), pre)  # fmt: skip
+    reps = np.zeros((s.repeats, len(s.batches), len(s.contexts)))
+    pres = np.zeros((s.repeats, len(s.prompts)))
+    for m in range(s.repeats):
+        for k, c in enumerate(s.contexts):
+            p = max(1, int(round(c - o / 2)))
+            for i, b in enumerate(s.batches):
+                reps[m, i, k] = float(np.median(asyncio.run(_batch(url, prompts(b, p), o))))
+        pres[m] = [asyncio.run(_prefill(url, prompts(1, p)[0])) for p in s.prompts]
+    step = np.median(reps, axis=0)
+    spread = (
+        float(np.median(reps.max(axis=0) / reps.min(axis=0) - 1) * 100) if s.repeats > 1 else float("nan")
+    )
+    table = LevelTable(np.array(s.batches, float), np.array(s.contexts, float), step,
+                       np.array(s.prompts, float), np.median(pres, axis=0))  # fmt: skip
+    return table, spread
 
 
 def measure_step_table(
@@ -151,6 +158,7 @@ def measure_step_table(
     rng = stream(seed, "step-table")
     out: dict[str, LevelTable] = {}
     loads: dict[str, float] = {}
+    spreads: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="goalit-step-table-"))
     t0 = time.perf_counter()
     with handle_signals(), ProcessGroup(log_dir=work) as group:
@@ -161,14 +169,14 @@ def measure_step_table(
             child, url = start_llama_servers(group, [spec], work)[0]
             say(f"measuring {lv} on llama-server ({settings.threads} thread(s), {settings.slots} slots) ...")
             meter = BackgroundLoad([os.getpid(), child.pid]).start()
-            out[lv] = measure_level(url, corpus, settings, rng)
+            out[lv], spreads[lv] = measure_level(url, corpus, settings, rng)
             loads[lv] = round(meter.stop(), 4)
             group.stop(child)
     provenance: dict[str, Any] = {
         "source": "measured by goalit calibrate --step-table (goalit.calibrate.step_measure)",
         "engine": "llama-server",
         "llama_cpp_python_sdist": "0.3.36",
-        "binary": str(llama_server_binary()),
+        "binary": _version(llama_server_binary()),
         "date": dt.date.today().isoformat(),
         "machine": machine_info().describe(),
         "threads": settings.threads,
@@ -178,8 +186,22 @@ def measure_step_table(
         "seed": seed,
         "wall_s": round(time.perf_counter() - t0, 1),
         "other_load": loads,
+        "test_retest_pct": {lv: round(v, 2) for lv, v in spreads.items()},
         "note": "step_ms[batch][context]: median decode step (ms) of `batch` sequences of mean context "
         "`context` tokens once all prefills finished; prefill_ms: the server's timings.prompt_ms for one "
-        "prompt; other_load: share of the CPUs used by other processes while measuring each level",
+        "prompt; other_load: share of the CPUs used by other processes while measuring each level; "
+        "test_retest_pct: median over the decode points of max/min - 1 of the repetitions (the noise floor)",
     }
     return StepTable(out, provenance)
+
+
+def _version(binary: Path) -> str:
+    """``llama-server --version``'s first line (the llama.cpp build), and how the binary was built."""
+    import subprocess
+
+    try:
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+        line = (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        line = "unknown version"
+    return f"llama-server {line} (scripts/install-llama-server: GGML_NATIVE=OFF)"
