@@ -83,3 +83,10 @@ def test_committed_profile_table_is_consistent_and_meets_the_goal_or_its_noise_f
     for lv, e in recomputed.items():
         assert t.provenance["held_out"][lv]["median_pct"] == pytest.approx(e["median_pct"], abs=0.01)
         assert e["median_pct"] <= max(10.0, t.provenance["test_retest_pct"][lv]), (lv, e)
+
+
+def test_scaled_multiplies_one_level_and_records_it():
+    t = affine_table().scaled({"q8_0": 2.0}, {"q8_0": 0.5})
+    assert t.step_time("q8_0", 2, 150) == pytest.approx(2 * 0.0175)
+    assert t.prefill_time("q8_0", 64) == pytest.approx(0.5 * 0.133)
+    assert t.provenance["scaled"] == {"decode": {"q8_0": 2.0}, "prefill": {"q8_0": 0.5}}

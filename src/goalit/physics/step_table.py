@@ -119,6 +119,21 @@ class StepTable:
         out = np.where(p > 0, np.maximum(interp1(t.prompts, t.prefill_s, p), FLOOR * t.prefill_s.min()), 0.0)
         return float(out) if out.ndim == 0 else out
 
+    def scaled(self, decode: dict[str, float], prefill: dict[str, float]) -> StepTable:
+        """A copy with each level's step times multiplied by ``decode[level]`` and prefill times by
+        ``prefill[level]`` (missing levels: 1), e.g. the gateway's online corrections."""
+        levels = {
+            lv: LevelTable(
+                t.batches,
+                t.contexts,
+                t.step_s * decode.get(lv, 1.0),
+                t.prompts,
+                t.prefill_s * prefill.get(lv, 1.0),
+            )  # fmt: skip
+            for lv, t in self.levels.items()
+        }
+        return StepTable(levels, {**self.provenance, "scaled": {"decode": decode, "prefill": prefill}})
+
     # --- storage in a profile file (``[meta.step_table]``, times in ms) -----------------------------
     def to_meta(self) -> dict[str, Any]:
         """The ``[meta.step_table]`` table of a profile file."""

@@ -113,6 +113,7 @@ class TestbedResult:
     testbed: dict[str, Any]
     simulated: dict[str, Any]
     simulated_same_decisions: dict[str, Any]
+    simulated_online: dict[str, Any]  # same decisions, step table x the gateway's final online corrections
     error: dict[str, Any]
     error_same_decisions: dict[str, Any]
     routing: dict[str, int]
@@ -498,6 +499,8 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
         key = f"{r.backend or '-'}/{r.level or '-'}"
         routing[key] = routing.get(key, 0) + 1
     sim_own, sim_same, sim_lat = simulate_both(plan.scenario, w, opts, records)
+    corrections = online_corrections(gw, opts)
+    sim_online = simulate_online(plan.scenario, w, opts, records, corrections)
     pred_err = prediction_error(records)
     counters = ("goalit_requests_accepted_total", "goalit_requests_completed_total", "goalit_retries_total",
                 "goalit_routed_total")  # fmt: skip
@@ -510,6 +513,13 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
         testbed=measured,
         simulated=_pick_metrics(sim_own),
         simulated_same_decisions=_pick_metrics(sim_same),
+        simulated_online={
+            "corrections": corrections,
+            "metrics": _pick_metrics(sim_online) if sim_online else None,
+            "error": {m: rel_error(sim_online.get(m), measured.get(m)) for m in METRICS}
+            if sim_online
+            else None,
+        },
         error={m: rel_error(sim_own.get(m), measured.get(m)) for m in METRICS},
         error_same_decisions={m: rel_error(sim_same.get(m), measured.get(m)) for m in METRICS},
         routing=dict(sorted(routing.items())),
@@ -733,6 +743,39 @@ def simulate_both(scenario: Scenario, w, opts: TestbedOptions, records: list[Rec
     return own.metrics, same.metrics, np.asarray(same.records["latency_s"], float)
 
 
+def online_corrections(gw_metrics: dict[str, Any], opts: TestbedOptions) -> dict[str, dict[str, float]]:
+    """The gateway's final online corrections per level (geometric mean over the backends serving it)."""
+    gauges = gw_metrics.get("gauges", {})
+    out: dict[str, dict[str, float]] = {"decode": {}, "prefill": {}}
+    for phase in out:
+        per_backend = {x["backend"]: x["value"] for x in gauges.get(f"goalit_backend_{phase}_correction", [])}
+        for lv in opts.levels:
+            vals = [per_backend[f"edge-{j + 1}"] for j, lvs in enumerate(server_levels(opts))
+                    if lv in lvs and f"edge-{j + 1}" in per_backend]  # fmt: skip
+            if vals:
+                out[phase][lv] = float(np.exp(np.mean(np.log(vals))))
+    return out
+
+
+def simulate_online(scenario: Scenario, w, opts: TestbedOptions, records: list[Record], corrections):
+    """A diagnostic, not a prediction: the testbed's decisions simulated with the step table scaled by the
+    gateway's online corrections learnt *during this run* (None without a step table)."""
+    from goalit.physics.step_table import StepTable
+    from goalit.sim import simulate
+
+    path = step_table_path(opts)
+    if path is None:
+        return None
+    table = StepTable.load(path).scaled(corrections["decode"], corrections["prefill"])
+    index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
+        (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
+    actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
+    max_batch = opts.slots if opts.engine == "llama-server" else 1
+    res = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
+                   step_table=table)  # fmt: skip
+    return res.metrics
+
+
 def prediction_error(records: list[Record]) -> dict[str, Any]:
     """Error of the gateway's own ``x-goalit-predicted-latency-s`` against the measured latency (from
     sending to the last token) of every completed request: median and mean absolute %, and the median
@@ -790,13 +833,34 @@ def format_report(res: TestbedResult) -> str:
         f"time per output token x{sc['mean_tpot_ratio']:.2f}; level switch {sc['swap_s']:.3f} s"
     )
     rows = []
+    so = res.simulated_online
     for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
         real, own, same = res.testbed.get(m), res.simulated.get(m), res.simulated_same_decisions.get(m)
+        onl = (_f(so["metrics"].get(m)), _pct(so["error"].get(m))) if so["metrics"] else ("-", "-")
         rows.append(
-            (m, _f(real), _f(own), _pct(res.error.get(m)), _f(same), _pct(res.error_same_decisions.get(m)))
+            (
+                m,
+                _f(real),
+                _f(own),
+                _pct(res.error.get(m)),
+                _f(same),
+                _pct(res.error_same_decisions.get(m)),
+                *onl,
+            )
         )
     lines.append("")
-    lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error"], rows))
+    lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error",
+                        "sim (online-corrected)*", "error"], rows))  # fmt: skip
+    if so["metrics"]:
+        c = so["corrections"]
+        lines.append(
+            "* a diagnostic, not a prediction: same decisions, step table x the gateway's online corrections "
+            "learnt during this run (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
     t = res.testbed
     lines.append("")
     lines.append(
