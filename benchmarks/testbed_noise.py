@@ -56,9 +56,11 @@ def main() -> None:
             vals = np.array([r["testbed"][m] for r in runs], float)
             errs = [r["error_same_decisions"][m] for r in runs]
             errs_own = [r["error"][m] for r in runs]
+            errs_scaled = [(r["simulated_speed_scaled"]["error"] or {}).get(m) for r in runs]
             rows[m] = {"measured": vals.tolist(), "noise_pct": float(100 * np.max(np.abs(vals / vals.mean() - 1))),
                        "sim_error_pct": [None if e is None else 100 * e for e in errs],
-                       "sim_own_error_pct": [None if e is None else 100 * e for e in errs_own]}  # fmt: skip
+                       "sim_own_error_pct": [None if e is None else 100 * e for e in errs_own],
+                       "sim_speed_scaled_error_pct": [None if e is None else 100 * e for e in errs_scaled]}  # fmt: skip
         out[str(rate)] = {
             "metrics": rows,
             "prediction_median_abs_pct": [r["prediction"]["median_abs_pct"] for r in runs],
@@ -74,8 +76,9 @@ def main() -> None:
               f"prediction median |err| % {d['prediction_median_abs_pct']}")  # fmt: skip
         for m, r in d["metrics"].items():
             errs = ", ".join("-" if e is None else f"{e:+.1f}" for e in r["sim_error_pct"])
+            errs2 = ", ".join("-" if e is None else f"{e:+.1f}" for e in r["sim_speed_scaled_error_pct"])
             print(f"  {m:22s} measured {', '.join(f'{v:.4g}' for v in r['measured'])}; noise "
-                  f"{r['noise_pct']:.1f} %; sim error (same decisions) {errs} %")  # fmt: skip
+                  f"{r['noise_pct']:.1f} %; sim error (same decisions) {errs} %; table x speed check {errs2} %")  # fmt: skip
 
 
 if __name__ == "__main__":

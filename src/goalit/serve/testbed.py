@@ -113,6 +113,7 @@ class TestbedResult:
     testbed: dict[str, Any]
     simulated: dict[str, Any]
     simulated_same_decisions: dict[str, Any]
+    simulated_speed_scaled: dict[str, Any]  # same decisions, step table x the speed check's ratios
     simulated_online: dict[str, Any]  # same decisions, step table x the gateway's final online corrections
     error: dict[str, Any]
     error_same_decisions: dict[str, Any]
@@ -454,8 +455,9 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
             cat = plan.catalogue
             llm, hw = cat.llm[plan.llm], cat.hardware[plan.hardware]
             check = speed_check(
-                urls, aliases, server_levels(opts), plan.probe_text, plan.probe_tokens, llm, hw
-            )
+                urls, aliases, server_levels(opts), plan.probe_text, plan.probe_tokens, llm, hw,
+                table=_load_table(opts),
+            )  # fmt: skip
             cfg = work / "gateway.toml"
             swap = check["swap_s"] if opts.swap_s is None else opts.swap_s
             gw_text = gateway_config_text(replace(opts, swap_s=swap), plan.llm, plan.hardware, urls, aliases)
@@ -501,6 +503,8 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
     sim_own, sim_same, sim_lat = simulate_both(plan.scenario, w, opts, records)
     corrections = online_corrections(gw, opts)
     sim_online = simulate_online(plan.scenario, w, opts, records, corrections)
+    scale = live.speed_check.get("table_scale")
+    sim_scaled = simulate_online(plan.scenario, w, opts, records, scale)
     pred_err = prediction_error(records)
     counters = ("goalit_requests_accepted_total", "goalit_requests_completed_total", "goalit_retries_total",
                 "goalit_routed_total")  # fmt: skip
@@ -513,6 +517,13 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
         testbed=measured,
         simulated=_pick_metrics(sim_own),
         simulated_same_decisions=_pick_metrics(sim_same),
+        simulated_speed_scaled={
+            "scale": scale,
+            "metrics": _pick_metrics(sim_scaled) if sim_scaled else None,
+            "error": {m: rel_error(sim_scaled.get(m), measured.get(m)) for m in METRICS}
+            if sim_scaled
+            else None,
+        },
         simulated_online={
             "corrections": corrections,
             "metrics": _pick_metrics(sim_online) if sim_online else None,
@@ -573,8 +584,16 @@ def speed_check(
     prompt_tokens: int,
     llm,
     hw,
+    table=None,
+    repeats: int = 2,
 ) -> dict[str, Any]:
     """Each server and level alone, now: measured TTFT and TPOT against the profile's prediction.
+
+    With a step table (``table``), also against the table's: TTFT = prefill(s) (llama.cpp samples the
+    first token from the prefill), TPOT = step(1, s + o/2); their ratios, per level, are the speed of
+    the machine *now* relative to when the table was measured (``table_scale``), which the testbed uses
+    for one more simulation (a prediction made before the replay, from the table and this check only).
+    Each measurement is the median of ``repeats`` requests.
 
     Prediction (spec B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
     measured / predicted tells how far this machine, at this moment, is from its calibrated profile
@@ -607,14 +626,19 @@ def speed_check(
                 "ignore_eos": True,
                 "temperature": 0.0,
             }
-            rec = asyncio.run(replay(url, [Sent(0.0, body)], timeout_s=120))[0]
-            tpot = (rec.done_s - rec.first_token_s) / max(1, rec.tokens - 1)
+            recs = [asyncio.run(replay(url, [Sent(0.0, body)], timeout_s=120))[0] for _ in range(repeats)]
+            ttft = float(np.median([r.ttft_s for r in recs]))
+            tpot = float(np.median([(r.done_s - r.first_token_s) / max(1, r.tokens - 1) for r in recs]))
             pred_ttft, pred_tpot = pre + step(prompt_tokens), step(prompt_tokens + o / 2)
-            out["runs"].append({
-                "server": f"edge-{j + 1}", "level": lv, "ttft_s": rec.ttft_s, "predicted_ttft_s": pred_ttft,
-                "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": rec.ttft_s / pred_ttft,
+            run = {
+                "server": f"edge-{j + 1}", "level": lv, "ttft_s": ttft, "predicted_ttft_s": pred_ttft,
+                "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": ttft / pred_ttft,
                 "tpot_ratio": tpot / pred_tpot,
-            })  # fmt: skip
+            }  # fmt: skip
+            if table is not None and lv in table.levels:
+                run["table_ttft_ratio"] = ttft / float(table.prefill_time(lv, prompt_tokens))
+                run["table_tpot_ratio"] = tpot / float(table.step_time(lv, 1, prompt_tokens + o / 2))
+            out["runs"].append(run)
         if len(lvs) >= 2:  # level switch: 1-token requests alternating levels vs staying on one
             same = [_one_token(url, aliases[lvs[-1]]) for _ in range(3)]
             switch = [_one_token(url, aliases[lvs[k % 2]]) for k in range(4)]
@@ -623,6 +647,12 @@ def speed_check(
             )
     out["mean_tpot_ratio"] = float(np.mean([r["tpot_ratio"] for r in out["runs"]]))
     out["mean_ttft_ratio"] = float(np.mean([r["ttft_ratio"] for r in out["runs"]]))
+    scale: dict[str, dict[str, float]] = {"decode": {}, "prefill": {}}
+    for lv in sorted({r["level"] for r in out["runs"] if "table_tpot_ratio" in r}):
+        rs = [r for r in out["runs"] if r["level"] == lv and "table_tpot_ratio" in r]
+        scale["decode"][lv] = float(np.median([r["table_tpot_ratio"] for r in rs]))
+        scale["prefill"][lv] = float(np.median([r["table_ttft_ratio"] for r in rs]))
+    out["table_scale"] = scale
     diffs = [float(np.median(r["switching_s"]) - np.median(r["same_level_s"])) for r in out["switch_runs"]]
     out["swap_s"] = max(0.0, float(np.median(diffs))) if diffs else 0.0
     return out
@@ -734,12 +764,12 @@ def simulate_both(scenario: Scenario, w, opts: TestbedOptions, records: list[Rec
     path = step_table_path(opts)
     table = StepTable.load(path) if path is not None else None
     own = simulate(scenario, policy=opts.policy, workload=w, seed=opts.seed, max_batch=max_batch,
-                   step_table=table)  # fmt: skip
+                   step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
     index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
         (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
     actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
     same = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
-                    step_table=table)  # fmt: skip
+                    step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
     return own.metrics, same.metrics, np.asarray(same.records["latency_s"], float)
 
 
@@ -757,22 +787,30 @@ def online_corrections(gw_metrics: dict[str, Any], opts: TestbedOptions) -> dict
     return out
 
 
-def simulate_online(scenario: Scenario, w, opts: TestbedOptions, records: list[Record], corrections):
-    """A diagnostic, not a prediction: the testbed's decisions simulated with the step table scaled by the
-    gateway's online corrections learnt *during this run* (None without a step table)."""
+def _load_table(opts: TestbedOptions):
     from goalit.physics.step_table import StepTable
-    from goalit.sim import simulate
 
     path = step_table_path(opts)
-    if path is None:
+    return StepTable.load(path) if path is not None else None
+
+
+def simulate_online(scenario: Scenario, w, opts: TestbedOptions, records: list[Record], corrections):
+    """The testbed's decisions simulated with the step table scaled per level by ``corrections``
+    (``{"decode": {level: x}, "prefill": {level: x}}``); None without a step table. With the speed
+    check's ``table_scale`` this is a prediction made before the replay; with the gateway's online
+    corrections learnt *during this run* it is a diagnostic, not a prediction."""
+    from goalit.sim import simulate
+
+    table = _load_table(opts)
+    if table is None or not corrections or not corrections.get("decode"):
         return None
-    table = StepTable.load(path).scaled(corrections["decode"], corrections["prefill"])
+    table = table.scaled(corrections["decode"], corrections["prefill"])
     index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
         (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
     actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
     max_batch = opts.slots if opts.engine == "llama-server" else 1
     res = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
-                   step_table=table)  # fmt: skip
+                   step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
     return res.metrics
 
 
@@ -834,23 +872,28 @@ def format_report(res: TestbedResult) -> str:
     )
     rows = []
     so = res.simulated_online
+    ss = res.simulated_speed_scaled
     for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
         real, own, same = res.testbed.get(m), res.simulated.get(m), res.simulated_same_decisions.get(m)
+        sca = (_f(ss["metrics"].get(m)), _pct(ss["error"].get(m))) if ss["metrics"] else ("-", "-")
         onl = (_f(so["metrics"].get(m)), _pct(so["error"].get(m))) if so["metrics"] else ("-", "-")
         rows.append(
-            (
-                m,
-                _f(real),
-                _f(own),
-                _pct(res.error.get(m)),
-                _f(same),
-                _pct(res.error_same_decisions.get(m)),
-                *onl,
-            )
-        )
+            (m, _f(real), _f(own), _pct(res.error.get(m)), _f(same), _pct(res.error_same_decisions.get(m)),
+             *sca, *onl)
+        )  # fmt: skip
     lines.append("")
     lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error",
-                        "sim (online-corrected)*", "error"], rows))  # fmt: skip
+                        "sim (table x speed check)", "error", "sim (online-corrected)*", "error"], rows))  # fmt: skip
+    if ss["metrics"]:
+        c = ss["scale"]
+        lines.append(
+            "sim (table x speed check): same decisions, the step table scaled by the speed check before the "
+            "replay (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
     if so["metrics"]:
         c = so["corrections"]
         lines.append(

@@ -25,6 +25,7 @@ from goalit.sim.workload import (
 SIM_OPTIONS = (
     "rate", "duration_s", "horizon_s", "time_scale", "length_scale", "max_prompt_tokens", "max_output_tokens",
     "trace_format", "context_tokens", "kv_context_tokens", "max_batch", "progress", "step_table",
+    "first_token_at_prefill",
 )  # fmt: skip
 
 
@@ -86,7 +87,10 @@ def simulate(
     and per-sequence KV reservation of the decision game; default: scenario level), ``max_batch``
     (sequences per continuous batch; default: KV memory only), ``step_table`` (a
     :class:`goalit.physics.step_table.StepTable`: measured step and prefill times of the levels it holds
-    drive the instances instead of the roofline; the policy's game is unchanged), ``progress`` (callback(done, total) over
+    drive the instances instead of the roofline; the policy's game is unchanged),
+    ``first_token_at_prefill`` (continuous batching: a request's first token comes out of its prefill
+    step, as in llama.cpp, and o - 1 decode steps follow; default False: spec B.8, o decode steps),
+    ``progress`` (callback(done, total) over
     arrivals). Every other option goes to the policy: ``epoch_s``, ``reroute_queued``, and the
     algorithm's own (GOALIT: ``grant``, ``epsilon``, ``max_slots``).
 
@@ -119,6 +123,7 @@ def simulate(
         sc, game, users, w, pol, stream(seed, "algorithm"), horizon_s=horizon,
         max_batch=None if max_batch is None else int(max_batch), progress=sim_opts.get("progress"),
         step_table=sim_opts.get("step_table"),
+        first_token_at_prefill=bool(sim_opts.get("first_token_at_prefill", False)),
     ).run()  # fmt: skip
     names = [s.name for s in sc.servers]
     rec = build_records(sim, pick, names)

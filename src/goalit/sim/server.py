@@ -198,10 +198,23 @@ class ContinuousInstance(_InstanceBase):
         if self.phase == PREFILL:
             new = np.asarray(self.prefilling, np.int64)
             self.prefilling = []
+            ctx, rem, fresh = sim.prompt[new], sim.output[new], np.ones(new.shape[0], bool)
+            if getattr(sim, "first_token_at_prefill", False):
+                # llama.cpp samples each new sequence's first token from its prefill logits
+                sim.first_token_s[new] = t
+                self.tokens += int(new.shape[0])
+                ctx, rem, fresh = ctx + 1, rem - 1, ~fresh
+                done = rem <= 0
+                for q in new[done].tolist():
+                    self.kv_free += self.reserve_bytes(q)
+                    sim.decode_done(q, t)
+                new, ctx, rem, fresh = new[~done], ctx[~done], rem[~done], fresh[~done]
+                if done.any():
+                    self._admit_blocked()
             self.ids = np.concatenate([self.ids, new])
-            self.ctx = np.concatenate([self.ctx, sim.prompt[new]])
-            self.rem = np.concatenate([self.rem, sim.output[new]])
-            self.fresh = np.concatenate([self.fresh, np.ones(new.shape[0], bool)])
+            self.ctx = np.concatenate([self.ctx, ctx])
+            self.rem = np.concatenate([self.rem, rem])
+            self.fresh = np.concatenate([self.fresh, fresh])
         elif self.phase == DECODE:
             self._close_segment(t)
         self._schedule(t)
