@@ -173,13 +173,16 @@ def server_threads(opts: TestbedOptions) -> int:
 
 
 def step_table_path(opts: TestbedOptions) -> Path | None:
-    """The profile file whose [meta.step_table] the gateway and the simulator use, if any."""
+    """The profile file whose [meta.step_table] the gateway and the simulator use, if any (by default the
+    committed calibrated profile's, for the llama-server engine it was measured on)."""
     from importlib.resources import files
 
     if not opts.use_step_table:
         return None
     if opts.step_table is not None:
         return Path(opts.step_table)
+    if opts.engine != "llama-server":  # the committed table was measured on llama-server
+        return None
     p = Path(str(files("goalit") / "data" / "profiles" / "calibrated.toml"))
     from goalit.physics.step_table import StepTable
 
