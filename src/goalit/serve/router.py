@@ -12,7 +12,9 @@ Cost of free request i on action r = (backend j, level q), C_i = alpha_i d_r(n_r
   with p_r pinned requests on r and dbar_r the batch-1 decode time per token: free requests that join
   the same instance delay each other (processor-sharing view of a FIFO with equal sizes), while the
   pinned load is charged exactly through the backlog in beta;
-- continuous-batching backend: ``d_r(n)`` is the decode step at batch n (pinned included);
+- continuous-batching backend: ``d_r(n)`` is the decode step at batch min(n, c_j) (pinned included: at
+  most c_j requests run at once), and a backend already holding c_j placed requests adds the wait
+  B_j / c_j for a slot to T_ir;
 - ``beta_i(r) = w_T T_ir + w_Q o_i Q(q) + w_E (p_tx t_link + p_idle (T_ir - t_link))`` with the fixed latency
   ``T_ir = 2 t_link + B_j / c_j + swap_ir + T_pre,r(s_i) [+ o_i d_r(1) if serial]``: B_j the remaining
   work already placed on backend j (all levels), c_j its concurrency, swap_ir the level-switch time when q
@@ -220,9 +222,11 @@ class Router:
                 step[r] = np.maximum(0, loads - pinned_on[r] - 1) * dbar / b.concurrency
                 own = o * self.step_s(r, np.ones(n_users), s + o / 2.0)
                 wait = backlog[j] / b.concurrency
-            else:
-                step[r] = self.step_s(r, loads, loads * ctx)
-                own, wait = 0.0, 0.0
+            else:  # at most `concurrency` requests decode together; the others wait in the gateway's FIFO
+                batch = np.minimum(loads, b.concurrency)
+                step[r] = self.step_s(r, batch, batch * ctx)
+                held = int(pinned_on[self.backend_of == j].sum())
+                own, wait = 0.0, (backlog[j] / b.concurrency if held >= b.concurrency else 0.0)
             lat[:, r] = 2.0 * gw.link_s + wait + self.swap_s(r, backends[j]) + self.prefill_s(r, s) + own
 
         allowed = np.array([self.allowed(job, backends) for job in allj], dtype=bool).reshape(n_users, n_act)
