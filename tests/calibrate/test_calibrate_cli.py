@@ -157,3 +157,21 @@ def test_missing_extra_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1
     assert err.startswith("goalit: error: calibration needs llama-cpp-python") and "goalit[llm]" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_step_table_without_a_llama_server_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    (tmp_path / "wiki.txt").write_text("text\n", encoding="utf-8")
+    monkeypatch.setenv("GOALIT_LLAMA_SERVER", str(tmp_path / "no-such-binary"))
+    argv = [
+        "calibrate",
+        "--step-table",
+        "--out",
+        str(tmp_path / "p.toml"),
+        "--text",
+        str(tmp_path / "wiki.txt"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("goalit: error: $GOALIT_LLAMA_SERVER: ")
+    assert not (tmp_path / "p.toml").exists()

@@ -88,3 +88,40 @@ def test_serve_cli_rejects_bad_host_and_busy_port(tmp_path, capsys):
         port = s.getsockname()[1]
         assert main(["serve", "--config", str(path), "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_serve_config_llama_server_engine_defaults_and_one_level(tmp_path):
+    one = ('[[backends]]\nname = "a"\nurl = "http://127.0.0.1:9001"\nhardware = "test-cpu"\n'
+           'levels = { q8_0 = "m8" }\nengine = "llama-server"\n')  # fmt: skip
+    p = tmp_path / "g.toml"
+    p.write_text(cfg_text(backends=one), encoding="utf-8")
+    b = load_config(p).backends[0]
+    assert (b.engine, b.batching, b.concurrency, b.swap_s) == ("llama-server", "continuous", 4, 0.0)
+    p.write_text(cfg_text(backends=one.replace('q8_0 = "m8"', 'q8_0 = "m8", q4_0 = "m4"')), encoding="utf-8")
+    with pytest.raises(
+        ScenarioError, match=r"backends\[0\].levels: a llama-server backend serves exactly one"
+    ):
+        load_config(p)
+    p.write_text(cfg_text(backends=one.replace("llama-server", "vllm")), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"backends\[0\].engine: unknown value 'vllm'"):
+        load_config(p)
+
+
+def test_serve_config_step_table_must_be_readable(tmp_path):
+    p = tmp_path / "g.toml"
+    p.write_text(cfg_text(top=f'step_table = "{PROFILE}"'), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="step_table: cannot read a step table"):
+        load_config(p)
+
+
+def test_serve_llama_server_binary_override_must_be_executable(tmp_path, monkeypatch):
+    from goalit.errors import GoalitInputError
+    from goalit.serve.llama_server import LlamaServerSpec, llama_server_binary
+
+    monkeypatch.setenv("GOALIT_LLAMA_SERVER", str(tmp_path / "nope"))
+    with pytest.raises(GoalitInputError, match=r"\$GOALIT_LLAMA_SERVER: .*nope is not an executable"):
+        llama_server_binary()
+    with pytest.raises(GoalitInputError, match="a llama-server process serves exactly one model"):
+        LlamaServerSpec("x", {"a": tmp_path, "b": tmp_path}, engine="llama-server")
+    with pytest.raises(GoalitInputError, match="engine must be one of"):
+        LlamaServerSpec("x", {"a": tmp_path}, engine="vllm")

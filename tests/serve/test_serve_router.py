@@ -128,13 +128,18 @@ def test_serve_router_is_reproducible(config):
     assert a == b
 
 
-def test_serve_router_continuous_batching_backend_has_no_backlog(config):
+def test_serve_router_continuous_batching_backend_has_no_backlog_until_its_slots_are_full(config):
     cont = replace(
-        config, backends=tuple(replace(b, batching="continuous", swap_s=0.0) for b in config.backends)
+        config,
+        backends=tuple(replace(b, batching="continuous", swap_s=0.0, concurrency=2) for b in config.backends),
     )
     r = Router(cont)
     placed = [Placed(job(), 2, 5.0)]
     game, _ = r.build_game([job()], placed, up())
     # the batch step grows with the load instead of a FIFO backlog
     assert game.step_table[2, 2] >= game.step_table[2, 1] > 0
+    assert game.step_table[2, 3] == game.step_table[2, 2]  # at most 2 decode together
     assert game.fixed_latency_s[1, 2] == pytest.approx(float(r.prefill_s(2, np.array([100.0]))[0]))
+    # both slots of the backend taken: a new request waits for one (backlog / slots)
+    game, _ = r.build_game([job()], [Placed(job(), 2, 5.0), Placed(job(), 1, 3.0)], up())
+    assert game.fixed_latency_s[2, 2] == pytest.approx(4.0 + float(r.prefill_s(2, np.array([100.0]))[0]))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+import tomli_w
 
 from goalit.cli._common import positive_int, print_json, table
 
@@ -122,9 +125,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads",
         type=positive_int,
-        default=os.cpu_count() or 1,
+        default=None,
         metavar="N",
-        help="llama.cpp threads (default: all logical CPUs)",
+        help="llama.cpp threads (default: all logical CPUs; 1 with --step-table, as a testbed server)",
+    )
+    p.add_argument(
+        "--step-table",
+        action="store_true",
+        help="instead of the ladder: measure decode-step times per level x batch x context and prefill "
+        "times on llama.cpp's llama-server (continuous batching) and store them as [meta.step_table] in "
+        "--out (an existing profile keeps everything else; default levels q8_0,q4_0, --threads 1)",
+    )
+    p.add_argument(
+        "--slots", type=positive_int, default=4, help="--step-table: llama-server slots = largest batch (4)"
     )
     p.add_argument(
         "--ppl-threads",
@@ -200,12 +213,14 @@ def run(args: argparse.Namespace) -> int:
     base_gguf()
     profile.check_writable(args.out)
     resolve_text(args.text)  # fail before the long measurement
+    if args.step_table:
+        return run_step_table(args)
     settings = measure.LatencySettings(
         prompt_tokens=args.prompt_tokens,
         prefill_lengths=tuple(sorted({32, args.prompt_tokens, 3 * args.prompt_tokens})),
         batches=args.batches,
         decode_steps=args.decode_steps,
-        threads=args.threads,
+        threads=args.threads or os.cpu_count() or 1,
     )
     cal = calibrate(
         levels=args.levels or list(ladder.LEVELS),
@@ -284,3 +299,51 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"\nprofile written to {path}")
     return 0  # fmt: skip
+
+
+def run_step_table(args: argparse.Namespace) -> int:
+    """``goalit calibrate --step-table``: measure the llama-server step table, merge it into ``--out``."""
+    from goalit.calibrate import profile
+    from goalit.calibrate.step_measure import StepTableSettings, measure_step_table
+    from goalit.physics.step_table import held_out_errors
+    from goalit.scenario.toml_io import read_toml
+    from goalit.serve.llama_server import llama_server_binary
+
+    llama_server_binary()  # one-line error if it is not built
+    threads = args.threads or 1
+    levels = args.levels or ["q8_0", "q4_0"]
+    settings = StepTableSettings(
+        batches=tuple(range(1, args.slots + 1)), threads=threads, slots=args.slots,
+        repeats=args.repeats or StepTableSettings.repeats,
+    )  # fmt: skip
+    say = (lambda msg: None) if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    table_ = measure_step_table(levels, settings, args.text, say=say)
+    errs = held_out_errors(table_)
+    meta = table_.to_meta()
+    meta["held_out"] = {lv: {k: round(v, 2) if isinstance(v, float) else v for k, v in e.items()}
+                        for lv, e in errs.items()}  # fmt: skip
+    doc = read_toml(args.out) if args.out.exists() else {}
+    doc.setdefault("meta", {})["step_table"] = meta
+    path = profile.write_atomic(args.out, _header(args.out) + tomli_w.dumps(doc))
+    if args.json:
+        print_json({"profile": str(path), "step_table": meta})
+        return 0
+    print(f"step table of {', '.join(levels)} on llama-server ({threads} thread(s), {args.slots} slots) "
+          f"written to {path}")  # fmt: skip
+    rows = [(lv, e["points"], f"{e['median_pct']:.1f}", f"{e['max_pct']:.1f}", f"{e['prefill_median_pct']:.1f}",
+             f"{e['prefill_max_pct']:.1f}") for lv, e in errs.items()]  # fmt: skip
+    print(table(["level", "held-out points", "median |err| %", "max |err| %", "prefill median %",
+                 "prefill max %"], rows))  # fmt: skip
+    return 0
+
+
+def _header(path: Path) -> str:
+    """The comment lines at the top of an existing profile file (kept when the table is merged in)."""
+    if not path.exists():
+        return "# Profile written by `goalit calibrate --step-table` (goalit.calibrate.step_measure).\n\n"
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "\n".join(lines) + "\n\n"

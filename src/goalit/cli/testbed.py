@@ -24,15 +24,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "testbed",
         help="replay a trace slice through real LLM servers and the gateway; compare with the simulator",
-        description="Start K llama_cpp.server processes (extras: serve, llm) and the gateway on 127.0.0.1, "
+        description="Start K LLM servers (llama.cpp's llama-server with continuous batching by default, or "
+        "llama_cpp.server; extras: serve, llm) and the gateway on 127.0.0.1, "
         "replay a bounded slice of a real trace with lengths scaled to the small model, record TTFT, "
         "latency, tokens/s and perplexity, stop every process, compare with goalit simulate.",
     )
+    p.add_argument("--servers", "-k", type=positive_int, default=2, help="server processes (default 2)")
     p.add_argument(
-        "--servers", "-k", type=positive_int, default=2, help="llama_cpp.server processes (default 2)"
+        "--levels",
+        default="q8_0,q4_0",
+        help="quantization levels (default q8_0,q4_0); llama-server: server j serves level j mod L, "
+        "llama-cpp-python: every server serves every level",
     )
     p.add_argument(
-        "--levels", default="q8_0,q4_0", help="quantization levels each server serves (default q8_0,q4_0)"
+        "--engine",
+        choices=["llama-server", "llama-cpp-python"],
+        default="llama-server",
+        help="server engine (default llama-server: continuous batching)",
+    )
+    p.add_argument(
+        "--slots", type=positive_int, default=4, help="parallel sequences per llama-server (default 4)"
     )
     p.add_argument(
         "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"
@@ -84,6 +95,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--profile", type=Path, default=None, help="extra profile file (default: built-in profiles)"
     )
+    p.add_argument(
+        "--step-table",
+        type=Path,
+        default=None,
+        help="profile file with [meta.step_table] (measured step times) for the gateway and the simulator "
+        "(default: the committed calibrated profile's, if any)",
+    )
+    p.add_argument("--roofline", action="store_true", help="use the roofline, not the step table, everywhere")
     p.add_argument("--llm", default=None, help="LLM profile (default: the calibrated SmolLM2 profile)")
     p.add_argument("--hardware", default=None, help="hardware profile of the servers (default: this machine)")
     p.add_argument(
@@ -129,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     opts = TestbedOptions(
         servers=args.servers,
         levels=levels,
+        engine=args.engine,
+        slots=args.slots,
         policy=args.policy,
         requests=args.requests,
         offset=args.offset,
@@ -150,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         swap_s=args.swap_s,
         quiet_timeout_s=args.quiet_timeout,
+        step_table=args.step_table,
+        use_step_table=not args.roofline,
     )
     log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
     res = run_testbed(opts, log=log)
@@ -175,3 +198,30 @@ def write_outputs(res, out: Path) -> None:
             wr = csv.DictWriter(fh, fieldnames=list(res.records[0]))
             wr.writeheader()
             wr.writerows(res.records)
+        per_request_figure(res.records, out / "per_request_latency.png")
+
+
+def per_request_figure(records: list[dict], path: Path) -> None:
+    """Scatter of simulated (same decisions) vs measured latency per request, with the y = x line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(r["latency_s"], r["simulated_latency_s"], r["level"]) for r in records if r["outcome"] == "ok"]
+    if not pts:
+        return
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for lv in sorted({p[2] for p in pts}):
+        xs = [p[0] for p in pts if p[2] == lv]
+        ys = [p[1] for p in pts if p[2] == lv]
+        ax.scatter(xs, ys, s=14, label=lv)
+    hi = max(max(p[0] for p in pts), max(p[1] for p in pts)) * 1.05
+    ax.plot([0, hi], [0, hi], "k--", lw=0.8)
+    ax.set_xlabel("measured latency (s)")
+    ax.set_ylabel("simulated latency (s), same decisions")
+    ax.set_title("goalit testbed: per request")
+    ax.legend(title="level")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

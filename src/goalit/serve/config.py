@@ -5,12 +5,13 @@ Layout (every key except ``llm`` and ``[[backends]]`` is optional)::
     llm = "smollm2-135m"           # LLM profile (built in, inline [llm.NAME], or from `profiles`)
     model = "smollm2-135m"         # public model name that lets goalit pick the level (default: llm)
     profiles = ["extra.toml"]      # profile files to include, relative to this file
+    step_table = "profile.toml"    # measured step times ([meta.step_table]) used instead of the roofline
     [gateway]   host, port, policy, seed, max_body_bytes, max_queue, max_retries, connect_timeout_s,
                 request_timeout_s, probe_interval_s, probe_timeout_s, chars_per_token, default_max_tokens,
                 max_tokens_limit, link_s
     [defaults]  w_latency, w_quality, w_energy, deadline_s, max_perplexity, device
-    [[backends]] name, url, hardware, levels = {LEVEL = "model name on that backend"}, batching,
-                concurrency, swap_s, share
+    [[backends]] name, url, hardware, levels = {LEVEL = "model name on that backend"}, engine,
+                batching, concurrency, swap_s, share
     [hardware.NAME] / [llm.NAME]    inline profiles (format of goalit/data/profiles/*.toml)
 
 Errors are one-line ``ScenarioError``s naming the file and the field, like scenario files.
@@ -36,6 +37,7 @@ from goalit.scenario.toml_io import read_toml
 from goalit.solvers.registry import algorithm_names
 
 BATCHING = ("serial", "continuous")
+ENGINES = ("llama-cpp-python", "llama-server")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,11 @@ class RequestDefaults:
 class BackendConfig:
     """One OpenAI-compatible backend.
 
-    ``levels`` maps a quantization level of the LLM profile to the model name the backend serves it
+    ``engine``: ``"llama-cpp-python"`` (``python -m llama_cpp.server``: serial, several levels by alias)
+    or ``"llama-server"`` (llama.cpp's server: one level, continuous batching over ``concurrency`` slots,
+    a ``/tokenize`` endpoint the gateway counts prompt tokens with). The engine sets the defaults of
+    ``batching`` (serial / continuous), ``concurrency`` (1 / 4, the slots the testbed starts) and
+    ``swap_s`` (0.2 s / 0: one level per process). ``levels`` maps a quantization level of the LLM profile to the model name the backend serves it
     under. ``batching="serial"`` (llama_cpp.server: one request at a time behind a lock, real-llm.md
     section 2) or ``"continuous"`` (iteration-level batching, e.g. vLLM). ``concurrency`` is how many
     requests the gateway sends at once (default 1 when serial). ``swap_s`` is the time to switch the
@@ -104,6 +110,7 @@ class BackendConfig:
     url: str
     hardware: str
     levels: dict[str, str]
+    engine: str = "llama-cpp-python"
     batching: str = "serial"
     concurrency: int = 1
     swap_s: float = 0.2
@@ -121,6 +128,15 @@ class GatewayConfig:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     defaults: RequestDefaults = field(default_factory=RequestDefaults)
     origin: str = ""
+    step_table: str = ""  # path of a profile file with [meta.step_table] ("" : the roofline)
+
+    def step_table_model(self):
+        """The measured step table (``goalit.physics.step_table.StepTable``), or None."""
+        if not self.step_table:
+            return None
+        from goalit.physics.step_table import StepTable
+
+        return StepTable.load(self.step_table)
 
     def public_models(self) -> list[str]:
         """Model names clients may ask for: the family (goalit picks the level) and ``family:level``."""
@@ -139,7 +155,7 @@ class GatewayConfig:
         return replace(self, gateway=replace(self.gateway, **changes))
 
 
-TOP_KEYS = ("llm", "model", "profiles", "gateway", "defaults", "backends", "hardware")
+TOP_KEYS = ("llm", "model", "profiles", "step_table", "gateway", "defaults", "backends", "hardware")
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -174,6 +190,18 @@ def parse_config(data: dict[str, Any], origin: str = "", base_dir: Path | None =
     if not model or ":" in model:
         top.fail("must be a non-empty name without ':'", "model")
 
+    step_table = top.string("step_table", "")
+    if step_table:
+        sp = Path(step_table)
+        sp = sp if base_dir is None or sp.is_absolute() else base_dir / sp
+        from goalit.errors import GoalitInputError
+        from goalit.physics.step_table import StepTable
+
+        try:
+            StepTable.load(sp)
+        except (GoalitInputError, OSError) as err:
+            top.fail(f"cannot read a step table from {sp}: {err}", "step_table")
+        step_table = str(sp)
     gateway = _parse_gateway(top.table("gateway", None))
     defaults = _parse_defaults(top.table("defaults", None), catalogue.hardware)
     backends = [_parse_backend(t, catalogue.hardware, llm) for t in top.tables("backends")]
@@ -196,6 +224,7 @@ def parse_config(data: dict[str, Any], origin: str = "", base_dir: Path | None =
         gateway=gateway,
         defaults=defaults,
         origin=origin,
+        step_table=step_table,
     )
 
 
@@ -260,14 +289,19 @@ def _parse_backend(t: Table, hardware: dict[str, HardwareProfile], llm: LLMProfi
     for k, a in enumerate(aliases):
         if aliases.index(a) != k:
             t.fail(f"model name {a!r} is used for two levels", "levels")
-    batching = t.string("batching", "serial", choices=BATCHING)
+    engine = t.string("engine", "llama-cpp-python", choices=ENGINES)
+    server = engine == "llama-server"
+    if server and len(levels) != 1:
+        t.fail("a llama-server backend serves exactly one level", "levels")
+    batching = t.string("batching", "continuous" if server else "serial", choices=BATCHING)
     b = BackendConfig(
         name=t.string("name"),
         url=check_url(t.string("url"), t),
         hardware=t.string("hardware", choices=hardware),
         levels=levels,
+        engine=engine,
         batching=batching,
-        concurrency=int(t.number("concurrency", 1, gt=0, le=1024, integer=True)),
+        concurrency=int(t.number("concurrency", 4 if server else 1, gt=0, le=1024, integer=True)),
         swap_s=float(t.number("swap_s", 0.2 if batching == "serial" else 0.0, ge=0)),
         share=float(t.number("share", 1.0, gt=0, le=1)),
     )

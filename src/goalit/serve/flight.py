@@ -35,6 +35,10 @@ class Flight:
     backend_s: float = 0.0  # total time spent talking to backends
     output_tokens: int = 0
     outcome: str = ""
+    t_forward: float = float("nan")  # the last forward to a backend started (perf_counter s)
+    t_first: float = float("nan")  # its first bytes came back (streaming only)
+    area_first: float = 0.0  # the backend's running-requests integral at t_first (online calibration)
+    batch_start: int = 0  # requests running on the backend when the forward started (itself included)
 
     @property
     def job(self) -> Job:
@@ -67,6 +71,19 @@ class BackendState:
     down_since: float = 0.0
     faults: int = 0
     last_fault: str = ""
+    _area: float = 0.0  # integral of len(running) over time (request-seconds), up to _t_area
+    _t_area: float = field(default_factory=time.perf_counter)
+
+    def area(self, now: float | None = None) -> float:
+        """Time-integral of the number of running requests up to ``now`` (request-seconds); the mean batch
+        over an interval is the difference of two readings over its length."""
+        now = time.perf_counter() if now is None else now
+        return self._area + len(self.running) * (now - self._t_area)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self._area = self.area(now)
+        self._t_area = now
 
     @property
     def name(self) -> str:
@@ -86,6 +103,7 @@ class BackendState:
         t0 = time.perf_counter()
         if len(self.running) < self.config.concurrency and not self.waiting:
             granted = True
+            self._tick()
         else:
             fut: asyncio.Future = asyncio.get_running_loop().create_future()
             self.waiting.append((flight, fut))
@@ -94,6 +112,7 @@ class BackendState:
             except asyncio.CancelledError:
                 self._drop_waiter(flight)
                 if fut.done() and not fut.cancelled() and fut.result():
+                    self._tick()
                     self.running.add(flight)
                     self.release(flight)
                 raise
@@ -101,6 +120,7 @@ class BackendState:
         if not granted:
             flight.state = "new"
             return False
+        self._tick()
         self.running.add(flight)
         flight.state = "running"
         flight.t_started = time.perf_counter()
@@ -112,6 +132,7 @@ class BackendState:
 
     def release(self, flight: Flight) -> None:
         """Free ``flight``'s slot (if it holds one) and start the next waiter."""
+        self._tick()
         if flight in self.running:
             self.running.discard(flight)
         else:

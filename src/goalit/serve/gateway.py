@@ -12,6 +12,11 @@ out or drops the connection is marked down; the request is re-routed (the game r
 backend) up to ``max_retries`` times, and requests waiting for it are re-routed too. A stream that
 already sent bytes cannot be replayed: it ends with an SSE error event. Every admitted request ends
 exactly once, as ``ok`` or ``error`` (``goalit_requests_completed_total``); nothing is dropped silently.
+
+Prompt tokens are counted by a ``llama-server`` backend's tokenizer when one is up (``goalit.serve.tokens``;
+characters / 4 otherwise). Every completed request updates its backend's online corrections of the
+step-time model (``goalit.serve.online``) and the error of the latency the gateway predicted for it
+(``x-goalit-predicted-latency-s``; ``goalit_prediction_abs_error`` in ``/metrics``, a ratio).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 import anyio
 import httpx
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -34,6 +40,7 @@ from goalit.serve.flight import BackendState, Flight
 from goalit.serve.metrics import Metrics
 from goalit.serve.requests import BadRequest, ParsedRequest, parse_body
 from goalit.serve.router import BackendView, Job, Placed, Router
+from goalit.serve.tokens import TokenCounter, with_prompt_tokens
 
 FAULT_STATUSES = (502, 503, 504)  # a backend answering these is treated as down, like a refused connection
 
@@ -63,6 +70,16 @@ class Gateway:
         self.client: httpx.AsyncClient | None = None
         self._pending: list[tuple[Flight, asyncio.Future]] = []
         self._probe_task: asyncio.Task | None = None
+        self.tokens = TokenCounter(config)
+        self._tokenizer_backends = [b for b in self.backends if b.config.engine == "llama-server"]
+        online = self.router.online
+        self.metrics.gauge_fns["goalit_backend_decode_correction"] = lambda: {
+            (("backend", b.name),): float(online.decode[b.index]) for b in self.backends
+        }
+        self.metrics.gauge_fns["goalit_backend_prefill_correction"] = lambda: {
+            (("backend", b.name),): float(online.prefill[b.index]) for b in self.backends
+        }
+        self.metrics.gauge_fns["goalit_backend_step_seconds"] = self._step_estimates
         self.metrics.gauge_fns["goalit_requests_in_flight"] = lambda: {(): float(len(self.flights))}
         self.metrics.gauge_fns["goalit_requests_queued"] = lambda: {
             (): float(sum(len(b.waiting) for b in self.backends))
@@ -141,6 +158,38 @@ class Gateway:
     def mark_down(self, b: BackendState, fault: BackendFault) -> None:
         self.metrics.inc("goalit_backend_faults_total", backend=b.name, kind=fault.kind)
         b.mark_down(str(fault))
+
+    def _step_estimates(self) -> dict:
+        """The corrected decode-step estimate d_j(1) of every (backend, level) at a 256-token context."""
+        out = {}
+        for r in range(1, self.router.n_actions):
+            j = int(self.router.backend_of[r])
+            step = float(self.router.step_s(r, np.ones(1), np.full(1, 256.0))[0])
+            out[(("backend", self.backends[j].name), ("level", str(self.router.level_of[r])))] = step
+        return out
+
+    def _observe(self, flight: Flight, total_s: float) -> None:
+        """Online calibration and prediction error from a request that ended ``ok``."""
+        d = flight.decision
+        if d is None or d.backend < 0:
+            return
+        self.metrics.observe("goalit_prediction_abs_error", abs(d.predicted_latency_s - total_s) / total_s)
+        b, r, job = self.backends[d.backend], d.action, flight.request.job
+        s, o = float(job.prompt_tokens), float(max(1, flight.output_tokens or job.output_tokens))
+        end = time.perf_counter()
+        rt = self.router
+        if np.isfinite(flight.t_first) and flight.output_tokens > 1 and end > flight.t_first:
+            n = max(1.0, (b.area(end) - flight.area_first) / (end - flight.t_first))
+            pred = float(rt.step_s(r, np.array([n]), np.array([n * (s + o / 2)]), base=True)[0])
+            rt.online.observe_decode(d.backend, (end - flight.t_first) / (flight.output_tokens - 1), pred)
+            n0 = float(max(1, flight.batch_start))
+            ttft = float(rt.prefill_s(r, np.array([s]), base=True)[0]
+                         + rt.step_s(r, np.array([n0]), np.array([n0 * s]), base=True)[0])  # fmt: skip
+            rt.online.observe_prefill(d.backend, flight.t_first - flight.t_forward, ttft)
+        elif not flight.request.stream and np.isfinite(flight.t_forward):
+            pre = float(rt.prefill_s(r, np.array([s]))[0])
+            step = float(rt.step_s(r, np.ones(1), np.array([s + o / 2]), base=True)[0])
+            rt.online.observe_decode(d.backend, max(0.0, end - flight.t_forward - pre) / o, step)
 
     # --- decisions ----------------------------------------------------------------------------------
     def capacity(self) -> int:
@@ -264,6 +313,13 @@ class Gateway:
                            "queue_full"),
                 {"Retry-After": "1"},
             )  # fmt: skip
+        if self.tokens.urls:
+            up = [b.up for b in self._tokenizer_backends]
+            n_tok = await self.tokens.count(self.client, parsed, up)
+            if n_tok is not None:
+                parsed = with_prompt_tokens(parsed, n_tok)
+            self.metrics.inc("goalit_prompt_token_counts_total",
+                             source="estimate" if n_tok is None else "tokenizer")  # fmt: skip
         flight = Flight(parsed, t_received)
         self.flights[flight.id] = flight
         self.metrics.inc("goalit_requests_accepted_total")
@@ -293,6 +349,8 @@ class Gateway:
         self.metrics.inc("goalit_requests_completed_total", outcome=outcome)
         total = time.perf_counter() - flight.t_received
         self.metrics.observe("goalit_latency_seconds", total)
+        if outcome == "ok":
+            self._observe(flight, total)
         self.metrics.observe("goalit_queue_seconds", flight.queue_s)
         if flight.backend_s > 0:
             self.metrics.observe(
@@ -350,6 +408,7 @@ class Gateway:
         body["model"] = b.config.levels[flight.decision.level]
         url = f"{b.config.url}/v1/{parsed.kind}"
         t0 = time.perf_counter()
+        flight.t_forward, flight.t_first, flight.batch_start = t0, float("nan"), len(b.running)
         try:
             resp = await self.client.send(self.client.build_request("POST", url, json=body), stream=True)
         except httpx.HTTPError as err:
@@ -384,6 +443,8 @@ class Gateway:
             await resp.aclose()
             flight.backend_s += time.perf_counter() - t0
             raise _fault(err) from None
+        flight.t_first = time.perf_counter()
+        flight.area_first = b.area(flight.t_first)
         return _ForwardedStream(self, flight, b, resp, first, chunks, t0)
 
 
@@ -416,7 +477,11 @@ class _ForwardedStream(StreamingResponse):
             msg = f"backend {self.b.name} failed mid-stream ({fault}); the answer is incomplete"
             yield f"data: {json.dumps(error_body(msg, code='backend_failed'))}\n\n".encode()
         finally:
-            flight.output_tokens = max(0, events - 1 - (flight.request.kind == "chat/completions"))
+            # not tokens: [DONE], a chat's role chunk, llama-server's final empty chunk with finish_reason
+            framing = (
+                1 + (flight.request.kind == "chat/completions") + (self.b.config.engine == "llama-server")
+            )
+            flight.output_tokens = max(0, events - framing)
             flight.backend_s += time.perf_counter() - self.t0
             with anyio.CancelScope(shield=True):  # the client may have gone: still close the backend stream
                 await self.resp.aclose()

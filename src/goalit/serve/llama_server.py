@@ -1,24 +1,62 @@
-"""Start real ``python -m llama_cpp.server`` processes on 127.0.0.1 (real-llm.md section 2).
+"""Start real LLM server processes on 127.0.0.1: two engines, one spec.
 
-One process is one edge server: it serves several quantization levels of the same GGUF family under
-model aliases (it keeps one model loaded and reloads on an alias switch) and runs one request at a time
-(``interrupt_requests`` is False so a new request never cuts a running stream). ``n_threads`` should be
-set explicitly: llama.cpp's default is half the cores.
+- ``engine = "llama-cpp-python"``: ``python -m llama_cpp.server`` (real-llm.md section 2). One process
+  serves several quantization levels of the same GGUF family under model aliases (it keeps one model
+  loaded and reloads on an alias switch) and runs one request at a time (``interrupt_requests`` is False
+  so a new request never cuts a running stream).
+- ``engine = "llama-server"``: llama.cpp's own HTTP server (``tools/server`` of the llama.cpp that the
+  llama-cpp-python sdist vendors, built by ``scripts/install-llama-server``). One process serves one model
+  with ``slots`` parallel sequences and continuous batching (iteration-level: every decode step runs one
+  token of every active slot, new prompts join the running batch), plus ``/tokenize``, ``/health`` and
+  ``/metrics``. Prompt caching is off so every request pays its own prefill, as the cost model assumes;
+  each slot gets ``n_ctx`` tokens of KV cache.
+
+``n_threads`` should be set explicitly: llama.cpp's default is half the cores.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from goalit.errors import GoalitInputError
 from goalit.serve.procs import Child, ProcessGroup, free_port, wait_http
+
+ENGINES = ("llama-server", "llama-cpp-python")
+BINARY_ENV = "GOALIT_LLAMA_SERVER"  # path of a llama-server binary (overrides the repository's .tools/)
+
+
+def llama_server_binary() -> Path:
+    """The ``llama-server`` binary: $GOALIT_LLAMA_SERVER, else the repository's ``.tools/llama-server/bin``
+    (built by ``scripts/install-llama-server``, which ``./dev`` runs), else ``llama-server`` on the PATH."""
+    env = os.environ.get(BINARY_ENV)
+    if env:
+        if not os.access(env, os.X_OK):
+            raise GoalitInputError(f"${BINARY_ENV}: {env} is not an executable llama-server")
+        return Path(env)
+    repo = Path(__file__).resolve().parents[3]
+    local = repo / ".tools" / "llama-server" / "bin" / "llama-server"
+    if local.exists():
+        return local
+    found = shutil.which("llama-server")
+    if found:
+        return Path(found)
+    raise GoalitInputError(
+        f"llama-server not found ({local} missing, nothing on the PATH, ${BINARY_ENV} unset): "
+        "run scripts/install-llama-server (./dev does) or use engine llama-cpp-python"
+    )
 
 
 @dataclass(frozen=True)
 class LlamaServerSpec:
-    """What one llama_cpp.server process serves: ``models`` maps alias -> GGUF path."""
+    """What one server process serves: ``models`` maps alias -> GGUF path (one model for llama-server).
+
+    ``slots``: parallel sequences of a llama-server (its continuous batch is at most this large).
+    """
 
     name: str
     models: dict[str, Path]
@@ -26,6 +64,33 @@ class LlamaServerSpec:
     n_ctx: int = 1024
     n_threads: int = 2
     host: str = "127.0.0.1"
+    engine: str = "llama-cpp-python"
+    slots: int = 4
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise GoalitInputError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.engine == "llama-server" and len(self.models) != 1:
+            raise GoalitInputError(f"{self.name}: a llama-server process serves exactly one model")
+
+    def argv(self, port: int, work_dir: Path) -> list[str]:
+        """The command line of this server on ``port`` (writes the llama_cpp.server config file)."""
+        if self.engine == "llama-server":
+            ((alias, path),) = self.models.items()
+            return [
+                str(llama_server_binary()), "-m", str(path), "--alias", alias, "--host", self.host,
+                "--port", str(port), "-c", str(self.n_ctx * self.slots), "-np", str(self.slots),
+                "--no-kv-unified", "-cb", "--no-cache-prompt", "-t", str(self.n_threads),
+                "-tb", str(self.n_threads), "--no-webui", "--metrics", "--log-disable",
+            ]  # fmt: skip
+        cfg = work_dir / f"{self.name}.json"
+        cfg.write_text(json.dumps(self.settings(port), indent=1), encoding="utf-8")
+        return [sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)]
+
+    @property
+    def ready_path(self) -> str:
+        """GET path that answers 200 once the model is loaded."""
+        return "/health" if self.engine == "llama-server" else "/v1/models"
 
     def settings(self, port: int) -> dict:
         """The server's JSON config (``--config_file``)."""
@@ -48,7 +113,7 @@ def start_llama_servers(
     timeout_s: float = 120.0,
     attempts: int = 3,
 ) -> list[tuple[Child, str]]:
-    """Start every spec in ``group`` at once, then wait until each ``/v1/models`` answers.
+    """Start every spec in ``group`` at once, then wait until each answers (``spec.ready_path``).
 
     Returns (child, base URL) per spec. A free port is picked when ``spec.port`` is 0; a server that
     fails to come up (e.g. its port was taken meanwhile) is stopped and started again on a new port.
@@ -61,14 +126,12 @@ def start_llama_servers(
         for k in todo:
             spec = specs[k]
             port = spec.port or free_port(spec.host)
-            cfg = work_dir / f"{spec.name}.json"
-            cfg.write_text(json.dumps(spec.settings(port), indent=1), encoding="utf-8")
-            argv = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(cfg)]
+            argv = spec.argv(port, work_dir)
             started.append((k, group.start(spec.name, argv), f"http://{spec.host}:{port}"))
         failed, last = [], None
         for k, child, url in started:
             try:
-                wait_http(f"{url}/v1/models", child, timeout_s=timeout_s)
+                wait_http(f"{url}{specs[k].ready_path}", child, timeout_s=timeout_s)
                 out[k] = (child, url)
             except Exception as err:  # port taken or a slow start: stop it and retry on another port
                 group.stop(child)

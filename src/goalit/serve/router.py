@@ -12,13 +12,20 @@ Cost of free request i on action r = (backend j, level q), C_i = alpha_i d_r(n_r
   with p_r pinned requests on r and dbar_r the batch-1 decode time per token: free requests that join
   the same instance delay each other (processor-sharing view of a FIFO with equal sizes), while the
   pinned load is charged exactly through the backlog in beta;
-- continuous-batching backend: ``d_r(n)`` is the roofline decode step at batch n (pinned included);
+- continuous-batching backend: ``d_r(n)`` is the decode step at batch min(n, c_j) (pinned included: at
+  most c_j requests run at once), and a backend already holding c_j placed requests adds the wait
+  B_j / c_j for a slot to T_ir;
 - ``beta_i(r) = w_T T_ir + w_Q o_i Q(q) + w_E (p_tx t_link + p_idle (T_ir - t_link))`` with the fixed latency
   ``T_ir = 2 t_link + B_j / c_j + swap_ir + T_pre,r(s_i) [+ o_i d_r(1) if serial]``: B_j the remaining
   work already placed on backend j (all levels), c_j its concurrency, swap_ir the level-switch time when q
   differs from the level j will have loaded, T_pre the roofline prefill time;
 - ``beta = inf`` where r is not allowed: backend down or excluded for this request, level not asked for,
   or PPL(q) above the request's ``max_perplexity``.
+
+Step times and prefill come from the measured step table of the configuration (``step_table``, see
+``goalit.physics.step_table``) for the levels it holds, else from the roofline; either is multiplied by
+the backend's online corrections (``goalit.serve.online``), which the gateway updates from what it
+observes.
 
 Since pinned requests cannot move, this is an exact Model A game over the free requests with pinned
 loads, so GOALIT's potential argument holds; cross-level coupling of two *free* requests on one serial
@@ -38,6 +45,7 @@ from goalit.physics import energy, quality
 from goalit.physics.roofline import Roofline
 from goalit.rng import stream
 from goalit.serve.config import GatewayConfig
+from goalit.serve.online import OnlineCalibration
 from goalit.solvers.registry import get_solver
 
 HUGE = np.iinfo(np.int64).max // 4
@@ -119,6 +127,8 @@ class Router:
         dev = cfg.hardware[cfg.defaults.device]
         self.idle_w, self.tx_w = dev.idle_power_w, dev.radio_tx_power_w
         self.roofline = self._roofline()
+        self.online = OnlineCalibration(len(cfg.backends))
+        self.table = cfg.step_table_model()
 
     def _roofline(self) -> Roofline:
         """The cost core of the configured (backend, level) pairs (row 0: local, unused)."""
@@ -149,13 +159,25 @@ class Router:
         b = self.config.backends[int(self.backend_of[r])]
         return b, self.config.hardware[b.hardware], self.config.llm.levels[str(self.level_of[r])]
 
-    def prefill_s(self, r: int, prompt_tokens: np.ndarray) -> np.ndarray:
-        """Roofline prefill time of ``prompt_tokens`` on action r (s)."""
-        return self.roofline.prefill_s(prompt_tokens, r)
+    def prefill_s(self, r: int, prompt_tokens: np.ndarray, base: bool = False) -> np.ndarray:
+        """Prefill time of ``prompt_tokens`` on action r (s): step table or roofline (the cost core), times
+        the backend's online correction unless ``base``."""
+        lv = self.config.llm.levels[str(self.level_of[r])]
+        if self.table is not None and lv.name in self.table.levels:
+            t = np.asarray(self.table.prefill_time(lv.name, prompt_tokens), float)
+        else:
+            t = np.asarray(self.roofline.prefill_s(prompt_tokens, r), float)
+        return t if base else t * self.online.prefill[int(self.backend_of[r])]
 
-    def step_s(self, r: int, batch: np.ndarray, context_tokens: np.ndarray) -> np.ndarray:
-        """Roofline decode step of action r at ``batch`` sequences holding ``context_tokens`` in total (s)."""
-        return self.roofline.decode_step_s(batch, context_tokens, r)
+    def step_s(self, r: int, batch: np.ndarray, context_tokens: np.ndarray, base: bool = False) -> np.ndarray:
+        """Decode step of action r at ``batch`` sequences holding ``context_tokens`` in total (s): step
+        table or roofline (the cost core), times the backend's online correction unless ``base``."""
+        lv = self.config.llm.levels[str(self.level_of[r])]
+        if self.table is not None and lv.name in self.table.levels:
+            t = np.asarray(self.table.decode_step_time_s(lv.name, batch, context_tokens), float)
+        else:
+            t = np.asarray(self.roofline.decode_step_s(batch, context_tokens, r), float)
+        return t if base else t * self.online.decode[int(self.backend_of[r])]
 
     def service_s(self, r: int, prompt_tokens: float, output_tokens: float) -> float:
         """Own work of one request alone on action r: prefill + o d(1) at context s + o/2 (s, no swap)."""
@@ -208,9 +230,11 @@ class Router:
                 step[r] = np.maximum(0, loads - pinned_on[r] - 1) * dbar / b.concurrency
                 own = o * self.step_s(r, np.ones(n_users), s + o / 2.0)
                 wait = backlog[j] / b.concurrency
-            else:
-                step[r] = self.step_s(r, loads, loads * ctx)
-                own, wait = 0.0, 0.0
+            else:  # at most `concurrency` requests decode together; the others wait in the gateway's FIFO
+                batch = np.minimum(loads, b.concurrency)
+                step[r] = self.step_s(r, batch, batch * ctx)
+                held = int(pinned_on[self.backend_of == j].sum())
+                own, wait = 0.0, (backlog[j] / b.concurrency if held >= b.concurrency else 0.0)
             lat[:, r] = 2.0 * gw.link_s + wait + self.swap_s(r, backends[j]) + self.prefill_s(r, s) + own
 
         allowed = np.array([self.allowed(job, backends) for job in allj], dtype=bool).reshape(n_users, n_act)

@@ -3,16 +3,24 @@
 1. A bounded slice of a real trace (Azure conv by default) is cut, its times rescaled to a target rate
    and its lengths scaled and clipped to the small model's context; every transform is stated.
 2. Prompts of the exact token lengths are cut from WikiText-2 with the model's tokenizer.
-3. K ``llama_cpp.server`` processes (edge servers, each serving the chosen levels of the calibration
-   ladder, one request at a time) and a ``goalit serve`` gateway are started on 127.0.0.1.
+3. K LLM server processes and a ``goalit serve`` gateway are started on 127.0.0.1. Engine
+   ``llama-server`` (default): llama.cpp's server with continuous batching over ``slots`` parallel
+   sequences; edge server j serves level ``levels[j % L]`` (one model per process). Engine
+   ``llama-cpp-python``: ``llama_cpp.server`` processes, each serving every level, one request at a time.
 4. The slice is replayed open-loop through the gateway (streaming; ``min_tokens = max_tokens`` so each
    request generates exactly its trace length); TTFT, latency, tokens/s and the perplexity of the level
    used are recorded per request.
 5. Every process is stopped by PID (also on errors, Ctrl-C and SIGTERM).
 6. The same workload runs in ``goalit.simulate`` on a scenario built from the same profiles (K servers,
-   one instance per level with the whole machine, ``max_batch = 1`` as llama_cpp.server, loopback radio,
-   no local model): once with the policy deciding by itself, once replaying the testbed's own decisions
-   (which isolates the physics model from the policy's choices). The error of each metric is reported.
+   the same instances, ``max_batch`` = the slots of a llama-server or 1 for llama_cpp.server, loopback
+   radio, no local model): once with the policy deciding by itself, once replaying the testbed's own decisions
+   (which isolates the physics model from the policy's choices). The error of each metric is reported,
+   and per request the simulated latency next to the measured one (same decisions).
+
+The performance model of the gateway and of the simulator is the measured step table of the profile
+(``[meta.step_table]``, ``goalit calibrate --step-table``) when it has the levels, else the roofline.
+The gateway's own latency predictions (``x-goalit-predicted-latency-s``) are scored against the
+measured latencies (median absolute % error).
 """
 
 from __future__ import annotations
@@ -64,6 +72,8 @@ class TestbedOptions:
 
     servers: int = 2
     levels: tuple[str, ...] = ("q8_0", "q4_0")
+    engine: str = "llama-server"
+    slots: int = 4  # parallel sequences of a llama-server (its largest continuous batch)
     policy: str = "goalit"
     requests: int = 30
     offset: int = 0
@@ -88,6 +98,8 @@ class TestbedOptions:
     )
     quiet_timeout_s: float = 60.0
     work_dir: Path | None = None
+    step_table: Path | None = None  # profile file with [meta.step_table] (None: the calibrated profile's)
+    use_step_table: bool = True  # False: the roofline everywhere
 
     __test__ = False  # not a pytest class
 
@@ -101,9 +113,13 @@ class TestbedResult:
     testbed: dict[str, Any]
     simulated: dict[str, Any]
     simulated_same_decisions: dict[str, Any]
+    simulated_speed_scaled: dict[str, Any]  # same decisions, step table x the speed check's ratios
+    simulated_online: dict[str, Any]  # same decisions, step table x the gateway's final online corrections
     error: dict[str, Any]
     error_same_decisions: dict[str, Any]
     routing: dict[str, int]
+    prediction: dict[str, Any]
+    step_table: str
     speed_check: dict[str, Any]
     gateway: dict[str, Any]
     processes: dict[str, Any]
@@ -156,12 +172,52 @@ def server_threads(opts: TestbedOptions) -> int:
     return opts.threads or max(1, (os.cpu_count() or 1) // opts.servers)
 
 
+def step_table_path(opts: TestbedOptions) -> Path | None:
+    """The profile file whose [meta.step_table] the gateway and the simulator use, if any (by default the
+    committed calibrated profile's, for the llama-server engine it was measured on)."""
+    from importlib.resources import files
+
+    if not opts.use_step_table:
+        return None
+    if opts.step_table is not None:
+        return Path(opts.step_table)
+    if opts.engine != "llama-server":  # the committed table was measured on llama-server
+        return None
+    p = Path(str(files("goalit") / "data" / "profiles" / "calibrated.toml"))
+    from goalit.physics.step_table import StepTable
+
+    try:
+        StepTable.load(p)
+    except GoalitInputError:
+        return None
+    return p
+
+
+def server_levels(opts: TestbedOptions) -> list[tuple[str, ...]]:
+    """The levels each edge server serves: all of them (llama_cpp.server), or ``levels[j % L]``
+    (llama-server: one model per process)."""
+    if opts.engine == "llama-server":
+        return [(opts.levels[j % len(opts.levels)],) for j in range(opts.servers)]
+    return [tuple(opts.levels)] * opts.servers
+
+
 def check_options(opts: TestbedOptions) -> None:
     """One-line errors for impossible options."""
+    from goalit.serve.llama_server import ENGINES
+
     if opts.servers < 1:
         raise GoalitInputError(f"--servers must be >= 1, not {opts.servers}")
     if not opts.levels or len(set(opts.levels)) != len(opts.levels):
         raise GoalitInputError("--levels must name distinct levels")
+    if opts.engine not in ENGINES:
+        raise GoalitInputError(f"--engine must be one of {', '.join(ENGINES)}, not {opts.engine!r}")
+    if opts.engine == "llama-server" and opts.servers < len(opts.levels):
+        raise GoalitInputError(
+            f"--servers {opts.servers} < {len(opts.levels)} levels: a llama-server serves one level, "
+            "so every level needs a server"
+        )
+    if opts.slots < 1:
+        raise GoalitInputError(f"--slots must be >= 1, not {opts.slots}")
     if opts.requests < 1:
         raise GoalitInputError(f"--requests must be >= 1, not {opts.requests}")
     if opts.max_prompt_tokens + opts.max_output_tokens > opts.n_ctx - 8:
@@ -221,8 +277,8 @@ def testbed_scenario(opts: TestbedOptions, cat: ProfileCatalogue, llm: str, hw: 
     )
     ap = AccessPoint(bandwidth_hz=1e9, subchannel_hz=1e6)
     servers = tuple(
-        Server(f"edge-{j + 1}", (0.0, 0.0), hw, ap, tuple(Instance(lv, 1.0) for lv in opts.levels))
-        for j in range(opts.servers)
+        Server(f"edge-{j + 1}", (0.0, 0.0), hw, ap, tuple(Instance(lv, 1.0) for lv in lvs))
+        for j, lvs in enumerate(server_levels(opts))
     )
     classes = [0.0, opts.w_quality] if opts.w_quality > 0 else [0.0]
     n = len(classes)
@@ -248,7 +304,7 @@ def testbed_scenario(opts: TestbedOptions, cat: ProfileCatalogue, llm: str, hw: 
         users=users,
         radio=Radio(access_overhead_s=0.0),
         game=GameParams(),
-        description=f"goalit testbed: {opts.servers} llama_cpp.server x levels {', '.join(opts.levels)}",
+        description=f"goalit testbed: {opts.servers} {opts.engine} x levels {', '.join(opts.levels)}",
     )
 
 
@@ -259,6 +315,9 @@ def gateway_config_text(
     lines = [f'llm = "{llm}"', 'model = "smollm2"']
     if opts.profile is not None:
         lines.append(f"profiles = [{json.dumps(str(Path(opts.profile).resolve()))}]")
+    table = step_table_path(opts)
+    if table is not None:
+        lines.append(f"step_table = {json.dumps(str(table.resolve()))}")
     lines += [
         "",
         "[gateway]",
@@ -272,8 +331,8 @@ def gateway_config_text(
         "[defaults]",
         f"deadline_s = {opts.deadline_s!r}",
     ]
-    levels = ", ".join(f'{lv} = "{aliases[lv]}"' for lv in opts.levels)
-    for j, url in enumerate(urls):
+    for j, (url, lvs) in enumerate(zip(urls, server_levels(opts), strict=True)):
+        levels = ", ".join(f'{lv} = "{aliases[lv]}"' for lv in lvs)
         lines += [
             "",
             "[[backends]]",
@@ -281,8 +340,12 @@ def gateway_config_text(
             f'url = "{url}"',
             f'hardware = "{hw}"',
             f"levels = {{ {levels} }}",
-            f"swap_s = {opts.swap_s!r}",
+            f'engine = "{opts.engine}"',
         ]
+        if opts.engine == "llama-server":
+            lines.append(f"concurrency = {opts.slots}")
+        else:
+            lines.append(f"swap_s = {opts.swap_s!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -349,7 +412,7 @@ def prepare(opts: TestbedOptions, say=lambda msg: None) -> Plan:
     requests = [
         Sent(float(w.arrival_s[k]), {
             "model": "smollm2", "prompt": texts[k], "max_tokens": int(w.output_tokens[k]),
-            "min_tokens": int(w.output_tokens[k]), "temperature": 0.0,
+            "min_tokens": int(w.output_tokens[k]), "ignore_eos": True, "temperature": 0.0,
             "goalit": {"w_latency": float(users.w_latency[k]), "w_quality": float(users.w_quality[k]),
                        "w_energy": float(users.w_energy[k]), "deadline_s": float(users.deadline_s[k])},
         })
@@ -371,17 +434,17 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
     paths = ensure_ladder(list(opts.levels), on_generate=lambda lv: say(f"generating level {lv} ..."))
     aliases = {lv: f"smollm2-135m-{lv}" for lv in opts.levels}
     work = Path(opts.work_dir) if opts.work_dir else Path(tempfile.mkdtemp(prefix="goalit-testbed-"))
-    models = {aliases[lv]: paths[lv] for lv in opts.levels}
-    specs = [LlamaServerSpec(f"edge-{j + 1}", models, n_ctx=opts.n_ctx, n_threads=server_threads(opts))
-             for j in range(opts.servers)]  # fmt: skip
+    specs = [LlamaServerSpec(f"edge-{j + 1}", {aliases[lv]: paths[lv] for lv in lvs}, n_ctx=opts.n_ctx,
+                             n_threads=server_threads(opts), engine=opts.engine, slots=opts.slots)
+             for j, lvs in enumerate(server_levels(opts))]  # fmt: skip
     t0 = time.perf_counter()
     pids: list[int] = []
     n = len(plan.requests)
     with handle_signals(), ProcessGroup(log_dir=work / "logs") as group:
         try:
-            say(f"starting {opts.servers} llama_cpp.server processes ...")
+            say(f"starting {opts.servers} {opts.engine} processes ...")
             urls = [u for _, u in start_llama_servers(group, specs, work)]
-            _warm_up(urls, aliases, opts.levels)
+            _warm_up(urls, aliases, server_levels(opts))
             ours = [os.getpid(), *group.pids()]
             if opts.quiet < 1:
                 say(
@@ -394,7 +457,10 @@ def run_live(opts: TestbedOptions, plan: Plan, say=lambda msg: None) -> Live:
             say("speed check: one request per server and level on idle servers ...")
             cat = plan.catalogue
             llm, hw = cat.llm[plan.llm], cat.hardware[plan.hardware]
-            check = speed_check(urls, aliases, opts.levels, plan.probe_text, plan.probe_tokens, llm, hw)
+            check = speed_check(
+                urls, aliases, server_levels(opts), plan.probe_text, plan.probe_tokens, llm, hw,
+                table=_load_table(opts),
+            )  # fmt: skip
             cfg = work / "gateway.toml"
             swap = check["swap_s"] if opts.swap_s is None else opts.swap_s
             gw_text = gateway_config_text(replace(opts, swap_s=swap), plan.llm, plan.hardware, urls, aliases)
@@ -437,7 +503,12 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
     for r in records:
         key = f"{r.backend or '-'}/{r.level or '-'}"
         routing[key] = routing.get(key, 0) + 1
-    sim_own, sim_same = simulate_both(plan.scenario, w, opts, records)
+    sim_own, sim_same, sim_lat = simulate_both(plan.scenario, w, opts, records)
+    corrections = online_corrections(gw, opts)
+    sim_online = simulate_online(plan.scenario, w, opts, records, corrections)
+    scale = live.speed_check.get("table_scale")
+    sim_scaled = simulate_online(plan.scenario, w, opts, records, scale)
+    pred_err = prediction_error(records)
     counters = ("goalit_requests_accepted_total", "goalit_requests_completed_total", "goalit_retries_total",
                 "goalit_routed_total")  # fmt: skip
     return TestbedResult(
@@ -449,9 +520,25 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
         testbed=measured,
         simulated=_pick_metrics(sim_own),
         simulated_same_decisions=_pick_metrics(sim_same),
+        simulated_speed_scaled={
+            "scale": scale,
+            "metrics": _pick_metrics(sim_scaled) if sim_scaled else None,
+            "error": {m: rel_error(sim_scaled.get(m), measured.get(m)) for m in METRICS}
+            if sim_scaled
+            else None,
+        },
+        simulated_online={
+            "corrections": corrections,
+            "metrics": _pick_metrics(sim_online) if sim_online else None,
+            "error": {m: rel_error(sim_online.get(m), measured.get(m)) for m in METRICS}
+            if sim_online
+            else None,
+        },
         error={m: rel_error(sim_own.get(m), measured.get(m)) for m in METRICS},
         error_same_decisions={m: rel_error(sim_same.get(m), measured.get(m)) for m in METRICS},
         routing=dict(sorted(routing.items())),
+        prediction=pred_err,
+        step_table=str(step_table_path(opts) or ""),
         speed_check=live.speed_check,
         gateway={k: gw["counters"].get(k) for k in counters}
         | {
@@ -470,7 +557,7 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
             "background_load": live.background_load,
             "machine_note": "K servers and the gateway share this machine's CPUs",
         },
-        records=[r.row() for r in records],
+        records=[r.row() | {"simulated_latency_s": float(x)} for r, x in zip(records, sim_lat, strict=True)],
     )
 
 
@@ -479,12 +566,12 @@ def _progress(r: Record, done: int, total: int) -> str:
     return f"  [{done}/{total}] request {r.index}: {r.outcome} via {r.backend}/{r.level} in {lat:.2f} s"
 
 
-def _warm_up(urls: list[str], aliases: dict[str, str], levels: tuple[str, ...]) -> None:
+def _warm_up(urls: list[str], aliases: dict[str, str], levels: list[tuple[str, ...]]) -> None:
     """One 2-token request per server and level (page the weights in), directly to the servers."""
     import httpx
 
-    for url in urls:
-        for lv in levels:
+    for url, lvs in zip(urls, levels, strict=True):
+        for lv in lvs:
             httpx.post(
                 f"{url}/v1/completions",
                 json={"model": aliases[lv], "prompt": "Hello", "max_tokens": 2},
@@ -495,13 +582,21 @@ def _warm_up(urls: list[str], aliases: dict[str, str], levels: tuple[str, ...]) 
 def speed_check(
     urls: list[str],
     aliases: dict[str, str],
-    levels: tuple[str, ...],
+    levels: list[tuple[str, ...]],
     prompt: str,
     prompt_tokens: int,
     llm,
     hw,
+    table=None,
+    repeats: int = 2,
 ) -> dict[str, Any]:
     """Each server and level alone, now: measured TTFT and TPOT against the profile's prediction.
+
+    With a step table (``table``), also against the table's: TTFT = prefill(s) (llama.cpp samples the
+    first token from the prefill), TPOT = step(1, s + o/2); their ratios, per level, are the speed of
+    the machine *now* relative to when the table was measured (``table_scale``), which the testbed uses
+    for one more simulation (a prediction made before the replay, from the table and this check only).
+    Each measurement is the median of ``repeats`` requests.
 
     Prediction (spec B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
     measured / predicted tells how far this machine, at this moment, is from its calibrated profile
@@ -513,8 +608,8 @@ def speed_check(
 
     o = PROBE_OUTPUT_TOKENS
     out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "output_tokens": o, "runs": [], "switch_runs": []}
-    for j, url in enumerate(urls):
-        for lv in levels:
+    for j, (url, lvs) in enumerate(zip(urls, levels, strict=True)):
+        for lv in lvs:
             lvp = llm.levels[lv]
             roof = Roofline.single(
                 llm.params,
@@ -537,24 +632,36 @@ def speed_check(
                 "prompt": prompt,
                 "max_tokens": o,
                 "min_tokens": o,
+                "ignore_eos": True,
                 "temperature": 0.0,
             }
-            rec = asyncio.run(replay(url, [Sent(0.0, body)], timeout_s=120))[0]
-            tpot = (rec.done_s - rec.first_token_s) / max(1, rec.tokens - 1)
+            recs = [asyncio.run(replay(url, [Sent(0.0, body)], timeout_s=120))[0] for _ in range(repeats)]
+            ttft = float(np.median([r.ttft_s for r in recs]))
+            tpot = float(np.median([(r.done_s - r.first_token_s) / max(1, r.tokens - 1) for r in recs]))
             pred_ttft, pred_tpot = pre + step(prompt_tokens), step(prompt_tokens + o / 2)
-            out["runs"].append({
-                "server": f"edge-{j + 1}", "level": lv, "ttft_s": rec.ttft_s, "predicted_ttft_s": pred_ttft,
-                "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": rec.ttft_s / pred_ttft,
+            run = {
+                "server": f"edge-{j + 1}", "level": lv, "ttft_s": ttft, "predicted_ttft_s": pred_ttft,
+                "tpot_s": tpot, "predicted_tpot_s": pred_tpot, "ttft_ratio": ttft / pred_ttft,
                 "tpot_ratio": tpot / pred_tpot,
-            })  # fmt: skip
-        if len(levels) >= 2:  # level switch: 1-token requests alternating levels vs staying on one
-            same = [_one_token(url, aliases[levels[-1]]) for _ in range(3)]
-            switch = [_one_token(url, aliases[levels[k % 2]]) for k in range(4)]
+            }  # fmt: skip
+            if table is not None and lv in table.levels:
+                run["table_ttft_ratio"] = ttft / float(table.prefill_time(lv, prompt_tokens))
+                run["table_tpot_ratio"] = tpot / float(table.step_time(lv, 1, prompt_tokens + o / 2))
+            out["runs"].append(run)
+        if len(lvs) >= 2:  # level switch: 1-token requests alternating levels vs staying on one
+            same = [_one_token(url, aliases[lvs[-1]]) for _ in range(3)]
+            switch = [_one_token(url, aliases[lvs[k % 2]]) for k in range(4)]
             out["switch_runs"].append(
                 {"server": f"edge-{j + 1}", "same_level_s": same, "switching_s": switch}
             )
     out["mean_tpot_ratio"] = float(np.mean([r["tpot_ratio"] for r in out["runs"]]))
     out["mean_ttft_ratio"] = float(np.mean([r["ttft_ratio"] for r in out["runs"]]))
+    scale: dict[str, dict[str, float]] = {"decode": {}, "prefill": {}}
+    for lv in sorted({r["level"] for r in out["runs"] if "table_tpot_ratio" in r}):
+        rs = [r for r in out["runs"] if r["level"] == lv and "table_tpot_ratio" in r]
+        scale["decode"][lv] = float(np.median([r["table_tpot_ratio"] for r in rs]))
+        scale["prefill"][lv] = float(np.median([r["table_ttft_ratio"] for r in rs]))
+    out["table_scale"] = scale
     diffs = [float(np.median(r["switching_s"]) - np.median(r["same_level_s"])) for r in out["switch_runs"]]
     out["swap_s"] = max(0.0, float(np.median(diffs))) if diffs else 0.0
     return out
@@ -659,16 +766,75 @@ def rel_error(sim: float | None, real: float | None) -> float | None:
 
 def simulate_both(scenario: Scenario, w, opts: TestbedOptions, records: list[Record]):
     """The simulator on the testbed's workload: the policy's own decisions, and the testbed's decisions."""
+    from goalit.physics.step_table import StepTable
     from goalit.sim import simulate
 
-    own = simulate(scenario, policy=opts.policy, workload=w, seed=opts.seed, max_batch=1)
-    names = [s.name for s in scenario.servers]
-    actions = np.zeros(len(records), np.int64)
-    for k, r in enumerate(records):
-        if r.backend in names and r.level in opts.levels:
-            actions[k] = 1 + names.index(r.backend) * len(opts.levels) + opts.levels.index(r.level)
-    same = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=1)
-    return own.metrics, same.metrics
+    max_batch = opts.slots if opts.engine == "llama-server" else 1
+    path = step_table_path(opts)
+    table = StepTable.load(path) if path is not None else None
+    own = simulate(scenario, policy=opts.policy, workload=w, seed=opts.seed, max_batch=max_batch,
+                   step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
+    index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
+        (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
+    actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
+    same = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
+                    step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
+    return own.metrics, same.metrics, np.asarray(same.records["latency_s"], float)
+
+
+def online_corrections(gw_metrics: dict[str, Any], opts: TestbedOptions) -> dict[str, dict[str, float]]:
+    """The gateway's final online corrections per level (geometric mean over the backends serving it)."""
+    gauges = gw_metrics.get("gauges", {})
+    out: dict[str, dict[str, float]] = {"decode": {}, "prefill": {}}
+    for phase in out:
+        per_backend = {x["backend"]: x["value"] for x in gauges.get(f"goalit_backend_{phase}_correction", [])}
+        for lv in opts.levels:
+            vals = [per_backend[f"edge-{j + 1}"] for j, lvs in enumerate(server_levels(opts))
+                    if lv in lvs and f"edge-{j + 1}" in per_backend]  # fmt: skip
+            if vals:
+                out[phase][lv] = float(np.exp(np.mean(np.log(vals))))
+    return out
+
+
+def _load_table(opts: TestbedOptions):
+    from goalit.physics.step_table import StepTable
+
+    path = step_table_path(opts)
+    return StepTable.load(path) if path is not None else None
+
+
+def simulate_online(scenario: Scenario, w, opts: TestbedOptions, records: list[Record], corrections):
+    """The testbed's decisions simulated with the step table scaled per level by ``corrections``
+    (``{"decode": {level: x}, "prefill": {level: x}}``); None without a step table. With the speed
+    check's ``table_scale`` this is a prediction made before the replay; with the gateway's online
+    corrections learnt *during this run* it is a diagnostic, not a prediction."""
+    from goalit.sim import simulate
+
+    table = _load_table(opts)
+    if table is None or not corrections or not corrections.get("decode"):
+        return None
+    table = table.scaled(corrections["decode"], corrections["prefill"])
+    index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
+        (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
+    actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
+    max_batch = opts.slots if opts.engine == "llama-server" else 1
+    res = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
+                   step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
+    return res.metrics
+
+
+def prediction_error(records: list[Record]) -> dict[str, Any]:
+    """Error of the gateway's own ``x-goalit-predicted-latency-s`` against the measured latency (from
+    sending to the last token) of every completed request: median and mean absolute %, and the median
+    signed % (predicted - measured) / measured."""
+    pairs = [(r.predicted_latency_s, r.latency_s) for r in records
+             if r.outcome == "ok" and np.isfinite(r.predicted_latency_s) and r.latency_s > 0]  # fmt: skip
+    if not pairs:
+        return {"requests": 0, "median_abs_pct": None, "mean_abs_pct": None, "median_signed_pct": None}
+    p, m = np.array(pairs).T
+    e = (p - m) / m * 100
+    return {"requests": len(pairs), "median_abs_pct": float(np.median(np.abs(e))),
+            "mean_abs_pct": float(np.mean(np.abs(e))), "median_signed_pct": float(np.median(e))}  # fmt: skip
 
 
 def _replay_policy_class():
@@ -699,7 +865,7 @@ def format_report(res: TestbedResult) -> str:
     from goalit.cli._common import table
 
     lines = [
-        f"goalit testbed: {res.options['servers']} llama_cpp.server processes x levels "
+        f"goalit testbed: {res.options['servers']} {res.options['engine']} processes, levels "
         f"{', '.join(res.options['levels'])}, policy {res.options['policy']}, seed {res.options['seed']}",
         f"workload: {res.workload['requests']} requests of {res.workload['source']} over "
         f"{res.workload['span_s']:.1f} s",
@@ -714,13 +880,39 @@ def format_report(res: TestbedResult) -> str:
         f"time per output token x{sc['mean_tpot_ratio']:.2f}; level switch {sc['swap_s']:.3f} s"
     )
     rows = []
+    so = res.simulated_online
+    ss = res.simulated_speed_scaled
     for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
         real, own, same = res.testbed.get(m), res.simulated.get(m), res.simulated_same_decisions.get(m)
+        sca = (_f(ss["metrics"].get(m)), _pct(ss["error"].get(m))) if ss["metrics"] else ("-", "-")
+        onl = (_f(so["metrics"].get(m)), _pct(so["error"].get(m))) if so["metrics"] else ("-", "-")
         rows.append(
-            (m, _f(real), _f(own), _pct(res.error.get(m)), _f(same), _pct(res.error_same_decisions.get(m)))
-        )
+            (m, _f(real), _f(own), _pct(res.error.get(m)), _f(same), _pct(res.error_same_decisions.get(m)),
+             *sca, *onl)
+        )  # fmt: skip
     lines.append("")
-    lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error"], rows))
+    lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error",
+                        "sim (table x speed check)", "error", "sim (online-corrected)*", "error"], rows))  # fmt: skip
+    if ss["metrics"]:
+        c = ss["scale"]
+        lines.append(
+            "sim (table x speed check): same decisions, the step table scaled by the speed check before the "
+            "replay (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
+    if so["metrics"]:
+        c = so["corrections"]
+        lines.append(
+            "* a diagnostic, not a prediction: same decisions, step table x the gateway's online corrections "
+            "learnt during this run (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
     t = res.testbed
     lines.append("")
     lines.append(
@@ -738,6 +930,21 @@ def format_report(res: TestbedResult) -> str:
         f"other processes used {100 * bg['other_share_during_replay']:.0f} % of the {bg['logical_cpus']} "
         f"CPUs during the replay ({100 * bg['other_share_before']:.0f} % just before)"
     )
+    pe = res.prediction
+    if pe["requests"]:
+        lines.append(
+            f"gateway's predicted latency (x-goalit-predicted-latency-s) vs measured, {pe['requests']} requests: "
+            f"median |error| {pe['median_abs_pct']:.1f} %, mean |error| {pe['mean_abs_pct']:.1f} %, "
+            f"median signed {pe['median_signed_pct']:+.1f} %"
+        )
+    lines.append(f"performance model: {'step table of ' + res.step_table if res.step_table else 'roofline'}")
+    lines.append("")
+    lines.append("per request (same decisions): measured vs simulated latency, s")
+    lines += [
+        f"  {r['index']:>3} {r['backend'] or '-':>7}/{r['level'] or '-':<5} measured {r['latency_s']:7.3f}  "
+        f"simulated {r['simulated_latency_s']:7.3f}  ({_pct(rel_error(r['simulated_latency_s'], r['latency_s']))})"
+        for r in res.records
+    ]
     lines.append("error = (simulated - testbed) / testbed")
     return "\n".join(lines)
 

@@ -24,7 +24,8 @@ from goalit.sim.workload import (
 
 SIM_OPTIONS = (
     "rate", "duration_s", "horizon_s", "time_scale", "length_scale", "max_prompt_tokens", "max_output_tokens",
-    "trace_format", "context_tokens", "kv_context_tokens", "max_batch", "progress",
+    "trace_format", "context_tokens", "kv_context_tokens", "max_batch", "progress", "step_table",
+    "first_token_at_prefill",
 )  # fmt: skip
 
 
@@ -84,7 +85,13 @@ def simulate(
     request is done), ``time_scale``, ``length_scale``, ``max_prompt_tokens``, ``max_output_tokens``,
     ``trace_format`` ("azure" / "mooncake"), ``context_tokens`` / ``kv_context_tokens`` (nominal l-bar
     and per-sequence KV reservation of the decision game; default: scenario level), ``max_batch``
-    (sequences per continuous batch; default: KV memory only), ``progress`` (callback(done, total) over
+    (sequences per continuous batch; default: KV memory only), ``step_table`` (a
+    :class:`goalit.physics.step_table.StepTable`: measured step and prefill times of the levels it holds
+    drive the instances instead of the roofline, and the policy's game through
+    :func:`goalit.game.measured.with_step_table`),
+    ``first_token_at_prefill`` (continuous batching: a request's first token comes out of its prefill
+    step, as in llama.cpp, and o - 1 decode steps follow; default False: spec B.8, o decode steps),
+    ``progress`` (callback(done, total) over
     arrivals). Every other option goes to the policy: ``epoch_s``, ``reroute_queued``, and the
     algorithm's own (GOALIT: ``grant``, ``epsilon``, ``max_slots``).
 
@@ -113,9 +120,15 @@ def simulate(
     w = make_workload(sc, workload, rng_w, **{k: sim_opts.get(k) for k in workload_keys})
     users, pick = request_users(sc, w, rng_w)
     game = request_game(sc, users, sim_opts.get("context_tokens"), sim_opts.get("kv_context_tokens"))
+    if sim_opts.get("step_table") is not None:  # the policy decides on the model the instances run
+        from goalit.game.measured import with_step_table
+
+        game = with_step_table(game, users, sim_opts["step_table"])
     sim = Simulation(
         sc, game, users, w, pol, stream(seed, "algorithm"), horizon_s=horizon,
         max_batch=None if max_batch is None else int(max_batch), progress=sim_opts.get("progress"),
+        step_table=sim_opts.get("step_table"),
+        first_token_at_prefill=bool(sim_opts.get("first_token_at_prefill", False)),
     ).run()  # fmt: skip
     names = [s.name for s in sc.servers]
     rec = build_records(sim, pick, names)

@@ -70,6 +70,10 @@ class _InstanceBase:
         self.kv_free = self.kv_total
         self.power_w = float(ip.power_w[r])
         self.roofline = ip.roofline.at(r)
+        table = getattr(sim, "step_table", None)
+        level = str(game.level_of[r])
+        self._table = table if table is not None and level in table.levels else None
+        self._level = level
         self.version = 0
         self.busy_s = 0.0  # time spent in prefill or decode steps
         self.tokens = 0  # output tokens generated (useful tokens, no padding)
@@ -78,11 +82,16 @@ class _InstanceBase:
         self.max_batch_seen = 0
 
     def prefill_time(self, total_prompt_tokens: float) -> float:
-        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5)."""
+        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5, or the
+        measured step table)."""
+        if self._table is not None:
+            return float(self._table.prefill_time(self._level, total_prompt_tokens))
         return float(self.roofline.prefill_s(total_prompt_tokens))
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Step times of a batch of ``batch`` sequences with total contexts ``context_tokens`` (s)."""
+        if self._table is not None:
+            return np.asarray(self._table.decode_step_time_s(self._level, batch, context_tokens), float)
         return self.roofline.decode_step_s(batch, context_tokens)
 
 
@@ -181,10 +190,23 @@ class ContinuousInstance(_InstanceBase):
         if self.phase == PREFILL:
             new = np.asarray(self.prefilling, np.int64)
             self.prefilling = []
+            ctx, rem, fresh = sim.prompt[new], sim.output[new], np.ones(new.shape[0], bool)
+            if getattr(sim, "first_token_at_prefill", False):
+                # llama.cpp samples each new sequence's first token from its prefill logits
+                sim.first_token_s[new] = t
+                self.tokens += int(new.shape[0])
+                ctx, rem, fresh = ctx + 1, rem - 1, ~fresh
+                done = rem <= 0
+                for q in new[done].tolist():
+                    self.kv_free += self.reserve_bytes(q)
+                    sim.decode_done(q, t)
+                new, ctx, rem, fresh = new[~done], ctx[~done], rem[~done], fresh[~done]
+                if done.any():
+                    self._admit_blocked()
             self.ids = np.concatenate([self.ids, new])
-            self.ctx = np.concatenate([self.ctx, sim.prompt[new]])
-            self.rem = np.concatenate([self.rem, sim.output[new]])
-            self.fresh = np.concatenate([self.fresh, np.ones(new.shape[0], bool)])
+            self.ctx = np.concatenate([self.ctx, ctx])
+            self.rem = np.concatenate([self.rem, rem])
+            self.fresh = np.concatenate([self.fresh, fresh])
         elif self.phase == DECODE:
             self._close_segment(t)
         self._schedule(t)

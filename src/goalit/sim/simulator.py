@@ -94,12 +94,16 @@ class Simulation:
         horizon_s: float | None = None,
         max_batch: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        step_table: Any = None,
+        first_token_at_prefill: bool = False,
     ) -> None:
         self.scenario, self.game, self.users, self.workload, self.policy, self.rng = (
             scenario, game, users, workload, policy, rng,
         )  # fmt: skip
         self.horizon_s = float("inf") if horizon_s is None else float(horizon_s)
         self.progress = progress
+        self.step_table = step_table  # goalit.physics.step_table.StepTable or None (the roofline)
+        self.first_token_at_prefill = bool(first_token_at_prefill)  # continuous instances only
         n = game.n_users
         self.n = n
         self.arrival = np.asarray(workload.arrival_s, float)
