@@ -6,12 +6,56 @@ stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
 
-from goalit.errors import GoalitInputError
+
+class Terminated(BaseException):
+    """SIGTERM received: unwinds like KeyboardInterrupt (finally blocks run), exit code 143."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    # A second signal while the first unwinds: leave at once, still in one line.
+    signal.signal(signal.SIGINT, _exit_now)
+    signal.signal(signal.SIGTERM, _exit_now)
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    _say_interrupted(signum)
+    os._exit(128 + signum)
+
+
+def _say_interrupted(signum: int) -> None:
+    name = "terminated" if signum == signal.SIGTERM else "interrupted"
+    try:
+        os.write(2, f"goalit: {name}\n".encode())
+    except OSError:
+        pass
+
+
+def install_signal_handlers() -> tuple | None:
+    """Ctrl-C and SIGTERM end the command with one line and exit 130 / 143, never a traceback.
+
+    Returns the previous handlers (None when not called from the main thread, which cannot set them).
+    """
+    try:
+        previous = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+    except ValueError:  # not the main thread (main() called from a thread): leave them alone
+        return None
+    return previous
+
+
+import argparse  # noqa: E402  (after the handlers' definitions: nothing heavy is imported here)
+import importlib  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from goalit.errors import GoalitInputError  # noqa: E402
 
 # Subcommand modules, in help order. Each defines ``register(subparsers)``, which adds its parser and
 # sets ``func`` (args -> exit code). A module whose optional extra is not installed is skipped.
@@ -48,19 +92,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``goalit`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point of the ``goalit`` console script.
+
+    Exit codes: 0 success, 2 bad input (one line ``goalit: error: ...``), 130 Ctrl-C, 143 SIGTERM
+    (one line ``goalit: interrupted`` / ``goalit: terminated``). Signals are handled from the first
+    line on, heavy imports included. Run as the command (``argv`` None), a signal arriving after ``main``
+    returns exits at once; called with ``argv`` (tests, embedding), the caller's handlers are restored.
+    """
+    previous = install_signal_handlers()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except GoalitInputError as err:
         sys.stderr.write(f"goalit: error: {err}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write("goalit: interrupted\n")
+        _say_interrupted(signal.SIGINT)
         return 130
+    except Terminated:
+        _say_interrupted(signal.SIGTERM)
+        return 143
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+    except MemoryError:
+        sys.stderr.write("goalit: error: out of memory (the input asks for more than this machine has)\n")
+        return 2
+    finally:
+        if previous is not None:
+            late = (_exit_now, _exit_now) if argv is None else previous
+            signal.signal(signal.SIGINT, late[0])
+            signal.signal(signal.SIGTERM, late[1])
+
+
+def _silence_stdout() -> None:
+    # stdout's reader went away (``goalit ... | head``): drop what is buffered, quietly.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

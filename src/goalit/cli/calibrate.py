@@ -10,13 +10,20 @@ import argparse
 import os
 from pathlib import Path
 
-from goalit.cli._common import positive_int, print_json, table
+from goalit.cli._common import int_at_most, jobs_int, print_json, table
 
 LEVELS_HELP = "f16,q8_0,q5_0,q4_k_m,q4_0,q3_k_m,q2_k"
+# Stated limits (exit 2 above them): WikiText-2 test has ~560 chunks of 512 tokens; SmolLM2's context is
+# 8192 tokens (max_position_embeddings), which bounds a prompt and a decode run; batches beyond 256
+# sequences exceed the KV cache llama.cpp allocates for that context.
+MAX_CHUNKS = 1000
+MAX_REPEATS = 100
+MAX_CONTEXT = 8192
+MAX_BATCH = 256
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    values = tuple(positive_int(t) for t in text.split(",") if t.strip())
+    values = tuple(int_at_most(MAX_BATCH, ge=1)(t) for t in text.split(",") if t.strip())
     if not values:
         raise argparse.ArgumentTypeError("must list at least one integer")
     return tuple(sorted(set(values)))
@@ -57,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunks",
-        type=positive_int,
+        type=int_at_most(MAX_CHUNKS, ge=1),
         default=None,
         metavar="N",
         help="512-token WikiText-2 chunks for perplexity (default: 20)",
@@ -86,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--repeats",
-        type=positive_int,
+        type=int_at_most(MAX_REPEATS, ge=1),
         default=None,
         metavar="N",
         help="latency repetitions per level, run round-robin over the levels (default: 3)",
@@ -107,28 +114,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--prompt-tokens",
-        type=positive_int,
+        type=int_at_most(MAX_CONTEXT // 4, ge=1),
         default=128,
         metavar="N",
         help="prompt length per sequence; prefill tokens/s is reported at this length (default: 128)",
     )
     p.add_argument(
         "--decode-steps",
-        type=positive_int,
+        type=int_at_most(MAX_CONTEXT, ge=1),
         default=32,
         metavar="N",
         help="timed decode steps per batch size and repetition (default: 32)",
     )
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=jobs_int,
         default=os.cpu_count() or 1,
         metavar="N",
         help="llama.cpp threads (default: all logical CPUs)",
     )
     p.add_argument(
         "--ppl-threads",
-        type=positive_int,
+        type=jobs_int,
         default=1,
         metavar="N",
         help="llama.cpp threads for perplexity, which does not depend on timing (default: 1, robust "
@@ -195,10 +202,11 @@ def run(args: argparse.Namespace) -> int:
     from goalit.calibrate import _llama, ladder, measure, profile
     from goalit.calibrate.model import base_gguf
     from goalit.calibrate.run import DEFAULT_CHUNKS, DEFAULT_REPEATS, calibrate, resolve_text
+    from goalit.outputs import check_out_file
 
+    check_out_file(args.out)  # before any work: an existing file is never overwritten
     _llama.llama_cpp()  # the optional extra: one-line error (exit 2) if missing
     base_gguf()
-    profile.check_writable(args.out)
     resolve_text(args.text)  # fail before the long measurement
     settings = measure.LatencySettings(
         prompt_tokens=args.prompt_tokens,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from goalit.cli._common import nonnegative_int
+from goalit.cli._common import nonnegative_int, seed_int
 from goalit.solvers.registry import REGISTRY
 
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="routing policy: goalit or any registry algorithm (default: the config's, else goalit)",
     )
-    p.add_argument("--seed", type=nonnegative_int, default=None, help="seed of the policy's random stream")
+    p.add_argument("--seed", type=seed_int, default=None, help="seed of the policy's random stream")
     p.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -8,11 +8,15 @@ import sys
 from goalit.cli._common import (
     add_scenario_argument,
     add_seed_argument,
+    int_at_most,
     positive_float,
     positive_int,
     table,
 )
+from goalit.limits import MAX_TOKENS
 from goalit.sim import policy_names, simulate
+
+tokens = int_at_most(MAX_TOKENS, ge=1)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X"
     )
-    p.add_argument("--max-prompt-tokens", type=positive_int, metavar="N", help="clip prompts to N tokens")
-    p.add_argument("--max-output-tokens", type=positive_int, metavar="N", help="clip outputs to N tokens")
+    p.add_argument("--max-prompt-tokens", type=tokens, metavar="N", help="clip prompts to N tokens")
+    p.add_argument("--max-output-tokens", type=tokens, metavar="N", help="clip outputs to N tokens")
     p.add_argument("--epoch", type=positive_float, metavar="S",
                    help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s; others: "
                         "default is at each arrival)")  # fmt: skip
@@ -76,6 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
+
+    from goalit.outputs import check_out_dir
+
+    if args.out is not None:
+        check_out_dir(args.out, "simulate")  # before any work: never clobber a foreign path
 
     options = {
         "rate": args.rate,

@@ -23,6 +23,7 @@ import numpy as np
 import tomli_w
 
 from goalit.errors import ScenarioError
+from goalit.limits import MAX_GAME_CELLS, MAX_SCENARIO_BYTES, MAX_SERVERS, MAX_USERS
 from goalit.scenario._reader import Table
 from goalit.scenario.generate import (
     USER_DISTRIBUTIONS,
@@ -55,6 +56,11 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file, turning I/O and syntax problems into one-line ``ScenarioError``s."""
     p = Path(path)
     try:
+        size = p.stat().st_size if p.is_file() else 0
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                f"{p}: {size} bytes exceed the limit of {MAX_SCENARIO_BYTES} for a scenario file"
+            )
         text = p.read_text(encoding="utf-8")
     except IsADirectoryError:
         raise ScenarioError(f"{p}: is a directory, not a scenario file") from None
@@ -101,7 +107,10 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
     game = _parse_game(top.table("game", None))
 
     servers: list[Server] = []
-    for st in top.tables("servers", []):
+    server_tables = top.tables("servers", [])
+    if len(server_tables) > MAX_SERVERS:
+        top.fail(f"{len(server_tables)} servers exceed the limit of {MAX_SERVERS}", "servers")
+    for st in server_tables:
         servers.append(_parse_server(st, catalogue, set(llm.levels), f"server-{len(servers)}"))
     gen_t = top.table("servers_generate", None)
     if gen_t is not None:
@@ -115,14 +124,29 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
 
     parts: list[Users] = []
     explicit = top.tables("users", [])
+    if len(explicit) > MAX_USERS:
+        top.fail(f"{len(explicit)} users exceed the limit of {MAX_USERS}", "users")
     if explicit:
         parts.append(_parse_users(explicit, catalogue))
     ug = top.table("users_generate", None)
     if ug is not None:
-        parts.append(parse_user_generator(ug, set(catalogue.hardware)).draw())
+        gen = parse_user_generator(ug, set(catalogue.hardware))
+        n_actions = 1 + sum(len(s.instances) for s in servers)
+        where = "users_generate.count"
+        if len(explicit) + gen.count > MAX_USERS:
+            top.fail(f"{len(explicit)} listed + {gen.count} generated users exceed the limit of {MAX_USERS}",
+                     where)  # fmt: skip
+        if (len(explicit) + gen.count) * n_actions > MAX_GAME_CELLS:
+            top.fail(f"{len(explicit) + gen.count} users x {n_actions} actions exceed the game's limit of "
+                     f"{MAX_GAME_CELLS} cost cells", where)  # fmt: skip
+        parts.append(gen.draw())
     if not parts:
         top.fail("must define at least one user ([[users]] or [users_generate])", "users")
     users = Users.concat(parts) if len(parts) > 1 else parts[0]
+    n_actions = 1 + sum(len(s.instances) for s in servers)
+    if len(users) * n_actions > MAX_GAME_CELLS:
+        top.fail(f"{len(users)} users x {n_actions} actions exceed the game's limit of {MAX_GAME_CELLS} "
+                 "cost cells", "users")  # fmt: skip
 
     used_hw = {s.hardware for s in servers} | set(users.device.tolist())
     scenario = Scenario(
@@ -217,7 +241,7 @@ def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_nam
 
 
 def _generate_servers(t: Table, cat: ProfileCatalogue, levels: set[str], start: int) -> list[Server]:
-    count = int(t.number("count", gt=0, integer=True))
+    count = int(t.number("count", gt=0, le=MAX_SERVERS - start, integer=True))
     area = t.point("area_m", (300.0, 300.0))
     if min(area) <= 0:
         t.fail("must be > 0 in both dimensions", "area_m")

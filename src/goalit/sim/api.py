@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from goalit.errors import GoalitInputError
+from goalit.limits import MAX_GAME_CELLS, MAX_REQUESTS, check_at_most
 from goalit.rng import stream
 from goalit.scenario.model import Scenario
 from goalit.sim import metrics as M
@@ -111,6 +112,11 @@ def simulate(
     workload_keys = ("rate", "duration_s", "time_scale", "length_scale", "max_prompt_tokens",
                      "max_output_tokens", "trace_format")  # fmt: skip
     w = make_workload(sc, workload, rng_w, **{k: sim_opts.get(k) for k in workload_keys})
+    n_actions = 1 + sum(len(s.instances) for s in sc.servers)
+    check_at_most(len(w), MAX_REQUESTS, "requests of the workload")
+    if len(w) * n_actions > MAX_GAME_CELLS:
+        raise GoalitInputError(f"{len(w)} requests x {n_actions} actions exceed the request game's limit of "
+                               f"{MAX_GAME_CELLS} cost cells (shorten the trace or the duration)")  # fmt: skip
     users, pick = request_users(sc, w, rng_w)
     game = request_game(sc, users, sim_opts.get("context_tokens"), sim_opts.get("kv_context_tokens"))
     sim = Simulation(
