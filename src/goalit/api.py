@@ -7,18 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from goalit.errors import ScenarioError
+from goalit.errors import GoalitInputError, ScenarioError
 from goalit.game.model import Game, build_game, check_feasible
+from goalit.limits import check_options
 from goalit.rng import stream
 from goalit.scenario.embedded import embedded_names, embedded_scenario
 from goalit.scenario.model import Scenario
 from goalit.scenario.toml_io import load_scenario_file
-from goalit.solvers.registry import get_solver
+from goalit.solvers.registry import REGISTRY, get_solver
 from goalit.solvers.result import SolveResult
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Load and fully validate a scenario file (including that every user has a feasible action)."""
+    if not isinstance(path, str | Path):
+        raise ScenarioError(f"scenario path must be a str or Path, not {type(path).__name__}")
     scenario = load_scenario_file(path)
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # check_feasible reports overflow in one line
@@ -31,6 +34,9 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def default_scenario(name: str = "default") -> Scenario:
     """An embedded scenario: ``default``, ``small``, ``large`` (see ``goalit scenario show``)."""
+    if not isinstance(name, str) or name not in embedded_names():
+        known = ", ".join(embedded_names())
+        raise ScenarioError(f"{name!r}: no embedded scenario of that name (embedded: {known})")
     return embedded_scenario(name)
 
 
@@ -38,6 +44,10 @@ def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
     """An embedded scenario by name, else a scenario file by path (``None``: the default)."""
     if name_or_path is None:
         return default_scenario()
+    if not isinstance(name_or_path, str | Path):
+        raise ScenarioError(
+            f"scenario must be a name, a path or a Scenario, not {type(name_or_path).__name__}"
+        )
     name = str(name_or_path)
     if name in embedded_names():
         return default_scenario(name)
@@ -49,5 +59,15 @@ def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
 
 def solve(scenario: Scenario | Game, algorithm: str = "goalit", seed: int = 0, **options: Any) -> SolveResult:
     """Solve the static game of ``scenario`` with a registry algorithm; ``seed`` roots the algorithm stream."""
+    if not isinstance(algorithm, str) or algorithm not in REGISTRY:
+        raise GoalitInputError(f"unknown algorithm {algorithm!r} (expected one of: {', '.join(REGISTRY)})")
+    rng = stream(seed, "algorithm")
+    solver = get_solver(algorithm)
+    check_options(options, f"algorithm {algorithm}")
+    if algorithm == "goalit":  # the one solver whose options are a closed set (others ignore extras)
+        unknown = sorted(set(options) - {"initial", "grant", "epsilon", "max_slots"})
+        if unknown:
+            raise GoalitInputError(f"algorithm goalit: unknown option {unknown[0]!r} "
+                                   "(expected: initial, grant, epsilon, max_slots)")  # fmt: skip
     game = scenario if isinstance(scenario, Game) else build_game(scenario)
-    return get_solver(algorithm)(game, stream(seed, "algorithm"), **options)
+    return solver(game, rng, **options)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from goalit.errors import GoalitInputError
-from goalit.limits import MAX_GAME_CELLS, MAX_REQUESTS, check_at_most
+from goalit.limits import MAX_GAME_CELLS, MAX_REQUESTS, check_at_most, check_options
 from goalit.rng import stream
 from goalit.scenario.model import Scenario
 from goalit.sim import metrics as M
@@ -95,6 +95,11 @@ def simulate(
     """
     from goalit.api import resolve_scenario
 
+    check_options(options, "simulate")
+    progress = options.get("progress")
+    if progress is not None and not callable(progress):
+        raise GoalitInputError(f"simulate: option progress: must be callable, not {type(progress).__name__}")
+    stream(seed, "workload")  # the seed is checked before any work
     sc = scenario if isinstance(scenario, Scenario) else resolve_scenario(scenario)
     sim_opts = {k: options.pop(k) for k in list(options) if k in SIM_OPTIONS}
     pol = policy if isinstance(policy, Policy) else make_policy(str(policy), **options)
