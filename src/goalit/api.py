@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,25 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"scenario path must be a str or Path, not {type(path).__name__}")
     scenario = load_scenario_file(path)
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # check_feasible reports overflow in one line
+        with np.errstate(all="ignore"):  # check_feasible reports overflow in one line
             game = build_game(scenario)
         check_feasible(game)
     except ScenarioError as err:  # name the file, like every other scenario error
-        raise ScenarioError(f"{path}: {err}") from None
+        raise ScenarioError(f"{path}: {_real_culprit(scenario, str(err))}") from None
     return scenario
+
+
+def _real_culprit(scenario: Scenario, message: str) -> str:
+    """Point an overflow at the field that holds the bad value (a radio or hardware field, not a user)."""
+    m = re.match(r"users\[(\d+)\]: the cost overflows", message)
+    if not m:
+        return message
+    from goalit.game.culprit import overflow_culprit
+
+    field = overflow_culprit(scenario, int(m.group(1)))
+    if field is None:
+        return message
+    return f"{field}: value too extreme, the costs of users[{m.group(1)}] overflow float64"
 
 
 def default_scenario(name: str = "default") -> Scenario:

@@ -37,8 +37,20 @@ def _writable_ancestor(p: Path, flag: str) -> None:
         q = q.parent
     if not q.is_dir():
         raise GoalitInputError(f"{flag} {p}: {q} is not a directory")
-    if not os.access(q, os.W_OK | os.X_OK):
-        raise GoalitInputError(f"{flag} {p}: {q} is not writable")
+    _probe(q, p, flag)
+
+
+def _probe(folder: Path, target: Path, flag: str) -> None:
+    """Create and remove a temporary file in ``folder``: the only test that holds for root and odd
+    file systems (``os.access`` says yes to root everywhere, /proc refuses new files)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise GoalitInputError(f"{flag} {target}: {folder} is not writable")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".goalit-probe.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise GoalitInputError(f"{flag} {target}: {folder} is not writable ({err.strerror or err})") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def check_out_dir(path: str | Path, command: str, flag: str = "--out") -> Path:
@@ -63,8 +75,7 @@ def check_out_dir(path: str | Path, command: str, flag: str = "--out") -> Path:
         for n in names:
             if n in own and (p / n).is_dir() != (n == "figures"):
                 raise GoalitInputError(f"{flag} {p}: {n!r} has the wrong type (a previous run would not)")
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise GoalitInputError(f"{flag} {p}: directory is not writable")
+        _probe(p, p, flag)
         return p
     _writable_ancestor(p, flag)
     return p
@@ -81,8 +92,7 @@ def check_out_file(path: str | Path, flag: str = "--out") -> Path:
     folder = p.absolute().parent
     if not folder.is_dir():
         raise GoalitInputError(f"{flag} {p}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise GoalitInputError(f"{flag} {p}: folder {folder} is not writable")
+    _probe(folder, p, flag)
     return p
 
 

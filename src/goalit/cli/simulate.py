@@ -81,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from goalit.errors import GoalitInputError
     from goalit.outputs import check_out_dir
 
     if args.out is not None:
@@ -121,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.out:
-        result.write(args.out)
+        try:
+            result.write(args.out)
+        except OSError as err:
+            raise GoalitInputError(f"--out {args.out}: cannot write ({err.strerror or err})") from None
     if args.json:
         sys.stdout.write(result.summary_json())
         return 0
