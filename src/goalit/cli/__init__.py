@@ -51,6 +51,16 @@ def install_signal_handlers() -> tuple | None:
     return previous
 
 
+def _as_command() -> bool:
+    """Whether this process is the ``goalit`` command (console script or ``python -m goalit``)."""
+    arg0 = sys.argv[0] if sys.argv else ""
+    return os.path.basename(arg0) == "goalit" or arg0.endswith(os.path.join("goalit", "__main__.py"))
+
+
+if _as_command():  # as early as possible, before any import: nothing to clean up yet, so leave at once
+    signal.signal(signal.SIGINT, _exit_now)
+    signal.signal(signal.SIGTERM, _exit_now)
+
 import argparse  # noqa: E402  (after the handlers' definitions: nothing heavy is imported here)
 import importlib  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -109,10 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         _say_interrupted(signal.SIGINT)
-        return 130
+        return _interrupted_exit(130, argv)
     except Terminated:
         _say_interrupted(signal.SIGTERM)
-        return 143
+        return _interrupted_exit(143, argv)
     except BrokenPipeError:
         _silence_stdout()
         return 0
@@ -124,6 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             late = (_exit_now, _exit_now) if argv is None else previous
             signal.signal(signal.SIGINT, late[0])
             signal.signal(signal.SIGTERM, late[1])
+
+
+def _interrupted_exit(code: int, argv: Sequence[str] | None) -> int:
+    """As the command, leave now with ``code``: an interrupted import can make CPython's finalisation
+    re-raise the signal (exit -2 instead of 130). Embedded (``argv`` given), just return it."""
+    if argv is not None:
+        return code
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _silence_stdout() -> None:
