@@ -609,7 +609,7 @@ def api_cases(rng: random.Random, n: int, folder: Path) -> Iterator[tuple[str, C
         roll = rng.random()
         valid = rng.random() < 0.6
 
-        def pick(name: str, pool: dict = good_sim) -> Any:
+        def pick(name: str, pool: dict = good_sim, valid: bool = valid) -> Any:
             return rng.choice(pool[name]) if valid and name in pool else rng.choice(API_VALUES)
 
         if roll < 0.45:
@@ -687,15 +687,14 @@ def run_surface(surface: str, seed: int, n: int, workdir: Path, timeout_s: float
     t0 = time.perf_counter()
     if surface == "api":
         cases: Iterator = api_cases(rng, n, sandbox / "inputs")
-        runner = lambda label, fn: run_api(surface, label, fn, timeout_s)  # noqa: E731
     else:
         gen = {"scenario": scenario_cases, "trace": trace_cases, "flags": flag_cases}[surface]
         cases = gen(rng, n, sandbox / "inputs")
-        runner = lambda label, argv: run_cli(
-            surface, argv, sandbox, timeout_s, label + ": " + " ".join(argv)[:200]
-        )  # noqa: E731
     for label, case in cases:
-        o = runner(label, case)
+        if surface == "api":
+            o = run_api(surface, label, case, timeout_s)
+        else:
+            o = run_cli(surface, case, sandbox, timeout_s, label + ": " + " ".join(case)[:200])
         figures.add(o)
         if log is not None:
             log(o)

@@ -141,7 +141,9 @@ def _run_local(fn: PointFn, todo: list[Point], jobs: int) -> Iterator[dict[str, 
 
     # max_nbytes=None: no memmapped temp folders, which a killed sweep would leave to loky's resource
     # tracker (and its "leaked folder objects" warning); points and rows are small
-    par = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size=1, max_nbytes=None)
+    par = Parallel(
+        n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size=1, max_nbytes=None
+    )
     me = os.getpid()
     # after a kill -9 of this process, loky's resource tracker (a child, our environment) would warn about
     # "leaked folder objects" on the terminal: the folders are removed anyway, the warning is noise

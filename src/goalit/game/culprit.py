@@ -48,30 +48,42 @@ def _candidates(s: Scenario, user: int) -> Iterator[Candidate]:
             if not isinstance(value, float | int) or isinstance(value, bool):
                 continue
             ref = builtin[name] if name in builtin else None
-            typical = getattr(ref, f.name) if ref else statistics.median(getattr(h, f.name) for h in builtin.values())
+            typical = (
+                getattr(ref, f.name)
+                if ref
+                else statistics.median(getattr(h, f.name) for h in builtin.values())
+            )
             if value != typical:
                 hw2 = replace(hw, **{f.name: typical})
-                yield f"hardware.{name}.{f.name}", lambda hw2=hw2, name=name: replace(
-                    s, hardware={**s.hardware, name: hw2}
+                yield (
+                    f"hardware.{name}.{f.name}",
+                    lambda hw2=hw2, name=name: replace(s, hardware={**s.hardware, name: hw2}),
                 )
         etas = hw.eta_m
         if any(not 1e-6 < v <= 1 for v in etas.values()):
-            yield f"hardware.{name}.eta_m", lambda hw=hw, name=name: replace(
-                s, hardware={**s.hardware, name: replace(hw, eta_m={k: 0.8 for k in hw.eta_m})}
+            yield (
+                f"hardware.{name}.eta_m",
+                lambda hw=hw, name=name: replace(
+                    s, hardware={**s.hardware, name: replace(hw, eta_m={k: 0.8 for k in hw.eta_m})}
+                ),
             )
     ap_default = AccessPoint(20e6, 1e6)
     for j, sv in enumerate(s.servers):
         for f in fields(AccessPoint):
             if getattr(sv.ap, f.name) != getattr(ap_default, f.name):
                 sv2 = replace(sv, ap=replace(sv.ap, **{f.name: getattr(ap_default, f.name)}))
-                yield f"servers[{j}].ap.{f.name}", lambda j=j, sv2=sv2: replace(
-                    s, servers=(*s.servers[:j], sv2, *s.servers[j + 1 :])
+                yield (
+                    f"servers[{j}].ap.{f.name}",
+                    lambda j=j, sv2=sv2: replace(s, servers=(*s.servers[:j], sv2, *s.servers[j + 1 :])),
                 )
         for k, inst in enumerate(sv.instances):
             if inst.share < 1e-6:
-                sv2 = replace(sv, instances=tuple(replace(i, share=0.5) if i is inst else i for i in sv.instances))
-                yield f"servers[{j}].instances[{k}].share", lambda j=j, sv2=sv2: replace(
-                    s, servers=(*s.servers[:j], sv2, *s.servers[j + 1 :])
+                sv2 = replace(
+                    sv, instances=tuple(replace(i, share=0.5) if i is inst else i for i in sv.instances)
+                )
+                yield (
+                    f"servers[{j}].instances[{k}].share",
+                    lambda j=j, sv2=sv2: replace(s, servers=(*s.servers[:j], sv2, *s.servers[j + 1 :])),
                 )
     from goalit.scenario.generate import USER_DISTRIBUTIONS
 
@@ -82,13 +94,19 @@ def _candidates(s: Scenario, user: int) -> Iterator[Candidate]:
         if col[user] != typical:
             new = col.copy()
             new[user] = int(typical) if integer else typical
-            yield f"users[{user}].{name}", lambda name=name, new=new: replace(s, users=replace(u, **{name: new}))
+            yield (
+                f"users[{user}].{name}",
+                lambda name=name, new=new: replace(s, users=replace(u, **{name: new})),
+            )
     for axis in ("x_m", "y_m"):
         col = getattr(u, axis)
         if abs(col[user]) > 1e6:
             new = col.copy()
             new[user] = 0.0
-            yield f"users[{user}].position_m", lambda axis=axis, new=new: replace(s, users=replace(u, **{axis: new}))
+            yield (
+                f"users[{user}].position_m",
+                lambda axis=axis, new=new: replace(s, users=replace(u, **{axis: new})),
+            )
 
 
 def overflow_culprit(scenario: Scenario, user: int) -> str | None:
