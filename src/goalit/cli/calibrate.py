@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("calibrated-profile.toml"),
         metavar="FILE",
-        help="profile file to write, atomically (default: calibrated-profile.toml)",
+        help="profile file to write, atomically; an existing file is refused (default: calibrated-profile.toml)",
     )
     p.add_argument(
         "--repeats",
