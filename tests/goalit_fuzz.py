@@ -500,18 +500,23 @@ COMMAND_FLAGS: dict[str, dict[str, str | list[str]]] = {
                  "--duration": "float", "--horizon": "float", "--time-scale": "float", "--length-scale": "float",
                  "--max-prompt-tokens": "int", "--max-output-tokens": "int", "--epoch": "float",
                  "--max-batch": "int", "--seed": "seed", "--json": "switch", "--out": "out",
-                 "--trace-format": ["azure", "mooncake", "csv"]},
+                 "--trace-format": ["azure", "mooncake", "csv"], "--trace": "path"},
     "reproduce": {"--quick": "switch", "--mode": ["tiny", "full", "huge"], "--jobs": "int", "--seeds": "int",
                   "--only": ["E1", "E99", ",", "load,E4", ""], "--backend": ["local", "dask", "x"],
-                  "--scheduler": ["tcp://127.0.0.1:1", "nonsense"], "--out": "out"},
-    "calibrate": {"--levels": ["q8_0", "q9", "", ","], "--chunks": "int", "--repeats": "int",
+                  "--scheduler": ["tcp://127.0.0.1:1", "nonsense"], "--out": "out", "--no-progress": "switch"},
+    "calibrate": {"--levels": ["q8_0", "q9", "", ","], "--chunks": "int", "--repeats": "int", "--text": "path",
+                  "--cache": "path", "--fit-batches": ["1", "3", "x"], "--llm-name": ["m", "bad/name"],
+                  "--json": "switch", "--no-progress": "switch",
                   "--batches": ["1,2", "0", "1,x", "300", ""], "--prompt-tokens": "int", "--decode-steps": "int",
                   "--threads": "int", "--ppl-threads": "int", "--quiet": "float", "--quiet-timeout": "float",
                   "--hardware-name": ["ok", "bad name", ""], "--power-w": "float", "--out": "out"},
     "testbed": {"--servers": "int", "--levels": ["q8_0", "zz"], "--requests": "int", "--offset": "int",
                 "--rate": "float", "--length-scale": "float", "--max-prompt-tokens": "int",
                 "--max-output-tokens": "int", "--w-quality": "float", "--threads": "int", "--n-ctx": "int",
-                "--timeout": "float", "--seed": "seed", "--out": "out", "--quiet": "float"},
+                "--timeout": "float", "--seed": "seed", "--out": "out", "--quiet": "float", "--trace-time": "switch",
+                "--swap-s": "float", "--trace": "path", "--text": "path", "--profile": "path", "--llm": ["x", ""],
+                "--hardware": ["x"], "--work-dir": "path", "--json": "switch", "--no-progress": "switch",
+                "--policy": ["goalit", "nope"], "--quiet-timeout": "float"},
     "serve": {"--host": ["127.0.0.1", "example.com", "::1", ""], "--port": "int", "--policy": ["goalit", "x"],
               "--seed": "seed", "--log-level": ["info", "loud"]},
 }  # fmt: skip
@@ -528,6 +533,8 @@ def _value(rng: random.Random, flag: str, kind: str | list[str], valid: bool) ->
         return rng.choice(kind)
     if kind == "out":
         return rng.choice(OUT_TARGETS)
+    if kind == "path":
+        return rng.choice(["existing.txt", "full", "missing.file", "/dev/null", "", "inputs"])
     if valid and flag in SHORT:
         return rng.choice(SHORT[flag])
     return rng.choice(FLAG_VALUES[kind])

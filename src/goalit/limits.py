@@ -18,6 +18,7 @@ from goalit.errors import GoalitInputError
 MAX_USERS = 100_000
 MAX_SERVERS = 1_000
 MAX_GAME_CELLS = 20_000_000  # n_users * n_actions: ~160 MB per float64 table, ~6 tables
+MAX_SUBCHANNELS = 1_000_000  # per AP; a 5G NR carrier has at most 3,300 subcarriers per symbol (275 PRBs)
 MAX_SCENARIO_BYTES = 64 * 2**20  # a scenario/profile file (100,000 explicit users take ~25 MB of TOML)
 
 # Workloads. One request costs ~1 KB in the simulator (records, events, user row) plus its row of the

@@ -23,7 +23,7 @@ import numpy as np
 import tomli_w
 
 from goalit.errors import ScenarioError
-from goalit.limits import MAX_GAME_CELLS, MAX_SCENARIO_BYTES, MAX_SERVERS, MAX_USERS
+from goalit.limits import MAX_GAME_CELLS, MAX_SCENARIO_BYTES, MAX_SERVERS, MAX_SUBCHANNELS, MAX_USERS
 from goalit.scenario._reader import Table
 from goalit.scenario.generate import (
     USER_DISTRIBUTIONS,
@@ -205,6 +205,8 @@ def _parse_ap(t: Table) -> AccessPoint:
         tx_power_w=float(t.number("tx_power_w", d.tx_power_w, gt=0)),
         coverage_m=float(t.number("coverage_m", d.coverage_m, gt=0)),
     )
+    if not ap.bandwidth_hz / ap.subchannel_hz <= MAX_SUBCHANNELS:
+        t.fail(f"bandwidth_hz / subchannel_hz exceeds the limit of {MAX_SUBCHANNELS} sub-channels", "subchannel_hz")
     if ap.subchannels < 1:
         t.fail("must be <= bandwidth_hz (the AP needs at least one sub-channel)", "subchannel_hz")
     t.finish()
