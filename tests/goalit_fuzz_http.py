@@ -10,6 +10,7 @@ trickled or stalled) must be answered 408 within the configured timeouts.
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import subprocess
@@ -19,7 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+# GOALIT_FUZZ_SRC: fuzz another checkout's gateway (e.g. main's, for before/after figures); a checkout
+# without the client timeouts is given a config without them (GOALIT_FUZZ_NO_TIMEOUTS=1)
+SRC = os.environ.get("GOALIT_FUZZ_SRC", str(Path(__file__).resolve().parents[1] / "src"))
+NO_TIMEOUTS = os.environ.get("GOALIT_FUZZ_NO_TIMEOUTS") == "1"
 PROFILE = Path(__file__).resolve().parent / "serve" / "data" / "smollm2-cpu.toml"
 
 
@@ -33,8 +37,9 @@ def write_config(path: Path, header_timeout_s: float = 1.0, body_timeout_s: floa
     """A gateway over two closed ports (no backend up) with short client timeouts."""
     dead = [free_port(), free_port()]
     lines = ['llm = "test-smollm2"', 'model = "smollm2"', f'profiles = ["{PROFILE}"]', "", "[gateway]",
-             f"header_timeout_s = {header_timeout_s}", f"body_timeout_s = {body_timeout_s}",
              "probe_interval_s = 60.0", "max_body_bytes = 65536"]  # fmt: skip
+    if not NO_TIMEOUTS:
+        lines += [f"header_timeout_s = {header_timeout_s}", f"body_timeout_s = {body_timeout_s}"]
     for k, port in enumerate(dead):
         lines += ["", "[[backends]]", f'name = "edge-{k}"', f'url = "http://127.0.0.1:{port}"',
                   'hardware = "test-cpu"', 'levels = { q8_0 = "smollm2-q8_0", q4_0 = "smollm2-q4_0" }']  # fmt: skip
@@ -46,8 +51,6 @@ class GatewayProcess:
     """``python -m goalit serve`` on a free loopback port; ``log()`` is its stderr so far."""
 
     def __init__(self, config: Path, log_path: Path) -> None:
-        import os
-
         self.port = free_port()
         self.log_path = log_path
         env = {**os.environ, "PYTHONPATH": SRC}
