@@ -545,7 +545,9 @@ def flag_cases(rng: random.Random, n: int, folder: Path) -> Iterator[tuple[str, 
     folder.mkdir(parents=True, exist_ok=True)
     bad_cfg = folder / "bad-gateway.toml"
     bad_cfg.write_text('llm = "nope"\n')
-    commands = list(COMMAND_FLAGS) + ["scenario"]
+    # GOALIT_FUZZ_SKIP=reproduce,...: leave commands out (e.g. fuzzing a checkout without the --jobs bound)
+    skip = set(os.environ.get("GOALIT_FUZZ_SKIP", "").split(","))
+    commands = [c for c in [*COMMAND_FLAGS, "scenario"] if c not in skip]
     for k in range(n):
         cmd = rng.choice(commands)
         if cmd == "scenario":

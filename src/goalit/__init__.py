@@ -12,6 +12,7 @@ start without NumPy: the command installs its signal handlers before any heavy i
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing costs the command ~10 ms
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
+        if name.isidentifier() and not name.startswith("__") and importlib.util.find_spec(f"goalit.{name}"):
+            return importlib.import_module(f"goalit.{name}")  # a subpackage: goalit.sim, goalit.game, ...
         raise AttributeError(f"module 'goalit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
