@@ -15,10 +15,22 @@ class Terminated(BaseException):
     """SIGTERM received: unwinds like KeyboardInterrupt (finally blocks run), exit code 143."""
 
 
+UNWIND_GRACE_S = 10.0  # after a signal, the longest wait for the unwinding before leaving anyway
+_as_process = False  # main() runs as the command (not embedded): a stuck unwinding may be cut short
+
+
 def _on_signal(signum: int, frame: object) -> None:
     # A second signal while the first unwinds: leave at once, still in one line.
     signal.signal(signal.SIGINT, _exit_now)
     signal.signal(signal.SIGTERM, _exit_now)
+    if _as_process:
+        # The exception below can be lost: raised inside a C library's callback (llama.cpp logging via
+        # ctypes) it is printed as "ignored" and the command runs on. Then leave after a grace period.
+        import threading
+
+        timer = threading.Timer(UNWIND_GRACE_S, _exit_now, args=(signum, None))
+        timer.daemon = True
+        timer.start()
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
@@ -109,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     line on, heavy imports included. Run as the command (``argv`` None), a signal arriving after ``main``
     returns exits at once; called with ``argv`` (tests, embedding), the caller's handlers are restored.
     """
+    global _as_process
+    _as_process = argv is None
     previous = install_signal_handlers()
     try:
         parser = build_parser()

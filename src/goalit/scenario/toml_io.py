@@ -23,7 +23,14 @@ import numpy as np
 import tomli_w
 
 from goalit.errors import ScenarioError
-from goalit.limits import MAX_GAME_CELLS, MAX_SCENARIO_BYTES, MAX_SERVERS, MAX_SUBCHANNELS, MAX_USERS
+from goalit.limits import (
+    MAX_GAME_CELLS,
+    MAX_SCENARIO_BYTES,
+    MAX_SERVERS,
+    MAX_SUBCHANNELS,
+    MAX_TOKENS,
+    MAX_USERS,
+)
 from goalit.scenario._reader import Table
 from goalit.scenario.generate import (
     USER_DISTRIBUTIONS,
@@ -184,8 +191,8 @@ def _parse_game(t: Table | None) -> GameParams:
     if t is None:
         return GameParams()
     d = GameParams()
-    ctx = t.number("context_tokens", None, gt=0)
-    kv = t.number("kv_context_tokens", None, gt=0)
+    ctx = t.number("context_tokens", None, ge=1, le=MAX_TOKENS)  # tokens: a sequence holds at least one
+    kv = t.number("kv_context_tokens", None, ge=1, le=MAX_TOKENS)
     g = GameParams(
         epsilon=float(t.number("epsilon", d.epsilon, gt=0)),
         capacity_penalty_s=float(t.number("capacity_penalty_s", d.capacity_penalty_s, gt=0)),
@@ -206,7 +213,10 @@ def _parse_ap(t: Table) -> AccessPoint:
         coverage_m=float(t.number("coverage_m", d.coverage_m, gt=0)),
     )
     if not ap.bandwidth_hz / ap.subchannel_hz <= MAX_SUBCHANNELS:
-        t.fail(f"bandwidth_hz / subchannel_hz exceeds the limit of {MAX_SUBCHANNELS} sub-channels", "subchannel_hz")
+        t.fail(
+            f"bandwidth_hz / subchannel_hz exceeds the limit of {MAX_SUBCHANNELS} sub-channels",
+            "subchannel_hz",
+        )
     if ap.subchannels < 1:
         t.fail("must be <= bandwidth_hz (the AP needs at least one sub-channel)", "subchannel_hz")
     t.finish()
