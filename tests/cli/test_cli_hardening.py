@@ -189,7 +189,7 @@ def test_kill_9_of_reproduce_leaves_no_worker_and_keeps_finished_points(tmp_path
 def test_overflow_names_the_radio_field_not_a_user(tmp_path):
     f = tmp_path / "radio.toml"
     f.write_text(SCENARIO + "[radio]\nnoise_psd_dbm_hz = 1e300\n")
-    line = one_error_line(run_cli("solve", str(f)), "radio.noise_psd_dbm_hz")
+    line = one_error_line(run_cli("solve", str(f)), "radio.noise_psd_dbm_hz", "the cost overflows")
     assert "users[0]:" not in line.split("radio.noise_psd_dbm_hz")[0]
 
 
