@@ -134,7 +134,7 @@ def _start(*args: str, cwd: Path | None = None) -> subprocess.Popen:
                                                     (signal.SIGTERM, 143, "terminated")])  # fmt: skip
 def test_ctrl_c_and_sigterm_exit_with_one_line_at_any_moment(sig, code, word):
     # from the first goalit line on: during the imports (~0.1-0.5 s) and during the run
-    for delay in (0.15, 0.4, 1.0, 2.0):
+    for delay in (0.3, 0.6, 1.0, 2.0):
         p = _start("simulate", "default", "--rate", "200", "--duration", "300", "--no-progress")
         time.sleep(delay)
         p.send_signal(sig)

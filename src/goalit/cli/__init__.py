@@ -17,9 +17,12 @@ class Terminated(BaseException):
 
 UNWIND_GRACE_S = 10.0  # after a signal, the longest wait for the unwinding before leaving anyway
 _as_process = False  # main() runs as the command (not embedded): a stuck unwinding may be cut short
+_received: int | None = None  # the signal being handled, if any
 
 
 def _on_signal(signum: int, frame: object) -> None:
+    global _received
+    _received = signum
     # A second signal while the first unwinds: leave at once, still in one line.
     signal.signal(signal.SIGINT, _exit_now)
     signal.signal(signal.SIGTERM, _exit_now)
@@ -121,8 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     line on, heavy imports included. Run as the command (``argv`` None), a signal arriving after ``main``
     returns exits at once; called with ``argv`` (tests, embedding), the caller's handlers are restored.
     """
-    global _as_process
+    global _as_process, _received
     _as_process = argv is None
+    _received = None
     previous = install_signal_handlers()
     try:
         parser = build_parser()
@@ -143,6 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         sys.stderr.write("goalit: error: out of memory (the input asks for more than this machine has)\n")
         return 2
+    except Exception:
+        # The interrupt was turned into another exception on its way up (an extension module being
+        # imported reports ImportError, a library wraps it): it is still the interrupt.
+        if _received is None:
+            raise
+        _say_interrupted(_received)
+        return _interrupted_exit(128 + _received, argv)
     finally:
         if previous is not None:
             late = (_exit_now, _exit_now) if argv is None else previous
