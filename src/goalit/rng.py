@@ -11,13 +11,15 @@ import zlib
 
 import numpy as np
 
+from goalit.limits import check_seed
+
 STREAMS = ("workload", "radio", "algorithm")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """The generator of stream ``name`` under root ``seed``."""
     key = zlib.crc32(name.encode("utf-8"))
-    return np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=(key,)))
+    return np.random.default_rng(np.random.SeedSequence(entropy=check_seed(seed), spawn_key=(key,)))
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:

@@ -72,8 +72,7 @@ def test_calibrate_two_levels_writes_a_valid_profile(ladder_dir, wikitext, tmp_p
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_profile(ladder_dir, wikitext, tmp_path):
-    out = tmp_path / "cal.toml"
-    out.write_text("# the previous profile\n", encoding="utf-8")
+    out = tmp_path / "cal.toml"  # an existing --out is refused before any work (issue 15): none here
     cmd = [
         sys.executable,
         "-m",
@@ -107,8 +106,7 @@ def test_ctrl_c_leaves_no_profile(ladder_dir, wikitext, tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "goalit: interrupted"
-    assert out.read_text(encoding="utf-8") == "# the previous profile\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no profile, no temporary file
 
 
 @pytest.mark.parametrize(

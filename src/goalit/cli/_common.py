@@ -21,15 +21,54 @@ def add_scenario_argument(p: argparse.ArgumentParser) -> None:
 
 def add_seed_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--seed", type=nonnegative_int, default=0, help="root seed of the random streams (default: 0)"
+        "--seed",
+        type=seed_int,
+        default=0,
+        help="root seed of the random streams (default: 0, at most 2^63-1)",
     )
 
 
-def nonnegative_int(text: str) -> int:
+def _show(text: str) -> str:
+    """``text`` for an error message: repr, shortened (flags may be pasted megabytes)."""
+    return repr(text) if len(text) <= 40 else repr(text[:20]) + f"... ({len(text)} characters)"
+
+
+def seed_int(text: str) -> int:
+    from goalit.limits import MAX_SEED
+
+    return int_at_most(MAX_SEED)(text)
+
+
+def int_at_most(limit: int, ge: int = 0):
+    """An argparse type: an integer in [ge, limit] (the limit is stated in the message)."""
+
+    def parse(text: str) -> int:
+        value = nonnegative_int(text) if ge >= 0 else _int(text)
+        if value < ge:
+            raise argparse.ArgumentTypeError(f"must be >= {ge}, not {value}")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be <= {limit} (the limit), not {_show(text)}")
+        return value
+
+    return parse
+
+
+def jobs_int(text: str) -> int:
+    """``--jobs``: 1 <= N <= 4 per CPU (``goalit.limits.max_jobs``)."""
+    from goalit.limits import max_jobs
+
+    return int_at_most(max_jobs(), ge=1)(text)
+
+
+def _int(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid integer {_show(text)}") from None
+
+
+def nonnegative_int(text: str) -> int:
+    value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
     return value
@@ -46,9 +85,9 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid number {_show(text)}") from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {_show(text)}")
     return value
 
 

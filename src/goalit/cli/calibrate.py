@@ -13,13 +13,20 @@ from pathlib import Path
 
 import tomli_w
 
-from goalit.cli._common import positive_int, print_json, table
+from goalit.cli._common import int_at_most, jobs_int, print_json, table
 
 LEVELS_HELP = "f16,q8_0,q5_0,q4_k_m,q4_0,q3_k_m,q2_k"
+# Stated limits (exit 2 above them): WikiText-2 test has ~560 chunks of 512 tokens; SmolLM2's context is
+# 8192 tokens (max_position_embeddings), which bounds a prompt and a decode run; batches beyond 256
+# sequences exceed the KV cache llama.cpp allocates for that context.
+MAX_CHUNKS = 1000
+MAX_REPEATS = 100
+MAX_CONTEXT = 8192
+MAX_BATCH = 256
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    values = tuple(positive_int(t) for t in text.split(",") if t.strip())
+    values = tuple(int_at_most(MAX_BATCH, ge=1)(t) for t in text.split(",") if t.strip())
     if not values:
         raise argparse.ArgumentTypeError("must list at least one integer")
     return tuple(sorted(set(values)))
@@ -60,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunks",
-        type=positive_int,
+        type=int_at_most(MAX_CHUNKS, ge=1),
         default=None,
         metavar="N",
         help="512-token WikiText-2 chunks for perplexity (default: 20)",
@@ -85,11 +92,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("calibrated-profile.toml"),
         metavar="FILE",
-        help="profile file to write, atomically (default: calibrated-profile.toml)",
+        help="profile file to write, atomically; an existing file is refused (default: calibrated-profile.toml)",
     )
     p.add_argument(
         "--repeats",
-        type=positive_int,
+        type=int_at_most(MAX_REPEATS, ge=1),
         default=None,
         metavar="N",
         help="latency repetitions per level, run round-robin over the levels (default: 3)",
@@ -110,21 +117,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--prompt-tokens",
-        type=positive_int,
+        type=int_at_most(MAX_CONTEXT // 4, ge=1),
         default=128,
         metavar="N",
         help="prompt length per sequence; prefill tokens/s is reported at this length (default: 128)",
     )
     p.add_argument(
         "--decode-steps",
-        type=positive_int,
+        type=int_at_most(MAX_CONTEXT, ge=1),
         default=32,
         metavar="N",
         help="timed decode steps per batch size and repetition (default: 32)",
     )
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=jobs_int,
         default=None,
         metavar="N",
         help="llama.cpp threads (default: all logical CPUs; 1 with --step-table, as a testbed server)",
@@ -137,11 +144,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out (an existing profile keeps everything else; default levels q8_0,q4_0, --threads 1)",
     )
     p.add_argument(
-        "--slots", type=positive_int, default=4, help="--step-table: llama-server slots = largest batch (4)"
+        "--slots",
+        type=int_at_most(MAX_BATCH, ge=1),
+        default=4,
+        help=f"--step-table: llama-server slots = largest batch (default 4, at most {MAX_BATCH})",
     )
     p.add_argument(
         "--ppl-threads",
-        type=positive_int,
+        type=jobs_int,
         default=1,
         metavar="N",
         help="llama.cpp threads for perplexity, which does not depend on timing (default: 1, robust "
@@ -208,10 +218,12 @@ def run(args: argparse.Namespace) -> int:
     from goalit.calibrate import _llama, ladder, measure, profile
     from goalit.calibrate.model import base_gguf
     from goalit.calibrate.run import DEFAULT_CHUNKS, DEFAULT_REPEATS, calibrate, resolve_text
+    from goalit.outputs import check_out_file
 
+    if not args.step_table:  # --step-table merges into an existing profile by design (its help says so)
+        check_out_file(args.out)  # before any work: an existing file is never overwritten
     _llama.llama_cpp()  # the optional extra: one-line error (exit 2) if missing
     base_gguf()
-    profile.check_writable(args.out)
     resolve_text(args.text)  # fail before the long measurement
     if args.step_table:
         return run_step_table(args)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from goalit.cli._common import positive_int
+from goalit.cli._common import int_at_most, jobs_int
+from goalit.limits import MAX_SEEDS_PER_POINT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=positive_int,
+        type=jobs_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="parallel worker processes (default: number of CPUs)",
+        help="parallel worker processes (default: number of CPUs; at most 4 per CPU)",
     )
     p.add_argument(
         "--backend",
@@ -42,10 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=positive_int,
+        type=int_at_most(MAX_SEEDS_PER_POINT, ge=1),
         default=None,
         metavar="N",
-        help="seeds per point (default: 20 in full mode, 3 in quick mode)",
+        help=f"seeds per point (default: 20 in full mode, 3 in quick mode; at most {MAX_SEEDS_PER_POINT})",
     )
     p.add_argument(
         "--only",

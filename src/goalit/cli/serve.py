@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from goalit.cli._common import nonnegative_int
+from goalit.cli._common import nonnegative_int, seed_int
 from goalit.cli.algorithms import solver_name
 
 
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="routing policy: goalit or any registry or plug-in solver (default: the config's, else goalit)",
     )
-    p.add_argument("--seed", type=nonnegative_int, default=None, help="seed of the policy's random stream")
+    p.add_argument("--seed", type=seed_int, default=None, help="seed of the policy's random stream")
     p.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -8,12 +8,16 @@ import sys
 from goalit.cli._common import (
     add_scenario_argument,
     add_seed_argument,
+    int_at_most,
     positive_float,
     positive_int,
     table,
 )
 from goalit.cli.algorithms import policy_name
+from goalit.limits import MAX_TOKENS
 from goalit.sim import simulate
+
+tokens = int_at_most(MAX_TOKENS, ge=1)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,8 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--length-scale", type=positive_float, metavar="X", help="multiply prompt and output lengths by X"
     )
-    p.add_argument("--max-prompt-tokens", type=positive_int, metavar="N", help="clip prompts to N tokens")
-    p.add_argument("--max-output-tokens", type=positive_int, metavar="N", help="clip outputs to N tokens")
+    p.add_argument("--max-prompt-tokens", type=tokens, metavar="N", help="clip prompts to N tokens")
+    p.add_argument("--max-output-tokens", type=tokens, metavar="N", help="clip outputs to N tokens")
     p.add_argument("--epoch", type=positive_float, metavar="S",
                    help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s; others: "
                         "default is at each arrival)")  # fmt: skip
@@ -82,6 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
+
+    from goalit.errors import GoalitInputError
+    from goalit.outputs import check_out_dir
+
+    if args.out is not None:
+        check_out_dir(args.out, "simulate")  # before any work: never clobber a foreign path
 
     options = {
         "rate": args.rate,
@@ -118,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.out:
-        result.write(args.out)
+        try:
+            result.write(args.out)
+        except OSError as err:
+            raise GoalitInputError(f"--out {args.out}: cannot write ({err.strerror or err})") from None
     if args.json:
         sys.stdout.write(result.summary_json())
         return 0

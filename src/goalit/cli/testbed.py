@@ -6,8 +6,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from goalit.cli._common import add_seed_argument, nonnegative_int, positive_float, positive_int, print_json
+from goalit import limits
+from goalit.cli._common import add_seed_argument, int_at_most, jobs_int, positive_float, print_json
 from goalit.cli.algorithms import solver_name
+
+# Each server is a llama_cpp.server process holding every level (~0.3 GB for SmolLM2-135M); SmolLM2's
+# trained context is 8192 tokens (HuggingFaceTB/SmolLM2-135M config.json, max_position_embeddings).
+MAX_SERVERS = 16
+MAX_REQUESTS = 100_000
+N_CTX_MAX = 8192
+# llama-server slots share one KV cache of n_ctx tokens; beyond 64 parallel sequences each slot's share of
+# SmolLM2's 8192-token context falls below 128 tokens, shorter than the testbed's prompts.
+MAX_SLOTS = 64
+
+
+def nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text[:40]!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text[:40]}")
+    return value
 
 
 def share(text: str) -> float:
@@ -29,7 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replay a bounded slice of a real trace with lengths scaled to the small model, record TTFT, "
         "latency, tokens/s and perplexity, stop every process, compare with goalit simulate.",
     )
-    p.add_argument("--servers", "-k", type=positive_int, default=2, help="server processes (default 2)")
+    p.add_argument(
+        "--servers",
+        "-k",
+        type=int_at_most(MAX_SERVERS, ge=1),
+        default=2,
+        help=f"server processes (default 2, at most {MAX_SERVERS})",
+    )
     p.add_argument(
         "--levels",
         default="q8_0,q4_0",
@@ -43,15 +69,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="server engine (default llama-server: continuous batching)",
     )
     p.add_argument(
-        "--slots", type=positive_int, default=4, help="parallel sequences per llama-server (default 4)"
+        "--slots",
+        type=int_at_most(MAX_SLOTS, ge=1),
+        default=4,
+        help=f"parallel sequences per llama-server (default 4, at most {MAX_SLOTS})",
     )
     p.add_argument(
         "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"
     )
     p.add_argument(
-        "--requests", "-n", type=positive_int, default=30, help="requests in the slice (default 30)"
+        "--requests",
+        "-n",
+        type=int_at_most(MAX_REQUESTS, ge=1),
+        default=30,
+        help=f"requests in the slice (default 30, at most {MAX_REQUESTS})",
     )
-    p.add_argument("--offset", type=nonnegative_int, default=0, help="first request of the slice (default 0)")
+    p.add_argument(
+        "--offset",
+        type=int_at_most(limits.MAX_REQUESTS),
+        default=0,
+        help="first request of the slice (default 0)",
+    )
     p.add_argument(
         "--rate",
         type=positive_float,
@@ -66,24 +104,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="factor on prompt and output lengths (default 1/8)",
     )
     p.add_argument(
-        "--max-prompt-tokens", type=positive_int, default=256, help="prompt length cap (default 256)"
+        "--max-prompt-tokens",
+        type=int_at_most(N_CTX_MAX, ge=1),
+        default=256,
+        help="prompt length cap (default 256)",
     )
     p.add_argument(
-        "--max-output-tokens", type=positive_int, default=48, help="output length cap (default 48)"
+        "--max-output-tokens",
+        type=int_at_most(N_CTX_MAX, ge=1),
+        default=48,
+        help="output length cap (default 48)",
     )
     p.add_argument(
         "--w-quality",
-        type=float,
+        type=nonnegative_float,
         default=0.05,
         help="w_quality of the quality-sensitive half of the requests, s/nat/token (default 0.05)",
     )
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=jobs_int,
         default=None,
         help="llama.cpp threads per server (default: logical CPUs / servers, at least 1)",
     )
-    p.add_argument("--n-ctx", type=positive_int, default=1024, help="context of each server (default 1024)")
+    p.add_argument(
+        "--n-ctx",
+        type=int_at_most(N_CTX_MAX, ge=1),
+        default=1024,
+        help=f"context of each server (default 1024, at most {N_CTX_MAX})",
+    )
     p.add_argument(
         "--swap-s",
         type=positive_float,
@@ -144,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     if args.w_quality < 0:
         raise GoalitInputError(f"--w-quality must be >= 0, not {args.w_quality}")
+    if args.out is not None:
+        from goalit.outputs import check_out_dir
+
+        check_out_dir(args.out, "testbed")  # before any process starts
     levels = tuple(x.strip() for x in args.levels.split(",") if x.strip())
     opts = TestbedOptions(
         servers=args.servers,
@@ -187,17 +240,19 @@ def run(args: argparse.Namespace) -> int:
 
 def write_outputs(res, out: Path) -> None:
     import csv
+    import io
     import json
 
+    from goalit.outputs import write_atomic
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(
-        json.dumps(res.summary(), indent=2, default=str) + "\n", encoding="utf-8"
-    )
+    write_atomic(out / "summary.json", json.dumps(res.summary(), indent=2, default=str) + "\n")
     if res.records:
-        with open(out / "requests.csv", "w", newline="", encoding="utf-8") as fh:
-            wr = csv.DictWriter(fh, fieldnames=list(res.records[0]))
-            wr.writeheader()
-            wr.writerows(res.records)
+        buf = io.StringIO(newline="")
+        wr = csv.DictWriter(buf, fieldnames=list(res.records[0]))
+        wr.writeheader()
+        wr.writerows(res.records)
+        write_atomic(out / "requests.csv", buf.getvalue())
         per_request_figure(res.records, out / "per_request_latency.png")
 
 
@@ -223,5 +278,7 @@ def per_request_figure(records: list[dict], path: Path) -> None:
     ax.set_title("goalit testbed: per request")
     ax.legend(title="level")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+    tmp.replace(path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from goalit.errors import GoalitInputError
+from goalit.limits import MAX_SEEDS_PER_POINT, check_at_most
 
 MODES = ("quick", "full", "tiny")
 
@@ -106,5 +107,6 @@ def make_plan(mode: str = "full", seeds: int | None = None) -> Plan:
     if seeds is not None:
         if seeds < 1:
             raise GoalitInputError(f"--seeds must be >= 1, not {seeds}")
+        check_at_most(seeds, MAX_SEEDS_PER_POINT, "--seeds", "seeds per point")
         plan = replace(plan, seeds=int(seeds))
     return plan

@@ -14,17 +14,17 @@ figures and the report are redrawn.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from goalit import outputs
 from goalit.errors import GoalitInputError
 from goalit.experiments.catalogue import EXPERIMENTS, all_columns, cost_hint, plan_points, run_point
 from goalit.experiments.plan import Plan, make_plan
 from goalit.experiments.results import load_rows
-from goalit.experiments.sweep import BACKENDS, SweepSummary, run_sweep
+from goalit.experiments.sweep import BACKENDS, SweepSummary, check_jobs, run_sweep
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,8 @@ def reproduce(
         raise GoalitInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if scheduler and backend != "dask":
         raise GoalitInputError("--scheduler needs --backend dask")
-    if jobs < 1:
-        raise GoalitInputError(f"--jobs must be >= 1, not {jobs}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise GoalitInputError(f"--out {out}: exists and is not a directory")
+    check_jobs(jobs)
+    out = outputs.check_out_dir(out_dir, "reproduce")  # before any work: never clobber a foreign path
     t0 = time.perf_counter()
     points = plan_points(plan, names)
     fresh = not out.exists()
@@ -130,6 +127,4 @@ def reproduce(
 
 def _write_text(path: Path, text: str) -> None:
     """Write atomically: a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    outputs.write_atomic(path, text)

@@ -16,6 +16,7 @@ of the point. A tqdm progress bar with ETA goes to stderr.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from goalit.errors import GoalitInputError
+from goalit.experiments.orphan import exit_with_parent
 from goalit.experiments.point import Point, canonical_json
 from goalit.experiments.store import ResultStore
+from goalit.limits import check_at_most, max_jobs
 
 BACKENDS = ("local", "dask")
 CONNECT_TIMEOUT = "20s"  # how long to try reaching a Dask scheduler
@@ -42,8 +45,21 @@ class SweepSummary:
     path: Path
 
 
-def evaluate(fn: PointFn, point: Point) -> dict[str, Any]:
-    """``fn(point)`` with the identity columns of the row (runs on the worker)."""
+def check_jobs(jobs: int) -> None:
+    """``jobs`` worker processes are allowed: 1 <= jobs <= ``goalit.limits.max_jobs()``."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise GoalitInputError(f"--jobs must be an integer >= 1, not {jobs!r}")
+    check_at_most(jobs, max_jobs(), "--jobs", "worker processes (4 per CPU)")
+
+
+def evaluate(fn: PointFn, point: Point, parent_pid: int | None = None) -> dict[str, Any]:
+    """``fn(point)`` with the identity columns of the row (runs on the worker).
+
+    ``parent_pid``: the sweep's process; a worker on the same machine exits when it is gone (see
+    ``goalit.experiments.orphan``), so a killed sweep leaves no worker computing for nobody.
+    """
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     row = dict(fn(point))
     row.update(
         experiment=point.experiment,
@@ -78,8 +94,7 @@ def run_sweep(
     """
     if backend not in BACKENDS:
         raise GoalitInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if jobs < 1:
-        raise GoalitInputError(f"--jobs must be >= 1, not {jobs}")
+    check_jobs(jobs)
     unique: dict[tuple[str, int], Point] = {}
     for p in points:
         unique.setdefault(p.key, p)
@@ -124,8 +139,16 @@ def _run_local(fn: PointFn, todo: list[Point], jobs: int) -> Iterator[dict[str, 
         return
     from joblib import Parallel, delayed
 
-    par = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size=1)
-    yield from par(delayed(evaluate)(fn, p) for p in todo)
+    # max_nbytes=None: no memmapped temp folders, which a killed sweep would leave to loky's resource
+    # tracker (and its "leaked folder objects" warning); points and rows are small
+    par = Parallel(
+        n_jobs=jobs, backend="loky", return_as="generator_unordered", batch_size=1, max_nbytes=None
+    )
+    me = os.getpid()
+    # after a kill -9 of this process, loky's resource tracker (a child, our environment) would warn about
+    # "leaked folder objects" on the terminal: the folders are removed anyway, the warning is noise
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
+    yield from par(delayed(evaluate)(fn, p, me) for p in todo)
 
 
 def _run_dask(fn: PointFn, todo: list[Point], jobs: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
@@ -146,7 +169,9 @@ def _run_dask(fn: PointFn, todo: list[Point], jobs: int, scheduler: str | None) 
         client = Client(cluster)
     try:
         _check_worker_versions(client)
-        futures = client.map(evaluate, [fn] * len(todo), todo, key=[p.task_name for p in todo], pure=False)
+        parent = None if scheduler else os.getpid()  # a remote cluster outlives us by design
+        futures = client.map(evaluate, [fn] * len(todo), todo, [parent] * len(todo),
+                             key=[p.task_name for p in todo], pure=False)  # fmt: skip
         for fut in as_completed(futures):
             row = fut.result()
             fut.release()

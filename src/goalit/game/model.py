@@ -221,6 +221,7 @@ USER_FIELDS = (
 )  # fmt: skip
 
 
+@np.errstate(all="ignore")  # extreme inputs give inf/nan costs, which check_feasible reports in one line
 def build_game(
     scenario: Scenario,
     users: Users | None = None,

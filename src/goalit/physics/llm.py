@@ -57,7 +57,9 @@ def kv_capacity(
 ) -> int:
     """cap = floor((theta Mem - M_q) / (kappa (s_max + o_max))), at least 0 (sequences)."""
     free = share * memory_bytes - weight_bytes
-    return max(0, int(np.floor(free / (kv_bytes_per_token * seq_tokens))))
+    with np.errstate(divide="ignore", over="ignore"):  # a vanishing reservation: "unlimited", not inf
+        cap = np.floor(free / (kv_bytes_per_token * seq_tokens))
+    return max(0, int(min(cap, 2.0**62)))
 
 
 def local_time_s(

@@ -69,4 +69,5 @@ def transfer_delay_s(
     tokens: ArrayLike, token_bits: float, rate_bps: ArrayLike, overhead_s: float
 ) -> np.ndarray:
     """T = D / r + t_0 with payload D = tokens * token_bits (spec B.4)."""
-    return np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s
+    with np.errstate(divide="ignore"):  # rate 0 (out of reach): an infinite delay, not a warning
+        return np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s

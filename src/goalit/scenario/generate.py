@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from goalit.limits import MAX_USERS
 from goalit.scenario._reader import Table, check_number
 from goalit.scenario.model import Users
 
@@ -107,7 +108,7 @@ def parse_user_generator(t: Table, hardware: set[str]) -> UserGenerator:
     """Validate a ``[users_generate]`` table."""
     dists = {name: parse_dist(t, name, d, b, i) for name, d, b, i in USER_DISTRIBUTIONS}
     gen = UserGenerator(
-        count=int(t.number("count", gt=0, integer=True)),
+        count=int(t.number("count", gt=0, le=MAX_USERS, integer=True)),
         seed=int(t.number("seed", 0, ge=0, integer=True)),
         area_m=t.point("area_m", (300.0, 300.0)),
         origin_m=t.point("origin_m", (0.0, 0.0)),

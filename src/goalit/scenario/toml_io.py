@@ -25,6 +25,14 @@ import numpy as np
 import tomli_w
 
 from goalit.errors import ScenarioError
+from goalit.limits import (
+    MAX_GAME_CELLS,
+    MAX_SCENARIO_BYTES,
+    MAX_SERVERS,
+    MAX_SUBCHANNELS,
+    MAX_TOKENS,
+    MAX_USERS,
+)
 from goalit.scenario._reader import Table
 from goalit.scenario.generate import (
     USER_DISTRIBUTIONS,
@@ -58,6 +66,11 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file, turning I/O and syntax problems into one-line ``ScenarioError``s."""
     p = Path(path)
     try:
+        size = p.stat().st_size if p.is_file() else 0
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(
+                f"{p}: {size} bytes exceed the limit of {MAX_SCENARIO_BYTES} for a scenario file"
+            )
         text = p.read_text(encoding="utf-8")
     except IsADirectoryError:
         raise ScenarioError(f"{p}: is a directory, not a scenario file") from None
@@ -104,7 +117,10 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
     game = _parse_game(top.table("game", None))
 
     servers: list[Server] = []
-    for st in top.tables("servers", []):
+    server_tables = top.tables("servers", [])
+    if len(server_tables) > MAX_SERVERS:
+        top.fail(f"{len(server_tables)} servers exceed the limit of {MAX_SERVERS}", "servers")
+    for st in server_tables:
         servers.append(_parse_server(st, catalogue, set(llm.levels), f"server-{len(servers)}"))
     gen_t = top.table("servers_generate", None)
     if gen_t is not None:
@@ -118,14 +134,29 @@ def parse_scenario(data: dict[str, Any], origin: str = "", base_dir: Path | None
 
     parts: list[Users] = []
     explicit = top.tables("users", [])
+    if len(explicit) > MAX_USERS:
+        top.fail(f"{len(explicit)} users exceed the limit of {MAX_USERS}", "users")
     if explicit:
         parts.append(_parse_users(explicit, catalogue))
     ug = top.table("users_generate", None)
     if ug is not None:
-        parts.append(parse_user_generator(ug, set(catalogue.hardware)).draw())
+        gen = parse_user_generator(ug, set(catalogue.hardware))
+        n_actions = 1 + sum(len(s.instances) for s in servers)
+        where = "users_generate.count"
+        if len(explicit) + gen.count > MAX_USERS:
+            top.fail(f"{len(explicit)} listed + {gen.count} generated users exceed the limit of {MAX_USERS}",
+                     where)  # fmt: skip
+        if (len(explicit) + gen.count) * n_actions > MAX_GAME_CELLS:
+            top.fail(f"{len(explicit) + gen.count} users x {n_actions} actions exceed the game's limit of "
+                     f"{MAX_GAME_CELLS} cost cells", where)  # fmt: skip
+        parts.append(gen.draw())
     if not parts:
         top.fail("must define at least one user ([[users]] or [users_generate])", "users")
     users = Users.concat(parts) if len(parts) > 1 else parts[0]
+    n_actions = 1 + sum(len(s.instances) for s in servers)
+    if len(users) * n_actions > MAX_GAME_CELLS:
+        top.fail(f"{len(users)} users x {n_actions} actions exceed the game's limit of {MAX_GAME_CELLS} "
+                 "cost cells", "users")  # fmt: skip
 
     used_hw = {s.hardware for s in servers} | set(users.device.tolist())
     scenario = Scenario(
@@ -184,8 +215,8 @@ def _parse_game(t: Table | None) -> GameParams:
     if t is None:
         return GameParams()
     d = GameParams()
-    ctx = t.number("context_tokens", None, gt=0)
-    kv = t.number("kv_context_tokens", None, gt=0)
+    ctx = t.number("context_tokens", None, ge=1, le=MAX_TOKENS)  # tokens: a sequence holds at least one
+    kv = t.number("kv_context_tokens", None, ge=1, le=MAX_TOKENS)
     g = GameParams(
         epsilon=float(t.number("epsilon", d.epsilon, gt=0)),
         capacity_penalty_s=float(t.number("capacity_penalty_s", d.capacity_penalty_s, gt=0)),
@@ -205,6 +236,11 @@ def _parse_ap(t: Table) -> AccessPoint:
         tx_power_w=float(t.number("tx_power_w", d.tx_power_w, gt=0)),
         coverage_m=float(t.number("coverage_m", d.coverage_m, gt=0)),
     )
+    if not ap.bandwidth_hz / ap.subchannel_hz <= MAX_SUBCHANNELS:
+        t.fail(
+            f"bandwidth_hz / subchannel_hz exceeds the limit of {MAX_SUBCHANNELS} sub-channels",
+            "subchannel_hz",
+        )
     if ap.subchannels < 1:
         t.fail("must be <= bandwidth_hz (the AP needs at least one sub-channel)", "subchannel_hz")
     t.finish()
@@ -275,7 +311,7 @@ def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_nam
 
 
 def _generate_servers(t: Table, cat: ProfileCatalogue, levels: set[str], start: int) -> list[Server]:
-    count = int(t.number("count", gt=0, integer=True))
+    count = int(t.number("count", gt=0, le=MAX_SERVERS - start, integer=True))
     area = t.point("area_m", (300.0, 300.0))
     if min(area) <= 0:
         t.fail("must be > 0 in both dimensions", "area_m")

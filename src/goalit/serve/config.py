@@ -7,8 +7,8 @@ Layout (every key except ``llm`` and ``[[backends]]`` is optional)::
     profiles = ["extra.toml"]      # profile files to include, relative to this file
     step_table = "profile.toml"    # measured step times ([meta.step_table]) used instead of the roofline
     [gateway]   host, port, policy, seed, max_body_bytes, max_queue, max_retries, connect_timeout_s,
-                request_timeout_s, probe_interval_s, probe_timeout_s, chars_per_token, default_max_tokens,
-                max_tokens_limit, link_s
+                request_timeout_s, probe_interval_s, probe_timeout_s, header_timeout_s, body_timeout_s,
+                chars_per_token, default_max_tokens, max_tokens_limit, link_s
     [defaults]  w_latency, w_quality, w_energy, deadline_s, max_perplexity, device
     [[backends]] name, url, hardware, levels = {LEVEL = "model name on that backend"}, engine,
                 batching, concurrency, swap_s, share
@@ -54,6 +54,9 @@ class GatewaySettings:
       how to count them"); used to estimate prompt tokens without a tokenizer.
     - ``default_max_tokens`` 16: the default of the OpenAI completions API and of llama_cpp.server.
     - ``link_s``: one-way client-gateway-backend transfer time charged by the cost model (0 on loopback).
+    - ``header_timeout_s`` 10 s, ``body_timeout_s`` 30 s: longest time a client may take to send its
+      request line and headers, and its body (a stalled or very slow client gets 408 and is
+      disconnected); our choices, far above a loopback or LAN client's milliseconds.
     """
 
     host: str = "127.0.0.1"
@@ -71,6 +74,8 @@ class GatewaySettings:
     default_max_tokens: int = 16
     max_tokens_limit: int = 4096
     link_s: float = 0.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,8 @@ def _parse_gateway(t: Table | None) -> GatewaySettings:
         request_timeout_s=float(t.number("request_timeout_s", d.request_timeout_s, gt=0)),
         probe_interval_s=float(t.number("probe_interval_s", d.probe_interval_s, gt=0)),
         probe_timeout_s=float(t.number("probe_timeout_s", d.probe_timeout_s, gt=0)),
+        header_timeout_s=float(t.number("header_timeout_s", d.header_timeout_s, gt=0, le=3600)),
+        body_timeout_s=float(t.number("body_timeout_s", d.body_timeout_s, gt=0, le=3600)),
         chars_per_token=float(t.number("chars_per_token", d.chars_per_token, gt=0)),
         default_max_tokens=int(t.number("default_max_tokens", d.default_max_tokens, gt=0, integer=True)),
         max_tokens_limit=int(t.number("max_tokens_limit", d.max_tokens_limit, gt=0, integer=True)),

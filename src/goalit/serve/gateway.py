@@ -31,6 +31,7 @@ import anyio
 import httpx
 import numpy as np
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -96,6 +97,7 @@ class Gateway:
                 Route("/metrics", self.metrics_endpoint, methods=["GET"]),
             ],
             lifespan=self._lifespan,
+            exception_handlers={HTTPException: _http_error},
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -282,11 +284,16 @@ class Gateway:
                 413, f"body of {declared} bytes exceeds the limit of {limit} bytes", "body_too_large"
             )
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, f"body exceeds the limit of {limit} bytes", "body_too_large")
-            chunks.append(chunk)
+        timeout = self.config.gateway.body_timeout_s
+        try:
+            async with asyncio.timeout(timeout):  # a stalled or trickling client cannot hold a slot
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise BadRequest(413, f"body exceeds the limit of {limit} bytes", "body_too_large")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise BadRequest(408, f"body not received within {timeout:g} s", "body_timeout") from None
         return b"".join(chunks)
 
     def _reject(self, reason: str, status: int, body: dict, headers: dict | None = None) -> Response:
@@ -299,7 +306,9 @@ class Gateway:
         try:
             parsed = parse_body(await self._read_body(request), kind, self.config)
         except BadRequest as err:
-            return self._reject(err.code, err.status, err.body())
+            # 408/413: the rest of the body is unread, so the connection cannot be reused
+            close = {"Connection": "close"} if err.status in (408, 413) else None
+            return self._reject(err.code, err.status, err.body(), close)
         except ClientDisconnect:
             self.metrics.inc("goalit_requests_rejected_total", reason="client_disconnect")
             return Response(status_code=400)
@@ -491,6 +500,14 @@ class _ForwardedStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.gw._finish(self.flight)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Unknown path (404), wrong method (405), ...: the OpenAI-style JSON error body, not plain text."""
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    body = {"error": {"message": f"{exc.detail}: {request.method} {request.url.path}"[:300],
+                      "type": "invalid_request_error", "param": None, "code": code}}  # fmt: skip
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def _fault(err: httpx.HTTPError) -> BackendFault:

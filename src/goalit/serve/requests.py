@@ -15,6 +15,14 @@ from goalit.serve.config import GatewayConfig
 from goalit.serve.router import Job
 
 GOALIT_FIELDS = ("w_latency", "w_quality", "w_energy", "deadline_s", "max_perplexity")
+# Stated limits on what a body may hold (docs/serve.md, "Limits"): integers within +-2^53 (exact in a
+# float64, and what JavaScript clients can send), finite floats, nesting depth 32, valid Unicode (no lone
+# surrogates, which cannot be encoded as UTF-8 to the backend); each goalit field at most 1e12 (far above
+# any meaningful weight, deadline or perplexity: larger ones only overflow the cost model).
+MAX_INT = 2**53
+MAX_DEPTH = 32
+GOALIT_FIELD_MAX = 1e12
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 CHAT_TOKENS_PER_MESSAGE = 4  # ChatML framing "<|im_start|>role\n ... <|im_end|>\n" (SmolLM2 chat template)
 KINDS = ("completions", "chat/completions")
 
@@ -47,13 +55,19 @@ class ParsedRequest:
 def parse_body(raw: bytes, kind: str, config: GatewayConfig) -> ParsedRequest:
     """Validate ``raw`` (the HTTP body) for endpoint ``/v1/<kind>``."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as err:
         raise BadRequest(400, f"body is not valid JSON ({err})", "invalid_json") from None
+    except UnicodeDecodeError:
+        raise BadRequest(400, "body is not UTF-8 text", "invalid_json") from None
+    except ValueError as err:  # an integer of more than 4300 digits, NaN or Infinity
+        reason = str(err).split(";")[0]
+        raise BadRequest(400, f"body is not valid JSON ({reason})", "invalid_json") from None
     except RecursionError:
         raise BadRequest(400, "body is nested too deeply", "invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest(400, f"body must be a JSON object, not {type(body).__name__}", "invalid_json")
+    check_values(body)
     gw = config.gateway
 
     model = body.get("model", config.model)
@@ -61,7 +75,9 @@ def parse_body(raw: bytes, kind: str, config: GatewayConfig) -> ParsedRequest:
         raise BadRequest(400, "'model' must be a string", param="model")
     levels = model_levels(model, config)
     if kind == "completions":
-        chars = _prompt_chars(body.get("prompt", ""))
+        if "prompt" not in body:
+            raise BadRequest(400, "missing required field 'prompt'", param="prompt")
+        chars = _prompt_chars(body["prompt"])
         overhead = 0
     else:
         chars, n_msg = _message_chars(body.get("messages"))
@@ -112,6 +128,42 @@ def model_levels(model: str, config: GatewayConfig) -> frozenset[str] | None:
                      "model_not_found", "model")  # fmt: skip
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_values(value: Any, path: str = "", depth: int = 0) -> None:
+    """Every value of the body within the stated limits (``MAX_INT``, finite, ``MAX_DEPTH``, Unicode)."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(400, f"body is nested deeper than {MAX_DEPTH} levels", "invalid_json")
+    if isinstance(value, str):
+        _check_text(value, path)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise BadRequest(400, f"{path or 'body'}: integer out of range (limit +-2^53)",
+                             param=path or None)  # fmt: skip
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadRequest(400, f"{path or 'body'}: number must be finite", param=path or None)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(k, path)
+            check_values(v, f"{path}.{k}" if path else k, depth + 1)
+    elif isinstance(value, list):
+        for k, v in enumerate(value):
+            check_values(v, f"{path}[{k}]", depth + 1)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(400, f"{path or 'body'}: string holds a lone surrogate (invalid Unicode)",
+                         param=path or None) from None  # fmt: skip
+
+
 def _prompt_chars(prompt: Any) -> int:
     if isinstance(prompt, list):
         if len(prompt) != 1 or not isinstance(prompt[0], str):
@@ -129,6 +181,9 @@ def _message_chars(messages: Any) -> tuple[int, int]:
     for k, msg in enumerate(messages):
         if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
             raise BadRequest(400, f"messages[{k}] must be an object with a string 'role'", param="messages")
+        if msg["role"] not in CHAT_ROLES:
+            raise BadRequest(400, f"messages[{k}].role: unknown role {msg['role'][:40]!r} (expected one of: "
+                             f"{', '.join(CHAT_ROLES)})", param="messages")  # fmt: skip
         content = msg.get("content")
         if isinstance(content, str):
             chars += len(content)
@@ -159,11 +214,10 @@ def _goalit_fields(value: Any, config: GatewayConfig) -> dict[str, float]:
               "deadline_s": (0.0, False), "max_perplexity": (1.0, True)}  # fmt: skip
     for key, v in value.items():
         lo, inclusive = bounds[key]
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= GOALIT_FIELD_MAX
         if not ok or not (v >= lo if inclusive else v > lo):
             rel = ">=" if inclusive else ">"
-            raise BadRequest(
-                400, f"goalit.{key}: must be a finite number {rel} {lo:g}", param=f"goalit.{key}"
-            )
+            raise BadRequest(400, f"goalit.{key}: must be a number {rel} {lo:g} and <= {GOALIT_FIELD_MAX:g}",
+                             param=f"goalit.{key}")  # fmt: skip
         out[key] = float(v)
     return out

@@ -35,8 +35,10 @@ def serve(config: GatewayConfig, policy: str | None = None, log_level: str = "wa
     sock = bind_socket(gw.host, gw.port)
     host, port = sock.getsockname()[:2]
     gateway = Gateway(config, policy=policy)
+    from goalit.serve.slowclient import protocol_class
+
     uv = uvicorn.Config(gateway.app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=5,
-                        access_log=False)  # fmt: skip
+                        access_log=False, http=protocol_class(gw.header_timeout_s))  # fmt: skip
     names = ", ".join(f"{b.name}={b.url}" for b in config.backends)
     sys.stdout.write(f"goalit serve: listening on http://{host}:{port} (policy {gateway.router.policy}; "
                      f"backends {names})\n")  # fmt: skip

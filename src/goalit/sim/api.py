@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from goalit.errors import GoalitInputError
+from goalit.limits import MAX_GAME_CELLS, MAX_REQUESTS, check_at_most, check_options
 from goalit.rng import stream
 from goalit.scenario.model import Scenario
 from goalit.sim import metrics as M
@@ -101,6 +102,11 @@ def simulate(
     """
     from goalit.api import resolve_scenario
 
+    check_options(options, "simulate")
+    progress = options.get("progress")
+    if progress is not None and not callable(progress):
+        raise GoalitInputError(f"simulate: option progress: must be callable, not {type(progress).__name__}")
+    stream(seed, "workload")  # the seed is checked before any work
     sc = scenario if isinstance(scenario, Scenario) else resolve_scenario(scenario)
     sim_opts = {k: options.pop(k) for k in list(options) if k in SIM_OPTIONS}
     pol = policy if isinstance(policy, Policy) else make_policy(str(policy), **options)
@@ -118,6 +124,11 @@ def simulate(
     workload_keys = ("rate", "duration_s", "time_scale", "length_scale", "max_prompt_tokens",
                      "max_output_tokens", "trace_format")  # fmt: skip
     w = make_workload(sc, workload, rng_w, **{k: sim_opts.get(k) for k in workload_keys})
+    n_actions = 1 + sum(len(s.instances) for s in sc.servers)
+    check_at_most(len(w), MAX_REQUESTS, "requests of the workload")
+    if len(w) * n_actions > MAX_GAME_CELLS:
+        raise GoalitInputError(f"{len(w)} requests x {n_actions} actions exceed the request game's limit of "
+                               f"{MAX_GAME_CELLS} cost cells (shorten the trace or the duration)")  # fmt: skip
     users, pick = request_users(sc, w, rng_w)
     game = request_game(sc, users, sim_opts.get("context_tokens"), sim_opts.get("kv_context_tokens"))
     if sim_opts.get("step_table") is not None:  # the policy decides on the model the instances run

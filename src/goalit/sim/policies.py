@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WAIT = -1
 # Default epoch of OT-GAH when none is given (s) [R]: a few decode steps' worth of batching window.
+OTGAH_OPTIONS = ("one_level_per_server", "max_nodes", "model_capacity")  # plan_epoch keyword options
 DEFAULT_OTGAH_EPOCH_S = 1.0
 DEFAULT_GREEDY_EPOCH_S = 1.0  # [R] same decision period as OT-GAH's default epoch
 
@@ -358,6 +359,10 @@ def make_policy(name: str, **options: Any) -> Policy:
         )
     if name == "ot-gah":
         planner = options.pop("planner", None)
+        unknown = sorted(set(options) - set(OTGAH_OPTIONS))
+        if unknown:
+            raise GoalitInputError(f"policy ot-gah: unknown option {unknown[0]!r} "
+                                   f"(expected epoch_s, planner, {', '.join(OTGAH_OPTIONS)})")  # fmt: skip
         return OtGahPolicy(
             epoch_s=DEFAULT_OTGAH_EPOCH_S if epoch_s is None else float(epoch_s),
             planner=planner,

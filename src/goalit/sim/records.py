@@ -12,13 +12,13 @@ device_energy_j, server_energy_j, met_deadline, met_perplexity``. Formulas: docs
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from goalit import outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
@@ -125,17 +125,7 @@ def to_csv_text(records: dict[str, np.ndarray]) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    outputs.write_atomic(path, data)
 
 
 def parquet_bytes(records: dict[str, np.ndarray]) -> bytes | None:

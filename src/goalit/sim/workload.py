@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from goalit.errors import TraceError
+from goalit.limits import MAX_REQUESTS, MAX_TOKENS, MAX_TRACE_BYTES
 from goalit.scenario.model import Scenario, Users
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -133,6 +134,8 @@ class Workload:
             notes.append(f"time scaled by {time_scale:.6g} (mean rate {w.mean_rate_per_s:.6g} -> "
                          f"{w.mean_rate_per_s / time_scale:.6g} req/s)")  # fmt: skip
             t = t * time_scale
+        if t.size and not math.isfinite(float(t[-1])):
+            raise TraceError(f"{w.source}: the time scale makes arrival times overflow")
         keep = slice(None)
         if duration_s is not None:
             n_keep = int(np.searchsorted(t, duration_s, side="left"))
@@ -147,8 +150,8 @@ class Workload:
             if length_scale is not None and length_scale != 1.0:
                 if not length_scale > 0:
                     raise TraceError(f"length_scale must be > 0, not {length_scale}")
-                s = np.maximum(np.rint(s * length_scale), 1).astype(np.int64)
-                o = np.maximum(np.rint(o * length_scale), 1).astype(np.int64)
+                s = _scaled(s, length_scale, max_prompt_tokens, "prompt")
+                o = _scaled(o, length_scale, max_output_tokens, "output")
                 notes.append(f"prompt and output lengths scaled by {length_scale:.6g} (rounded, >= 1)")
             s, n_clip = _clip(s, max_prompt_tokens, "max_prompt_tokens")
             if n_clip:
@@ -159,11 +162,25 @@ class Workload:
         return replace(w, arrival_s=t, prompt_tokens=s, output_tokens=o, transforms=tuple(notes))
 
 
+def _scaled(x: np.ndarray, scale: float, cap: int | None, what: str) -> np.ndarray:
+    """Lengths times ``scale``, rounded, >= 1; above ``cap + 1`` (if given) cut before the int cast, so
+    that the clip that follows still counts them."""
+    y = np.maximum(np.rint(x * float(scale)), 1.0)
+    if cap is not None and cap <= MAX_TOKENS:
+        y = np.minimum(y, float(cap) + 1.0)
+    elif y.size and not float(y.max()) <= MAX_TOKENS:
+        raise TraceError(f"length_scale {scale:.6g} makes {what} lengths exceed the limit of {MAX_TOKENS} "
+                         "tokens per request")  # fmt: skip
+    return y.astype(np.int64)
+
+
 def _clip(x: np.ndarray, cap: int | None, name: str) -> tuple[np.ndarray, int]:
     if cap is None:
         return x, 0
     if cap < 1:
         raise TraceError(f"{name} must be >= 1, not {cap}")
+    if cap > MAX_TOKENS:
+        raise TraceError(f"{name} must be <= {MAX_TOKENS} (the limit), not {cap}")
     over = int((x > cap).sum())
     return np.minimum(x, cap), over
 
@@ -179,6 +196,9 @@ def poisson(rate_per_s: float, duration_s: float, rng: np.random.Generator) -> W
     if not duration_s > 0 or not math.isfinite(duration_s):
         raise TraceError(f"duration must be a finite number > 0, not {duration_s}")
     mean = rate_per_s * duration_s
+    if mean > MAX_REQUESTS:
+        raise TraceError(f"rate x duration: {mean:.6g} expected requests exceed the limit of {MAX_REQUESTS} "
+                         "(lower the rate or the duration)")  # fmt: skip
     chunk = int(math.ceil(mean + 10.0 * math.sqrt(mean) + 10.0))
     t = np.cumsum(rng.exponential(1.0 / rate_per_s, chunk))
     while t[-1] < duration_s:  # astronomically rare; keeps the process exact
@@ -206,12 +226,30 @@ def detect_format(path: Path) -> str:
 def load_trace(path: str | Path, format: str | None = None) -> Workload:
     """Read a trace file (Azure CSV or Mooncake JSONL); arrivals shifted to start at 0 s."""
     p = Path(path)
+    if p.is_dir():
+        raise TraceError(f"{p}: is a directory, not a trace file")
     if not p.is_file():
         raise TraceError(f"{p}: no such trace file")
-    fmt = format or detect_format(p)
-    if fmt not in FORMATS:
-        raise TraceError(f"{p}: unknown trace format {fmt!r} (expected one of: {', '.join(FORMATS)})")
-    t, s, o, origin = _read_azure(p) if fmt == "azure" else _read_mooncake(p)
+    if format is not None and format not in FORMATS:
+        raise TraceError(f"{p}: unknown trace format {format!r} (expected one of: {', '.join(FORMATS)})")
+    try:
+        size = p.stat().st_size
+        if size > MAX_TRACE_BYTES:
+            raise TraceError(f"{p}: {size} bytes exceed the limit of {MAX_TRACE_BYTES} for a trace file")
+        with p.open("rb") as f:
+            magic = f.read(6)
+        if (
+            magic[:2] == b"\x1f\x8b"
+            or magic[:3] == b"BZh"
+            or magic[:6] == b"\xfd7zXZ\x00"
+            or magic[:4] == b"PK\x03\x04"
+            or magic[:4] == b"\x28\xb5\x2f\xfd"
+        ):
+            raise TraceError(f"{p}: a compressed file; decompress it first (goalit reads plain CSV or JSONL)")
+        fmt = format or detect_format(p)
+        t, s, o, origin = _read_azure(p) if fmt == "azure" else _read_mooncake(p)
+    except OSError as err:
+        raise TraceError(f"{p}: cannot read trace file ({err.strerror or err})") from None
     notes = [f"time shifted to start at 0 s (first arrival {origin})"]
     zero = o == 0
     if zero.any():
@@ -242,6 +280,8 @@ def _int_length(text: object, path: Path, line: int, column: str) -> int:
         raise _fail(path, line, column, f"not an integer token count: {text!r}")
     if value < 0:
         raise _fail(path, line, column, f"negative length {value}")
+    if value > MAX_TOKENS:
+        raise _fail(path, line, column, f"length {value} exceeds the limit of {MAX_TOKENS} tokens")
     return value
 
 
@@ -282,6 +322,8 @@ def _read_azure(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
                     raise _fail(
                         path, line, missing, f"missing value ({len(row)} fields, expected {len(names)})"
                     )
+                if len(stamps) >= MAX_REQUESTS:
+                    raise _fail(path, line, "TIMESTAMP", f"more than {MAX_REQUESTS} requests (the limit)")
                 stamps.append(row[idx[0]].strip())
                 s.append(row[idx[1]])
                 o.append(row[idx[2]])
@@ -308,6 +350,10 @@ def _int_column(values: list[str], lines: list[int], path: Path, column: str) ->
     if neg.size:
         k = int(neg[0])
         raise _fail(path, lines[k], column, f"negative length {int(out[k])}")
+    big = np.flatnonzero(out > MAX_TOKENS)
+    if big.size:
+        k = int(big[0])
+        raise _fail(path, lines[k], column, f"length {int(out[k])} exceeds the limit of {MAX_TOKENS} tokens")
     return out
 
 
@@ -350,6 +396,11 @@ def _read_mooncake(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]
                     obj = json.loads(text)
                 except json.JSONDecodeError as err:
                     raise _fail(path, line, "timestamp", f"not a JSON object ({err.msg})") from None
+                except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4300 digits
+                    problem = (
+                        "nested too deeply" if isinstance(err, RecursionError) else str(err).split(";")[0]
+                    )
+                    raise _fail(path, line, "timestamp", f"not a JSON object ({problem})") from None
                 if not isinstance(obj, dict):
                     raise _fail(path, line, "timestamp", "not a JSON object")
                 for key in MOONCAKE_KEYS:
@@ -362,6 +413,8 @@ def _read_mooncake(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]
                     )
                 if ts < 0:
                     raise _fail(path, line, "timestamp", f"negative timestamp {ts!r}")
+                if len(t) >= MAX_REQUESTS:
+                    raise _fail(path, line, "timestamp", f"more than {MAX_REQUESTS} requests (the limit)")
                 t.append(float(ts))
                 s.append(_int_length(obj["input_length"], path, line, "input_length"))
                 o.append(_int_length(obj["output_length"], path, line, "output_length"))
