@@ -16,6 +16,25 @@ def test_public_names():
         assert name in goalit.__all__
 
 
+def test_lazy_facade_exports_exactly_all():
+    """Every name in __all__ resolves, and the lazy table and __all__ agree."""
+    assert sorted(goalit.__all__) == sorted([*goalit._EXPORTS, "__version__"])
+    for name in goalit.__all__:
+        assert getattr(goalit, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        goalit.nope  # noqa: B018
+
+
+def test_import_goalit_is_light():
+    """``import goalit`` loads neither NumPy nor SciPy (measured time: benchmarks/import_time.py)."""
+    import subprocess
+    import sys
+
+    code = "import sys, goalit; print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_default_scenario():
     s = goalit.default_scenario()
     assert s.name == "default" and s.n_users == 50
