@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -37,7 +37,18 @@ from goalit.sim import engine
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.game.model import Game
-    from goalit.sim.simulator import Simulation
+    from goalit.sim.state import SimState
+
+
+class Host(Protocol):
+    """What an instance needs from the simulator: the run's state, the event queue, and the callback
+    at a request's last token (the simulator implements it; no import of the simulator here)."""
+
+    state: SimState
+    events: engine.EventQueue
+
+    def decode_done(self, k: int, t: float) -> None: ...
+
 
 IDLE, PREFILL, DECODE = 0, 1, 2
 
@@ -61,10 +72,12 @@ class ChannelPool:
 class _InstanceBase:
     """Physics of instance ``r`` (from ``game.instances``) and its counters."""
 
-    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
+    def __init__(self, r: int, game: Game, host: Host) -> None:
         ip = game.instances
         self.r = r
-        self.sim = sim
+        self.host = host
+        self.state = host.state
+        self.events = host.events
         self.kappa = float(ip.kv_bytes_per_token)
         self.kv_total = float(ip.memory_bytes[r] - ip.weight_bytes[r])
         self.kv_free = self.kv_total
@@ -92,11 +105,11 @@ class ContinuousInstance(_InstanceBase):
     Admission control runs when a prompt arrives and whenever memory frees: a request whose KV
     reservation fits (and, with ``max_batch``, whose batch slot is free), with nobody blocked ahead of
     it, is *accepted*: its memory is reserved and it is prefilled at the next step boundary. Otherwise
-    it waits in the FIFO ``blocked`` queue (listed in ``sim.queued_at``, where a policy may re-route it).
+    it waits in the FIFO ``blocked`` queue (listed in the state's ``queued_at``, where a policy may re-route it).
     """
 
-    def __init__(self, r: int, game: Game, sim: Simulation, max_batch: int | None = None) -> None:
-        super().__init__(r, game, sim)
+    def __init__(self, r: int, game: Game, host: Host, max_batch: int | None = None) -> None:
+        super().__init__(r, game, host)
         self.max_batch = max_batch
         self.blocked: deque[int] = deque()  # waiting for KV memory (or a batch slot), FIFO
         self.accepted: list[int] = []  # memory reserved, prefilled at the next step boundary
@@ -115,7 +128,7 @@ class ContinuousInstance(_InstanceBase):
     # -- arrivals at the instance -------------------------------------------------------------------
 
     def reserve_bytes(self, k: int) -> float:
-        return self.kappa * float(self.sim.prompt[k] + self.sim.output[k])
+        return self.kappa * float(self.state.prompt[k] + self.state.output[k])
 
     def _fits(self, k: int) -> bool:
         if self.max_batch is not None:
@@ -130,10 +143,10 @@ class ContinuousInstance(_InstanceBase):
 
     def _admit_blocked(self) -> None:
         """Accept blocked requests in FIFO order while they fit."""
-        queued_at = self.sim.queued_at
+        st = self.state
         while self.blocked and self._fits(self.blocked[0]):
             k = self.blocked.popleft()
-            del queued_at[k]
+            st.unblock(k)
             self._accept(k)
 
     def enqueue(self, k: int, t: float) -> None:
@@ -143,12 +156,12 @@ class ContinuousInstance(_InstanceBase):
             self.wake(t)
         else:
             self.blocked.append(k)
-            self.sim.queued_at[k] = self.r
+            self.state.block(k, self.r)
 
     def withdraw(self, k: int) -> None:
-        """Take blocked request ``k`` out (it is re-routed); call :meth:`readmit` once all moves are done."""
+        """Take blocked request ``k`` out (it is re-routed; the simulator updates the state); call
+        :meth:`readmit` once all moves are done."""
         self.blocked.remove(k)
-        del self.sim.queued_at[k]
 
     def readmit(self, t: float) -> None:
         """Admission control after withdrawals: the new head of the blocked queue may fit now."""
@@ -162,13 +175,13 @@ class ContinuousInstance(_InstanceBase):
             if not self.waking:
                 self.waking = True
                 self.version += 1
-                self.sim.events.push(t, engine.INSTANCE, self.r, self.version)
+                self.events.push(t, engine.INSTANCE, self.r, self.version)
         elif self.phase == DECODE:
             k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
             if k < self.event_k:
                 self.event_k = k
                 self.version += 1
-                self.sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+                self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
 
     # -- step boundaries ----------------------------------------------------------------------------
 
@@ -177,13 +190,13 @@ class ContinuousInstance(_InstanceBase):
         if version != self.version:
             return
         self.waking = False
-        sim = self.sim
+        st = self.state
         if self.phase == PREFILL:
             new = np.asarray(self.prefilling, np.int64)
             self.prefilling = []
             self.ids = np.concatenate([self.ids, new])
-            self.ctx = np.concatenate([self.ctx, sim.prompt[new]])
-            self.rem = np.concatenate([self.rem, sim.output[new]])
+            self.ctx = np.concatenate([self.ctx, st.prompt[new]])
+            self.rem = np.concatenate([self.rem, st.output[new]])
             self.fresh = np.concatenate([self.fresh, np.ones(new.shape[0], bool)])
         elif self.phase == DECODE:
             self._close_segment(t)
@@ -196,12 +209,12 @@ class ContinuousInstance(_InstanceBase):
         self.busy_s += dur
         self.decode_steps += k
         self.tokens += k * n
-        sim = self.sim
+        st = self.state
         share = self.power_w * dur / n
         ids = self.ids
-        sim.server_energy_j[ids] += share
+        st.server_energy_j[ids] += share
         if self.fresh.any():
-            sim.first_token_s[ids[self.fresh]] = self.seg_ends[0]
+            st.first_token_s[ids[self.fresh]] = self.seg_ends[0]
             self.fresh[:] = False
         self.ctx += k
         self.rem -= k
@@ -217,27 +230,27 @@ class ContinuousInstance(_InstanceBase):
             )
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
-                sim.decode_done(q, t)
+                self.host.decode_done(q, t)
             self._admit_blocked()
 
     def _schedule(self, t: float) -> None:
-        sim = self.sim
+        st = self.state
         n = self.ids.shape[0]
         admitted = self.accepted
         if admitted:
             self.accepted = []
             adm = np.asarray(admitted, np.int64)
-            s = sim.prompt[adm]
+            s = st.prompt[adm]
             tau = self.prefill_time(float(s.sum()))
-            sim.admitted_s[adm] = t
-            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            st.admitted_s[adm] = t
+            st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
             self.prefill_steps += 1
             self.prefilling = admitted
             self.prefill_end = t + tau
             self.phase = PREFILL
             self.version += 1
-            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+            self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
             total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
@@ -247,13 +260,13 @@ class ContinuousInstance(_InstanceBase):
             self.phase = DECODE
             self.max_batch_seen = max(self.max_batch_seen, n)
             self.version += 1
-            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
         else:
             self.phase = IDLE
 
     def generated_by(self, t: float) -> dict[int, int]:
         """Tokens generated by time ``t`` for every request in the running batch (for the horizon)."""
-        done = self.sim.output[self.ids] - self.rem
+        done = self.state.output[self.ids] - self.rem
         if self.phase == DECODE:
             done = done + int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
         return dict(zip(self.ids.tolist(), done.tolist(), strict=True))
@@ -266,13 +279,13 @@ class ContinuousInstance(_InstanceBase):
             self.busy_s += t - self.seg_t0
             self.decode_steps += k
             self.tokens += k * n
-            self.sim.server_energy_j[self.ids] += self.power_w * (t - self.seg_t0) / n
+            self.state.server_energy_j[self.ids] += self.power_w * (t - self.seg_t0) / n
         elif self.phase == PREFILL and self.prefill_end > t:
             adm = np.asarray(self.prefilling, np.int64)
-            s = self.sim.prompt[adm]
+            s = self.state.prompt[adm]
             cut = self.prefill_end - t
             self.busy_s -= cut
-            self.sim.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
+            self.state.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
 
 
 class SharedServer(ContinuousInstance):
@@ -288,8 +301,8 @@ class SharedServer(ContinuousInstance):
     all variants. ``actions`` are the server's action indices; events carry the first one.
     """
 
-    def __init__(self, actions: list[int], game: Game, sim: Simulation, max_batch: int | None = None) -> None:
-        super().__init__(actions[0], game, sim, max_batch)
+    def __init__(self, actions: list[int], game: Game, host: Host, max_batch: int | None = None) -> None:
+        super().__init__(actions[0], game, host, max_batch)
         ip = game.instances
         self.actions = list(actions)
         self.variant_of = {r: q for q, r in enumerate(self.actions)}
@@ -303,7 +316,7 @@ class SharedServer(ContinuousInstance):
         raise NotImplementedError
 
     def _variant(self, k: int) -> int:
-        return self.variant_of[int(self.sim.action[k])]
+        return self.variant_of[int(self.state.action[k])]
 
     def on_event(self, t: float, version: int) -> None:
         if version != self.version:
@@ -320,23 +333,23 @@ class SharedServer(ContinuousInstance):
         self.var = self.var[keep]
 
     def _schedule(self, t: float) -> None:
-        sim = self.sim
+        st = self.state
         n = self.ids.shape[0]
         if self.accepted:
             adm = np.asarray(self.accepted, np.int64)
             self.accepted = []
-            s = sim.prompt[adm]
+            s = st.prompt[adm]
             v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
             tau = sum(float(self.roofs[q].prefill_s(float(s[v == q].sum()))) for q in np.unique(v).tolist())
-            sim.admitted_s[adm] = t
-            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            st.admitted_s[adm] = t
+            st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
             self.prefill_steps += 1
             self.prefilling = adm.tolist()
             self.prefill_end = t + tau
             self.phase = PREFILL
             self.version += 1
-            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+            self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
             steps = np.arange(1, k + 1, dtype=np.int64)
@@ -351,7 +364,7 @@ class SharedServer(ContinuousInstance):
             self.phase = DECODE
             self.max_batch_seen = max(self.max_batch_seen, n)
             self.version += 1
-            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
         else:
             self.phase = IDLE
 
@@ -381,8 +394,8 @@ class VariantView:
 class StaticInstance(_InstanceBase):
     """Static batching: whole batches, padded, finishing together (OT-GAH serving, spec B.10)."""
 
-    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
-        super().__init__(r, game, sim)
+    def __init__(self, r: int, game: Game, host: Host) -> None:
+        super().__init__(r, game, host)
         self.batches: deque[list] = deque()  # [ids (array), prompts still in uplink]
         self.current: np.ndarray | None = None
         self.cur_ends = np.empty(0)
@@ -410,10 +423,10 @@ class StaticInstance(_InstanceBase):
         if self.current is not None or not self.batches or self.batches[0][1] > 0:
             return
         ids, _ = self.batches.popleft()
-        sim = self.sim
+        st = self.state
         n = int(ids.shape[0])
-        s_max = int(sim.prompt[ids].max())
-        o_max = int(sim.output[ids].max())
+        s_max = int(st.prompt[ids].max())
+        o_max = int(st.output[ids].max())
         need = self.kappa * n * (s_max + o_max)
         if need > self.kv_total * (1 + 1e-12):
             raise RuntimeError(
@@ -424,34 +437,34 @@ class StaticInstance(_InstanceBase):
         total = n * (s_max + np.arange(1, o_max + 1, dtype=np.int64))
         ends = t + tau_pre + np.cumsum(self.decode_times(n, total))
         end = float(ends[-1])
-        sim.admitted_s[ids] = t
-        sim.first_token_s[ids] = ends[0]
-        sim.server_energy_j[ids] += self.power_w * (end - t) / n
+        st.admitted_s[ids] = t
+        st.first_token_s[ids] = ends[0]
+        st.server_energy_j[ids] += self.power_w * (end - t) / n
         self.busy_s += end - t
         self.prefill_steps += 1
         self.decode_steps += o_max
-        self.padded_tokens += int(n * o_max - sim.output[ids].sum())
+        self.padded_tokens += int(n * o_max - st.output[ids].sum())
         self.max_batch_seen = max(self.max_batch_seen, n)
         self.current = ids
         self.cur_ends = ends
         self.version += 1
-        sim.events.push(end, engine.BATCH_DONE, self.r, self.version)
+        self.events.push(end, engine.BATCH_DONE, self.r, self.version)
 
     def on_event(self, t: float, version: int) -> None:
         if version != self.version or self.current is None:
             return
         ids = self.current
         self.current = None
-        self.tokens += int(self.sim.output[ids].sum())
+        self.tokens += int(self.state.output[ids].sum())
         for q in ids.tolist():
-            self.sim.decode_done(q, t)
+            self.host.decode_done(q, t)
         self.try_start(t)
 
     def generated_by(self, t: float) -> dict[int, int]:
         if self.current is None:
             return {}
         steps = int(np.searchsorted(self.cur_ends, t, side="right"))
-        out = np.minimum(self.sim.output[self.current], steps)
+        out = np.minimum(self.state.output[self.current], steps)
         return dict(zip(self.current.tolist(), out.tolist(), strict=True))
 
     def close(self, t: float) -> None:
@@ -462,7 +475,7 @@ class StaticInstance(_InstanceBase):
         if end > t:
             ids = self.current
             self.busy_s -= end - t
-            self.sim.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
+            self.state.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
             self.tokens += int(sum(self.generated_by(t).values()))
 
 
@@ -471,8 +484,8 @@ class SharedStaticServer(StaticInstance):
     accelerator (FIFO over variants), each timed with its own variant's roofline; one KV pool,
     Mem - sum_v M_v. (Static batching has no iteration to interleave: a batch holds the server.)"""
 
-    def __init__(self, actions: list[int], game: Game, sim: Simulation) -> None:
-        super().__init__(actions[0], game, sim)
+    def __init__(self, actions: list[int], game: Game, host: Host) -> None:
+        super().__init__(actions[0], game, host)
         ip = game.instances
         self.actions = list(actions)
         self.variant_of = {r: q for q, r in enumerate(self.actions)}
@@ -484,7 +497,7 @@ class SharedStaticServer(StaticInstance):
     def try_start(self, t: float) -> None:
         if self.current is not None or not self.batches or self.batches[0][1] > 0:
             return
-        q = self.variant_of[int(self.sim.action[int(self.batches[0][0][0])])]
+        q = self.variant_of[int(self.state.action[int(self.batches[0][0][0])])]
         self.roofline = self.roofs[q]
         self.current_variant = q
         super().try_start(t)
