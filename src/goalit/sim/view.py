@@ -162,6 +162,10 @@ class SubgameBuilder:
         kw["n_users"] = int(ids.shape[0])
         return kw
 
+    def users(self, ids: np.ndarray) -> Game:
+        """The game of users ``ids`` with the full game's (nominal, empty-system) tables."""
+        return self._game(self.take(ids))
+
     def loaded(self, ids: np.ndarray, bg: Background, potential: bool = True) -> Game:
         """The decision game of players ``ids`` on background ``bg`` (module docstring)."""
         game = self.game

@@ -14,8 +14,13 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
 * ``goalit`` (:mod:`.goalit_policy`): the GOALIT protocol on the decision game, warm-started;
 * ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (spec B.10);
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;
+* ``local``, ``nearest-fp16``, ``nearest-q4``, ``random`` (:mod:`.routers`): the baselines' rules;
 * every other algorithm of :data:`goalit.solvers.registry.REGISTRY` (:mod:`.registry`): solved on the
   decision game (background load folded in), its profile applied.
+
+Requests blocked in an admission queue are players of ``goalit`` and of algorithms with
+``traits_of(name).needs_players``; the one-shot routers (``least-loaded``, ``random``, ``nearest-*``,
+``optimum`` per decision) place each request once (``reroute_queued=False``; settable).
 
 Epoch-based algorithms (``goalit.solvers.contract.traits_of(name).epoch_based``) default to their
 ``default_epoch_s``; GOALIT to :data:`DEFAULT_DECISION_INTERVAL_S`; the others decide at each arrival.
@@ -34,11 +39,12 @@ from goalit.sim.policies.goalit_policy import DEFAULT_DECISION_INTERVAL_S, Goali
 from goalit.sim.policies.least_loaded import LeastLoadedPolicy
 from goalit.sim.policies.otgah import OtGahPolicy
 from goalit.sim.policies.registry import RegistryPolicy
+from goalit.sim.policies.routers import RouterPolicy
 from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View, background_game, restricted_game
 
 __all__ = [
     "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitPolicy", "LeastLoadedPolicy",
-    "OtGahPolicy", "Policy", "RegistryPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
+    "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
     "policy_names", "register_policy", "restricted_game",
 ]  # fmt: skip
 
@@ -47,6 +53,10 @@ POLICIES: dict[str, type[Policy]] = {
     "goalit": GoalitPolicy,
     "ot-gah": OtGahPolicy,
     "least-loaded": LeastLoadedPolicy,
+    "local": RouterPolicy,
+    "nearest-fp16": RouterPolicy,
+    "nearest-q4": RouterPolicy,
+    "random": RouterPolicy,
 }
 
 
@@ -130,6 +140,8 @@ def make_policy(name: str, **options: Any) -> Policy:
     traits = traits_of(name)
     if not given and traits.epoch_based:
         options["epoch_s"] = traits.default_epoch_s
-    reroute = options.pop("reroute_queued", True)
+    # re-routing queued requests only pays for algorithms that weigh several players together (greedy);
+    # one-shot routers re-place a queue by the same rule (measured: docs/simulator.md)
+    reroute = options.pop("reroute_queued", traits.needs_players)
     epoch_s = options.pop("epoch_s", None)
     return RegistryPolicy(name=name, epoch_s=epoch_s, reroute_queued=bool(reroute), options=options)

@@ -23,6 +23,7 @@ class LeastLoadedPolicy(Policy):
     """Least-loaded at each decision, with the background load counted."""
 
     name: str = "least-loaded"
+    reroute_queued: bool = False  # a router: each request placed once (docs/simulator.md)
     level: str = "q4"
 
     @classmethod
@@ -33,11 +34,11 @@ class LeastLoadedPolicy(Policy):
         from goalit.solvers.baselines import _fallback, level_actions
 
         game = view.game
-        sub = view.subgames.take(view.ids)
-        allowed = np.isfinite(sub["beta"]) & level_actions(game, self.level)[None, :]
-        a = _fallback(view.subgames._game(sub))
+        sub = view.subgames.users(view.ids)
+        allowed = sub.allowed & level_actions(game, self.level)[None, :]
+        a = _fallback(sub)
         n = view.background.n_fixed.copy()
-        up = sub["uplink_s"]
+        up = sub.uplink_s
         for i in np.flatnonzero(allowed.any(axis=1)).tolist():
             cand = np.flatnonzero(allowed[i])
             order = np.lexsort((up[i, cand], n[cand]))
