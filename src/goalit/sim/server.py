@@ -156,7 +156,7 @@ class ContinuousInstance(_InstanceBase):
             self.wake(t)
         else:
             self.blocked.append(k)
-            self.state.block(k, self.r)
+            self.state.block(k, int(self.state.action[k]))  # a shared server: the variant
 
     def withdraw(self, k: int) -> None:
         """Take blocked request ``k`` out (it is re-routed; the simulator updates the state); call

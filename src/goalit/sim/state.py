@@ -183,6 +183,7 @@ class StateView:
 
 
 _VISIBLE = frozenset(
-    ("arrival", "prompt", "output", "action", "status", "dispatch_s", "admitted_s", "first_token_s",
+    ("arrival", "prompt", "output", "action", "status", "dispatch_s", "uplink_start_s", "uplink_done_s",
+     "admitted_s", "first_token_s",
      "last_token_s", "done_s", "reroutes")
 )  # fmt: skip
