@@ -143,6 +143,16 @@ class SubgameBuilder:
         for r in range(game.n_actions - 1, 0, -1):
             self.group_rep[game.group_of[r]] = r
         self.kappa = float(game.instances.kv_bytes_per_token)
+        # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (spec B.5), coefficients per row, for loaded()
+        roof = game.instances.roofline
+        self.ok = np.asarray(roof.share, float) > 0
+        ok = self.ok
+        pick = lambda x: np.where(ok, x, 1.0)  # noqa: E731
+        bw = pick(roof.eta_m) * pick(roof.share) * pick(roof.mem_bw)
+        self.a = (np.asarray(roof.weight_bytes, float) / bw)[:, None]
+        self.b = (roof.kv_bytes_per_token / bw)[:, None]
+        self.c = (2.0 * roof.params / (pick(roof.eta_c) * pick(roof.share) * pick(roof.flops)))[:, None]
+        self.o = np.asarray(roof.overhead_s, float)[:, None] * np.ones((game.n_actions, 1))
 
     def _game(self, kw: dict) -> Game:
         # Game is a frozen dataclass without __post_init__: filling __dict__ is what __init__ would do.
@@ -178,7 +188,9 @@ class SubgameBuilder:
         l_p = float((s + o / 2.0).mean()) if n_p else 0.0
         kv_p = self.kappa * float((s + o).mean()) if n_p else 1.0
         m = np.arange(n_p + 2, dtype=float)[None, :]
-        step = _decode_rows(game.instances.roofline, bg.n_fixed[:, None] + m, bg.ctx_fixed[:, None] + m * l_p)
+        n = bg.n_fixed[:, None] + m
+        step = np.maximum(self.a + self.b * (bg.ctx_fixed[:, None] + m * l_p), self.c * n) + self.o
+        step[(n <= 0) | ~self.ok[:, None]] = 0.0
         free_seq = np.floor(np.maximum(bg.kv_free_bytes, -kv_p) / max(kv_p, 1e-300)).astype(np.int64)
         over = self.partitioned[:, None] & (m > free_seq[:, None])
         step = step + np.where(over, game.penalty_s, 0.0)
