@@ -173,8 +173,13 @@ class SubgameBuilder:
         return kw
 
     def users(self, ids: np.ndarray) -> Game:
-        """The game of users ``ids`` with the full game's (nominal, empty-system) tables."""
-        return self._game(self.take(ids))
+        """The game of users ``ids`` with the full game's (nominal, empty-system) tables, truncated to the
+        loads |ids| users can reach (columns 0..|ids|+1), as in :meth:`background`."""
+        kw = self.take(ids)
+        width = min(ids.shape[0] + 2, self.last_col + 1)
+        kw["step_table"] = self.game.step_table[:, :width]
+        kw["potential_table"] = self.game.potential_table[:, :width]
+        return self._game(kw)
 
     def loaded(self, ids: np.ndarray, bg: Background, potential: bool = True) -> Game:
         """The decision game of players ``ids`` on background ``bg`` (module docstring)."""
