@@ -36,10 +36,12 @@ class LeastLoadedPolicy(Policy):
         game = view.game
         sub = view.subgames.users(view.ids)
         allowed = sub.allowed & level_actions(game, self.level)[None, :]
-        a = _fallback(sub)
+        placed = allowed.any(axis=1)
+        # the fallback (local, else the cheapest instance alone) only for players with no instance at the level
+        a = np.zeros(view.ids.shape[0], np.int64) if placed.all() else _fallback(sub)
         n = view.background.n_fixed.copy()
         up = sub.uplink_s
-        for i in np.flatnonzero(allowed.any(axis=1)).tolist():
+        for i in np.flatnonzero(placed).tolist():
             cand = np.flatnonzero(allowed[i])
             order = np.lexsort((up[i, cand], n[cand]))
             a[i] = cand[order[0]]
