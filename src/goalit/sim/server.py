@@ -353,11 +353,13 @@ class SharedServer(ContinuousInstance):
         elif n:
             k = int(self.rem.min())
             steps = np.arange(1, k + 1, dtype=np.int64)
+            nv = len(self.actions)
+            counts = np.bincount(self.var, minlength=nv).tolist()
+            ctx_sum = np.bincount(self.var, weights=self.ctx, minlength=nv).tolist()  # exact: integer sums
             times = np.zeros(k)
-            for q in np.unique(self.var).tolist():
-                sel = self.var == q
-                n_q = int(sel.sum())
-                times += self.roofs[q].decode_step_s(n_q, int(self.ctx[sel].sum()) + n_q * steps)
+            for q, n_q in enumerate(counts):
+                if n_q:
+                    times += self.roofs[q].decode_step_s(n_q, int(ctx_sum[q]) + n_q * steps)
             self.seg_ends = t + np.cumsum(times)
             self.seg_t0 = t
             self.event_k = k
