@@ -1,6 +1,7 @@
 """One-shot routers as policies: ``local``, ``nearest-fp16``, ``nearest-q4``, ``random``.
 
-Each decision applies the baseline's own rule (:mod:`goalit.solvers.baselines`) to the players only, on
+Each decision applies the baseline's own rule (:mod:`goalit.solvers.baselines`; nearest and random
+restated here so the local fallback is computed only for players that need it) to the players only, on
 the full game's tables; no equilibrium search and no profile metrics, so a decision costs
 O(players x actions). Each request is placed once (``reroute_queued=False``).
 """
@@ -26,17 +27,29 @@ def _local(game: Game, rng: np.random.Generator, level: str | None) -> np.ndarra
 
 def _nearest(default: str) -> Callable[[Game, np.random.Generator, str | None], np.ndarray]:
     def rule(game: Game, rng: np.random.Generator, level: str | None) -> np.ndarray:
-        from goalit.solvers.baselines import nearest_at_level
+        # baselines.nearest_at_level, with the fallback computed only for players it leaves unplaced
+        from goalit.solvers.baselines import _fallback, level_actions
 
-        return nearest_at_level(game, level or default)[0]
+        ok = game.allowed & level_actions(game, level or default)[None, :]
+        delay = np.where(ok, game.uplink_s, np.inf)
+        r = np.argmin(delay, axis=1)
+        placed = np.isfinite(delay[np.arange(game.n_users), r])
+        return r if placed.all() else np.where(placed, r, _fallback(game))
 
     return rule
 
 
 def _random(game: Game, rng: np.random.Generator, level: str | None) -> np.ndarray:
-    from goalit.solvers.baselines import random_profile
+    # baselines.random_profile (same draws), with the fallback computed only when a player needs it
+    from goalit.solvers.baselines import _fallback
 
-    return random_profile(game, rng)
+    ok = game.allowed.copy()
+    ok[:, 0] = False
+    rows = ok.any(axis=1)
+    a = np.zeros(game.n_users, np.int64) if rows.all() else _fallback(game)
+    for i in np.flatnonzero(rows).tolist():
+        a[i] = rng.choice(np.flatnonzero(ok[i]))
+    return a
 
 
 RULES: dict[str, Callable[[Game, np.random.Generator, str | None], np.ndarray]] = {
