@@ -67,8 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-prompt-tokens", type=tokens, metavar="N", help="clip prompts to N tokens")
     p.add_argument("--max-output-tokens", type=tokens, metavar="N", help="clip outputs to N tokens")
     p.add_argument("--epoch", type=positive_float, metavar="S",
-                   help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s; others: "
-                        "default is at each arrival)")  # fmt: skip
+                   help="decide at epoch boundaries every S seconds (ot-gah: its epoch, default 1 s); "
+                        "same as --decision-interval S")  # fmt: skip
+    p.add_argument("--decision-interval", type=non_negative_float, metavar="S",
+                   help="decide every S seconds, all arrived requests not yet in service playing together "
+                        "(0: at each arrival; default: goalit 0.25, ot-gah and greedy 1, others 0)")  # fmt: skip
     p.add_argument(
         "--max-batch",
         type=positive_int,
@@ -82,6 +85,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (x >= 0 and x != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return x
+
+
+def _decisions(m: dict) -> str:
+    if not m["decisions"]:
+        return "0"
+    return (f"{m['decisions']} / {m['players_per_decision_mean']:.3g}, {m['players_per_decision_p95']:.3g}, "
+            f"{m['players_per_decision_max']}")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in options.items() if v is not None}
     if args.epoch is not None:
         options["epoch_s"] = args.epoch
+    if args.decision_interval is not None:
+        options["decision_interval_s"] = args.decision_interval
     bar = tqdm(
         total=0,
         unit="req",
@@ -151,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         ("TTFT mean / p95 (s)", _slash(m, "mean_ttft_s", "p95_ttft_s")),
         ("TPOT mean / p95 (s)", _slash(m, "mean_tpot_s", "p95_tpot_s")),
         ("mean perplexity (token-weighted)", m["mean_perplexity"]),
+        ("decisions / players per decision mean, p95, max", _decisions(m)),
+        ("decisions converged / cycled (share)", _slash(m, "decisions_converged_share", "decisions_cycled_share")),
         ("met deadline / PPL bound / both",
          _slash(m, "deadline_met_share", "perplexity_met_share", "slo_met_share")),
         ("energy per token device / server (J)",

@@ -139,7 +139,7 @@ class SimulatorDriver:
 
     def _hand_over(self, view: View) -> np.ndarray:
         """(simulation thread) publish ``view``, wait for the environment's actions."""
-        self.sim = view.sim
+        self.sim = view.state  # read-only request table
         self._to_env.put(("view", view))
         msg = self._to_sim.get()
         if msg is _ABORT:

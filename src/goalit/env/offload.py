@@ -264,7 +264,7 @@ class OffloadEnv(ParallelEnv):
 
     def _step_dynamic(self, actions: dict[str, Any]):
         view = self.view
-        sub = view.subgames.background(view.ids, view.n_fixed, view.m_fixed, potential=False)
+        sub = view.subgame(potential=False)  # the decision game: players on the background load
         rows = np.arange(view.ids.shape[0])
         a, invalid = self._actions(sub, rows, self.agents, actions)
         infos = self._infos(sub, a, invalid, self.agents, self._decision_optimum(sub))

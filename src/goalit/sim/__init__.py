@@ -7,17 +7,22 @@
 """
 
 from goalit.sim.api import simulate
-from goalit.sim.policies import Policy, make_policy, policy_names
+from goalit.sim.policies import Policy, make_policy, policy_names, register_policy
 from goalit.sim.result import SimResult
+from goalit.sim.view import Background, Decision, View
 from goalit.sim.workload import Workload, load_trace, poisson
 
 __all__ = [
+    "Background",
+    "Decision",
     "Policy",
     "SimResult",
+    "View",
     "Workload",
     "load_trace",
     "make_policy",
     "poisson",
+    "register_policy",
     "policy_names",
     "simulate",
 ]

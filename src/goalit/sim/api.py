@@ -152,7 +152,7 @@ def simulate(
         seed=int(seed),
         workload=wl,
         horizon_s=horizon,
-        metrics=M.aggregate(rec, sim.t_end),
+        metrics={**M.aggregate(rec, sim.t_end), **sim.decision_metrics()},
         instances=M.instance_metrics(sim, names),
         records=rec,
         policy_stats=dict(pol.stats),

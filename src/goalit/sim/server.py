@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,7 +37,22 @@ from goalit.sim import engine
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.game.model import Game
-    from goalit.sim.simulator import Simulation
+    from goalit.sim.state import SimState
+
+
+class Host(Protocol):
+    """What an instance needs from the simulator: the run's state, the event queue, and the callback
+    at a request's last token (the simulator implements it; no import of the simulator here).
+    ``step_table``: a measured :class:`goalit.physics.step_table.StepTable` or None (the roofline);
+    ``first_token_at_prefill``: a request's first token comes out of its prefill step (llama.cpp)."""
+
+    state: SimState
+    events: engine.EventQueue
+    step_table: Any
+    first_token_at_prefill: bool
+
+    def decode_done(self, k: int, t: float) -> None: ...
+
 
 IDLE, PREFILL, DECODE = 0, 1, 2
 
@@ -61,16 +76,18 @@ class ChannelPool:
 class _InstanceBase:
     """Physics of instance ``r`` (from ``game.instances``) and its counters."""
 
-    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
+    def __init__(self, r: int, game: Game, host: Host) -> None:
         ip = game.instances
         self.r = r
-        self.sim = sim
+        self.host = host
+        self.state = host.state
+        self.events = host.events
         self.kappa = float(ip.kv_bytes_per_token)
         self.kv_total = float(ip.memory_bytes[r] - ip.weight_bytes[r])
         self.kv_free = self.kv_total
         self.power_w = float(ip.power_w[r])
         self.roofline = ip.roofline.at(r)
-        table = getattr(sim, "step_table", None)
+        table = getattr(host, "step_table", None)  # a measured StepTable, else the roofline
         level = str(game.level_of[r])
         self._table = table if table is not None and level in table.levels else None
         self._level = level
@@ -101,11 +118,11 @@ class ContinuousInstance(_InstanceBase):
     Admission control runs when a prompt arrives and whenever memory frees: a request whose KV
     reservation fits (and, with ``max_batch``, whose batch slot is free), with nobody blocked ahead of
     it, is *accepted*: its memory is reserved and it is prefilled at the next step boundary. Otherwise
-    it waits in the FIFO ``blocked`` queue (listed in ``sim.queued_at``, where a policy may re-route it).
+    it waits in the FIFO ``blocked`` queue (listed in the state's ``queued_at``, where a policy may re-route it).
     """
 
-    def __init__(self, r: int, game: Game, sim: Simulation, max_batch: int | None = None) -> None:
-        super().__init__(r, game, sim)
+    def __init__(self, r: int, game: Game, host: Host, max_batch: int | None = None) -> None:
+        super().__init__(r, game, host)
         self.max_batch = max_batch
         self.blocked: deque[int] = deque()  # waiting for KV memory (or a batch slot), FIFO
         self.accepted: list[int] = []  # memory reserved, prefilled at the next step boundary
@@ -124,7 +141,7 @@ class ContinuousInstance(_InstanceBase):
     # -- arrivals at the instance -------------------------------------------------------------------
 
     def reserve_bytes(self, k: int) -> float:
-        return self.kappa * float(self.sim.prompt[k] + self.sim.output[k])
+        return self.kappa * float(self.state.prompt[k] + self.state.output[k])
 
     def _fits(self, k: int) -> bool:
         if self.max_batch is not None:
@@ -139,10 +156,10 @@ class ContinuousInstance(_InstanceBase):
 
     def _admit_blocked(self) -> None:
         """Accept blocked requests in FIFO order while they fit."""
-        queued_at = self.sim.queued_at
+        st = self.state
         while self.blocked and self._fits(self.blocked[0]):
             k = self.blocked.popleft()
-            del queued_at[k]
+            st.unblock(k)
             self._accept(k)
 
     def enqueue(self, k: int, t: float) -> None:
@@ -152,12 +169,12 @@ class ContinuousInstance(_InstanceBase):
             self.wake(t)
         else:
             self.blocked.append(k)
-            self.sim.queued_at[k] = self.r
+            self.state.block(k, int(self.state.action[k]))  # a shared server: the variant
 
     def withdraw(self, k: int) -> None:
-        """Take blocked request ``k`` out (it is re-routed); call :meth:`readmit` once all moves are done."""
+        """Take blocked request ``k`` out (it is re-routed; the simulator updates the state); call
+        :meth:`readmit` once all moves are done."""
         self.blocked.remove(k)
-        del self.sim.queued_at[k]
 
     def readmit(self, t: float) -> None:
         """Admission control after withdrawals: the new head of the blocked queue may fit now."""
@@ -171,13 +188,13 @@ class ContinuousInstance(_InstanceBase):
             if not self.waking:
                 self.waking = True
                 self.version += 1
-                self.sim.events.push(t, engine.INSTANCE, self.r, self.version)
+                self.events.push(t, engine.INSTANCE, self.r, self.version)
         elif self.phase == DECODE:
             k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
             if k < self.event_k:
                 self.event_k = k
                 self.version += 1
-                self.sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+                self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
 
     # -- step boundaries ----------------------------------------------------------------------------
 
@@ -186,20 +203,20 @@ class ContinuousInstance(_InstanceBase):
         if version != self.version:
             return
         self.waking = False
-        sim = self.sim
+        st = self.state
         if self.phase == PREFILL:
             new = np.asarray(self.prefilling, np.int64)
             self.prefilling = []
-            ctx, rem, fresh = sim.prompt[new], sim.output[new], np.ones(new.shape[0], bool)
-            if getattr(sim, "first_token_at_prefill", False):
+            ctx, rem, fresh = st.prompt[new], st.output[new], np.ones(new.shape[0], bool)
+            if getattr(self.host, "first_token_at_prefill", False):
                 # llama.cpp samples each new sequence's first token from its prefill logits
-                sim.first_token_s[new] = t
+                st.first_token_s[new] = t
                 self.tokens += int(new.shape[0])
                 ctx, rem, fresh = ctx + 1, rem - 1, ~fresh
                 done = rem <= 0
                 for q in new[done].tolist():
                     self.kv_free += self.reserve_bytes(q)
-                    sim.decode_done(q, t)
+                    self.host.decode_done(q, t)
                 new, ctx, rem, fresh = new[~done], ctx[~done], rem[~done], fresh[~done]
                 if done.any():
                     self._admit_blocked()
@@ -218,12 +235,12 @@ class ContinuousInstance(_InstanceBase):
         self.busy_s += dur
         self.decode_steps += k
         self.tokens += k * n
-        sim = self.sim
+        st = self.state
         share = self.power_w * dur / n
         ids = self.ids
-        sim.server_energy_j[ids] += share
+        st.server_energy_j[ids] += share
         if self.fresh.any():
-            sim.first_token_s[ids[self.fresh]] = self.seg_ends[0]
+            st.first_token_s[ids[self.fresh]] = self.seg_ends[0]
             self.fresh[:] = False
         self.ctx += k
         self.rem -= k
@@ -239,27 +256,27 @@ class ContinuousInstance(_InstanceBase):
             )
             for q in fin.tolist():
                 self.kv_free += self.reserve_bytes(q)
-                sim.decode_done(q, t)
+                self.host.decode_done(q, t)
             self._admit_blocked()
 
     def _schedule(self, t: float) -> None:
-        sim = self.sim
+        st = self.state
         n = self.ids.shape[0]
         admitted = self.accepted
         if admitted:
             self.accepted = []
             adm = np.asarray(admitted, np.int64)
-            s = sim.prompt[adm]
+            s = st.prompt[adm]
             tau = self.prefill_time(float(s.sum()))
-            sim.admitted_s[adm] = t
-            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            st.admitted_s[adm] = t
+            st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
             self.prefill_steps += 1
             self.prefilling = admitted
             self.prefill_end = t + tau
             self.phase = PREFILL
             self.version += 1
-            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+            self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
             total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
@@ -269,13 +286,13 @@ class ContinuousInstance(_InstanceBase):
             self.phase = DECODE
             self.max_batch_seen = max(self.max_batch_seen, n)
             self.version += 1
-            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
         else:
             self.phase = IDLE
 
     def generated_by(self, t: float) -> dict[int, int]:
         """Tokens generated by time ``t`` for every request in the running batch (for the horizon)."""
-        done = self.sim.output[self.ids] - self.rem
+        done = self.state.output[self.ids] - self.rem
         if self.phase == DECODE:
             done = done + int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
         return dict(zip(self.ids.tolist(), done.tolist(), strict=True))
@@ -288,13 +305,13 @@ class ContinuousInstance(_InstanceBase):
             self.busy_s += t - self.seg_t0
             self.decode_steps += k
             self.tokens += k * n
-            self.sim.server_energy_j[self.ids] += self.power_w * (t - self.seg_t0) / n
+            self.state.server_energy_j[self.ids] += self.power_w * (t - self.seg_t0) / n
         elif self.phase == PREFILL and self.prefill_end > t:
             adm = np.asarray(self.prefilling, np.int64)
-            s = self.sim.prompt[adm]
+            s = self.state.prompt[adm]
             cut = self.prefill_end - t
             self.busy_s -= cut
-            self.sim.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
+            self.state.server_energy_j[adm] -= self.power_w * cut * s / max(float(s.sum()), 1.0)
 
 
 class SharedServer(ContinuousInstance):
@@ -310,8 +327,8 @@ class SharedServer(ContinuousInstance):
     all variants. ``actions`` are the server's action indices; events carry the first one.
     """
 
-    def __init__(self, actions: list[int], game: Game, sim: Simulation, max_batch: int | None = None) -> None:
-        super().__init__(actions[0], game, sim, max_batch)
+    def __init__(self, actions: list[int], game: Game, host: Host, max_batch: int | None = None) -> None:
+        super().__init__(actions[0], game, host, max_batch)
         ip = game.instances
         self.actions = list(actions)
         self.variant_of = {r: q for q, r in enumerate(self.actions)}
@@ -325,7 +342,7 @@ class SharedServer(ContinuousInstance):
         raise NotImplementedError
 
     def _variant(self, k: int) -> int:
-        return self.variant_of[int(self.sim.action[k])]
+        return self.variant_of[int(self.state.action[k])]
 
     def on_event(self, t: float, version: int) -> None:
         if version != self.version:
@@ -342,38 +359,40 @@ class SharedServer(ContinuousInstance):
         self.var = self.var[keep]
 
     def _schedule(self, t: float) -> None:
-        sim = self.sim
+        st = self.state
         n = self.ids.shape[0]
         if self.accepted:
             adm = np.asarray(self.accepted, np.int64)
             self.accepted = []
-            s = sim.prompt[adm]
+            s = st.prompt[adm]
             v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
             tau = sum(float(self.roofs[q].prefill_s(float(s[v == q].sum()))) for q in np.unique(v).tolist())
-            sim.admitted_s[adm] = t
-            sim.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
+            st.admitted_s[adm] = t
+            st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
             self.prefill_steps += 1
             self.prefilling = adm.tolist()
             self.prefill_end = t + tau
             self.phase = PREFILL
             self.version += 1
-            sim.events.push(t + tau, engine.INSTANCE, self.r, self.version)
+            self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
             steps = np.arange(1, k + 1, dtype=np.int64)
+            nv = len(self.actions)
+            counts = np.bincount(self.var, minlength=nv).tolist()
+            ctx_sum = np.bincount(self.var, weights=self.ctx, minlength=nv).tolist()  # exact: integer sums
             times = np.zeros(k)
-            for q in np.unique(self.var).tolist():
-                sel = self.var == q
-                n_q = int(sel.sum())
-                times += self.roofs[q].decode_step_s(n_q, int(self.ctx[sel].sum()) + n_q * steps)
+            for q, n_q in enumerate(counts):
+                if n_q:
+                    times += self.roofs[q].decode_step_s(n_q, int(ctx_sum[q]) + n_q * steps)
             self.seg_ends = t + np.cumsum(times)
             self.seg_t0 = t
             self.event_k = k
             self.phase = DECODE
             self.max_batch_seen = max(self.max_batch_seen, n)
             self.version += 1
-            sim.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
         else:
             self.phase = IDLE
 
@@ -403,8 +422,8 @@ class VariantView:
 class StaticInstance(_InstanceBase):
     """Static batching: whole batches, padded, finishing together (OT-GAH serving, spec B.10)."""
 
-    def __init__(self, r: int, game: Game, sim: Simulation) -> None:
-        super().__init__(r, game, sim)
+    def __init__(self, r: int, game: Game, host: Host) -> None:
+        super().__init__(r, game, host)
         self.batches: deque[list] = deque()  # [ids (array), prompts still in uplink]
         self.current: np.ndarray | None = None
         self.cur_ends = np.empty(0)
@@ -432,10 +451,10 @@ class StaticInstance(_InstanceBase):
         if self.current is not None or not self.batches or self.batches[0][1] > 0:
             return
         ids, _ = self.batches.popleft()
-        sim = self.sim
+        st = self.state
         n = int(ids.shape[0])
-        s_max = int(sim.prompt[ids].max())
-        o_max = int(sim.output[ids].max())
+        s_max = int(st.prompt[ids].max())
+        o_max = int(st.output[ids].max())
         need = self.kappa * n * (s_max + o_max)
         if need > self.kv_total * (1 + 1e-12):
             raise RuntimeError(
@@ -446,34 +465,34 @@ class StaticInstance(_InstanceBase):
         total = n * (s_max + np.arange(1, o_max + 1, dtype=np.int64))
         ends = t + tau_pre + np.cumsum(self.decode_times(n, total))
         end = float(ends[-1])
-        sim.admitted_s[ids] = t
-        sim.first_token_s[ids] = ends[0]
-        sim.server_energy_j[ids] += self.power_w * (end - t) / n
+        st.admitted_s[ids] = t
+        st.first_token_s[ids] = ends[0]
+        st.server_energy_j[ids] += self.power_w * (end - t) / n
         self.busy_s += end - t
         self.prefill_steps += 1
         self.decode_steps += o_max
-        self.padded_tokens += int(n * o_max - sim.output[ids].sum())
+        self.padded_tokens += int(n * o_max - st.output[ids].sum())
         self.max_batch_seen = max(self.max_batch_seen, n)
         self.current = ids
         self.cur_ends = ends
         self.version += 1
-        sim.events.push(end, engine.BATCH_DONE, self.r, self.version)
+        self.events.push(end, engine.BATCH_DONE, self.r, self.version)
 
     def on_event(self, t: float, version: int) -> None:
         if version != self.version or self.current is None:
             return
         ids = self.current
         self.current = None
-        self.tokens += int(self.sim.output[ids].sum())
+        self.tokens += int(self.state.output[ids].sum())
         for q in ids.tolist():
-            self.sim.decode_done(q, t)
+            self.host.decode_done(q, t)
         self.try_start(t)
 
     def generated_by(self, t: float) -> dict[int, int]:
         if self.current is None:
             return {}
         steps = int(np.searchsorted(self.cur_ends, t, side="right"))
-        out = np.minimum(self.sim.output[self.current], steps)
+        out = np.minimum(self.state.output[self.current], steps)
         return dict(zip(self.current.tolist(), out.tolist(), strict=True))
 
     def close(self, t: float) -> None:
@@ -484,7 +503,7 @@ class StaticInstance(_InstanceBase):
         if end > t:
             ids = self.current
             self.busy_s -= end - t
-            self.sim.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
+            self.state.server_energy_j[ids] -= self.power_w * (end - t) / ids.shape[0]
             self.tokens += int(sum(self.generated_by(t).values()))
 
 
@@ -493,8 +512,8 @@ class SharedStaticServer(StaticInstance):
     accelerator (FIFO over variants), each timed with its own variant's roofline; one KV pool,
     Mem - sum_v M_v. (Static batching has no iteration to interleave: a batch holds the server.)"""
 
-    def __init__(self, actions: list[int], game: Game, sim: Simulation) -> None:
-        super().__init__(actions[0], game, sim)
+    def __init__(self, actions: list[int], game: Game, host: Host) -> None:
+        super().__init__(actions[0], game, host)
         ip = game.instances
         self.actions = list(actions)
         self.variant_of = {r: q for q, r in enumerate(self.actions)}
@@ -506,7 +525,7 @@ class SharedStaticServer(StaticInstance):
     def try_start(self, t: float) -> None:
         if self.current is not None or not self.batches or self.batches[0][1] > 0:
             return
-        q = self.variant_of[int(self.sim.action[int(self.batches[0][0][0])])]
+        q = self.variant_of[int(self.state.action[int(self.batches[0][0][0])])]
         self.roofline = self.roofs[q]
         self.current_variant = q
         super().try_start(t)

@@ -9,8 +9,11 @@ Life of a request k (times are recorded per request):
 4. served by the instance (continuous or static batching, :mod:`goalit.sim.server`).
 5. after its last token the response returns over a downlink sub-channel (T_dl): ``done_s``.
 
-Loads seen by policies: a request counts on its instance from dispatch until its last token, and on
-the instance's AP for the same interval.
+The run's request table and loads live in :class:`goalit.sim.state.SimState`, changed through its
+methods; events are handled by a dispatch table (event kind -> handler). Policies see a read-only
+:class:`goalit.sim.view.View` of the players and the background load (a request counts on its
+instance from dispatch until its last token, on its AP's sub-channels only while its uplink is in
+flight), never this object.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from goalit.game.model import Game, build_game
 from goalit.physics import llm
 from goalit.scenario.model import Scenario, Users
 from goalit.sim import engine
-from goalit.sim.policies import WAIT, Decision, Policy, SubgameBuilder, View
+from goalit.sim.policies.base import Policy
 from goalit.sim.server import (
     ChannelPool,
     ContinuousInstance,
@@ -35,13 +38,21 @@ from goalit.sim.server import (
     StaticInstance,
     VariantView,
 )
+from goalit.sim.state import (
+    COMPLETED,
+    REJECT,
+    REJECTED,
+    STATUS_NAMES,
+    UNDECIDED,
+    UNFINISHED,
+    SimState,
+    StateView,
+)
+from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View
 from goalit.sim.workload import Workload
 
-UNDECIDED = -2
-REJECTED = -1
-# request status codes (records: "completed", "unfinished", "rejected")
-STATUS_NAMES = ("unfinished", "completed", "rejected")
-UNFINISHED, COMPLETED, REJECT = 0, 1, 2
+__all__ = ["COMPLETED", "REJECT", "REJECTED", "STATUS_NAMES", "UNDECIDED", "UNFINISHED", "Simulation",
+           "nominal_context", "request_game"]  # fmt: skip
 
 
 def nominal_context(scenario: Scenario) -> tuple[float, float]:
@@ -81,7 +92,8 @@ def _engine(inst: Any) -> Any:
 
 
 class Simulation:
-    """State and event loop of one run. Use :func:`goalit.sim.simulate` rather than this class."""
+    """The event loop of one run over a :class:`SimState`. Use :func:`goalit.sim.simulate` rather than
+    this class. The request table's arrays are readable as attributes (``sim.action``, ...)."""
 
     def __init__(
         self,
@@ -106,25 +118,14 @@ class Simulation:
         self.first_token_at_prefill = bool(first_token_at_prefill)  # continuous instances only
         n = game.n_users
         self.n = n
-        self.arrival = np.asarray(workload.arrival_s, float)
-        self.prompt = np.asarray(game.prompt_tokens, np.int64)
-        self.output = np.asarray(game.output_tokens, np.int64)
-        nan = np.full(n, np.nan)
-        self.action = np.full(n, UNDECIDED, np.int64)
-        self.status = np.zeros(n, np.int8)
-        self.dispatch_s = nan.copy()
-        self.uplink_start_s = nan.copy()
-        self.uplink_done_s = nan.copy()
-        self.admitted_s = nan.copy()
-        self.first_token_s = nan.copy()
-        self.last_token_s = nan.copy()
-        self.done_s = nan.copy()
-        self.local_start_s = nan.copy()
-        self.tx_s = np.zeros(n)
-        self.server_energy_j = np.zeros(n)
-        self.reroutes = np.zeros(n, np.int64)
-        self.generated = np.zeros(n, np.int64)
-
+        engine_of = np.full(game.n_actions, -1, np.int64) if game.group_of is None else game.group_of
+        n_engines = int(engine_of.max()) + 1 if game.n_actions > 1 else 0
+        self.state = SimState(
+            np.asarray(workload.arrival_s, float), np.asarray(game.prompt_tokens, np.int64),
+            np.asarray(game.output_tokens, np.int64), game.server_of, game.n_servers, engine_of, n_engines,
+            float(game.instances.kv_bytes_per_token),
+        )  # fmt: skip
+        st = self.state
         dev = np.asarray(users.device, dtype=object)
         hw = scenario.hardware
         loc = scenario.llm.levels[scenario.local_level]
@@ -137,7 +138,7 @@ class Simulation:
             sel = dev == name
             h = hw[name]
             self.local_prefill_s[sel] = llm.local_time_s(
-                self.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16,
+                st.prompt[sel], 0, scenario.llm.params, loc.weight_bytes, h.flops_fp16,
                 h.mem_bw_bytes_per_s, h.eta_c, h.eta_m_for(scenario.local_level),
             )  # fmt: skip
             self.local_token_s[sel] = loc.weight_bytes / (
@@ -169,64 +170,92 @@ class Simulation:
             )
             self.instances.append(inst)
             self.engines.append(inst)
+        self.static_actions = [r for r in range(1, game.n_actions) if isinstance(_engine(self.instances[r]),
+                                                                               StaticInstance)]  # fmt: skip
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
-        self.load = np.zeros(game.n_actions, np.int64)  # requests per action from dispatch to last token
-        self.active: dict[int, int] = {}  # request -> instance, from dispatch to last token
-        self.pending: list[int] = []  # arrived, not dispatched
-        self.queued_at: dict[int, int] = {}  # request -> instance, waiting for KV admission (continuous)
+        self.kv_total = np.asarray(game.kv_free_bytes, float)  # (R+1,) KV pool of each action (bytes)
         self.allowed_any = np.isfinite(game.beta).any(axis=1)
         self.subgames = SubgameBuilder(game)
+        self.state_view = StateView(st)
+        self.handlers: dict[int, Callable[[float, Any, Any], None]] = {
+            engine.INSTANCE: self._on_engine,
+            engine.BATCH_DONE: self._on_engine,
+            engine.UPLINK_DONE: self._on_uplink_done,
+            engine.LOCAL_DONE: self._on_local_done,
+            engine.DOWNLINK_DONE: self._on_downlink_done,
+            engine.EPOCH: self._on_epoch,
+        }
+        self.players: list[int] = []  # players per decision
+        self.decision_slots: list[int] = []
+        self.decision_converged: list[int] = []  # 1 converged, 0 not, -1 not an equilibrium search
+        self.decision_cycled = 0
         self.t_end = 0.0
         self.wall_s = 0.0
         self.decide_wall_s = 0.0  # wall time inside policy.decide
         self.stalled = False
 
-    # -- state queries used by policies ----------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # the request table: sim.action, sim.prompt, sim.done_s, ... (read them; change them via state)
+        state = self.__dict__.get("state")
+        if state is not None and hasattr(state, name):
+            return getattr(state, name)
+        raise AttributeError(name)
 
-    def fixed_requests(self, movable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mov = set(movable.tolist())
-        ids = np.array(sorted(k for k in self.active if k not in mov), np.int64)
-        return ids, self.action[ids] if ids.size else np.empty(0, np.int64)
+    # -- what policies see -----------------------------------------------------------------------------
 
     def available(self) -> np.ndarray:
         """(R+1,) bool: instance r can start a new static batch now (continuous instances: always)."""
         out = np.ones(self.game.n_actions, bool)
         out[0] = False
-        for r in range(1, self.game.n_actions):
-            inst = _engine(self.instances[r])
-            if isinstance(inst, StaticInstance):
-                out[r] = inst.free
+        for r in self.static_actions:
+            out[r] = _engine(self.instances[r]).free
         return out
+
+    def background(self, rerouting: bool) -> Background:
+        """The load of the requests in service that are not players (O(actions), copies)."""
+        st = self.state
+        n_fixed = st.held.copy()
+        ctx = st.held_ctx.copy()
+        kv_held = st.held_kv.copy()
+        if rerouting:
+            n_fixed -= st.queued
+            ctx -= st.queued_ctx
+            kv_held -= st.queued_kv
+        free = self.kv_total.copy()
+        eng = st.engine_of
+        if kv_held.size:
+            free[1:] -= kv_held[eng[1:]]
+        return Background(n_fixed=n_fixed, ctx_fixed=np.maximum(ctx, 0.0), m_fixed=st.uplinks.copy(),
+                          kv_free_bytes=free)  # fmt: skip
 
     # -- dispatch ----------------------------------------------------------------------------------------
 
     def _start_local(self, k: int, t: float) -> None:
-        self.action[k] = 0
-        self.local_start_s[k] = t
+        self.state.start_local(k, t)
         self.events.push(t + float(self.local_s[k]), engine.LOCAL_DONE, k)
 
     def _send(self, k: int, r: int, t: float) -> None:
-        """Start the uplink of request k to instance r (it is counted on r from now)."""
-        self.action[k] = r
-        self.load[r] += 1
-        self.active[k] = r
+        """Start the uplink of request k to instance r (it is held on r from now)."""
         j = int(self.game.server_of[r])
         up = float(self.game.uplink_s[k, r])
         start, end = self.up_pools[j].acquire(t, up)
-        self.uplink_start_s[k] = start
-        self.tx_s[k] += up
+        self.state.start_uplink(k, r, start, up)
         self.events.push(end, engine.UPLINK_DONE, k)
 
-    def _apply(self, view: View, dec: Decision, t: float) -> None:
-        ids = view.ids
+    def _check(self, view: View, dec: Decision) -> np.ndarray:
         acts = np.asarray(dec.actions, np.int64)
-        if acts.shape != ids.shape:
+        if acts.shape != view.ids.shape:
             raise RuntimeError(
-                f"policy {self.policy.name!r} returned {acts.shape} actions for {ids.shape} requests"
+                f"policy {self.policy.name!r} returned {acts.shape} actions for {view.ids.shape} requests"
             )
+        return acts
+
+    def _apply(self, view: View, dec: Decision, t: float) -> None:
+        st = self.state
+        ids = view.ids
+        acts = self._check(view, dec)
         in_batch: set[int] = set()
-        dispatched: set[int] = set()
         withdrawn: set[int] = set()
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
@@ -236,8 +265,7 @@ class Simulation:
                         f"policy {self.policy.name!r}: batch of instance {r} disagrees with actions"
                     )
                 for k in members.tolist():
-                    dispatched.add(k)
-                    self.dispatch_s[k] = t
+                    st.dispatch(k, r, t)
                     self._send(k, r, t)
                     in_batch.add(k)
                 self.instances[r].submit(members, members.shape[0], t)
@@ -256,137 +284,129 @@ class Simulation:
                 )
             if cur >= 1:  # re-route a request blocked in an admission queue
                 self.instances[cur].withdraw(k)
+                st.withdraw(k)
                 withdrawn.add(cur)
-                self.load[cur] -= 1
-                del self.active[k]
-                self.reroutes[k] += 1
                 same_server = a >= 1 and self.game.server_of[a] == self.game.server_of[cur]
                 if a == 0:
                     self._start_local(k, t)
                 elif same_server:
-                    self.action[k] = a
-                    self.load[a] += 1
-                    self.active[k] = a
+                    st.move_queued(k, a)
                     self.instances[a].enqueue(k, t)
                 else:
                     self._send(k, a, t)
                 continue
-            dispatched.add(k)
-            self.dispatch_s[k] = t
+            st.dispatch(k, a, t)
             if a == 0:
                 self._start_local(k, t)
             else:
                 self._send(k, a, t)
-        if dispatched:
-            self.pending = [k for k in self.pending if k not in dispatched]
         for r in sorted(withdrawn):
             self.instances[r].readmit(t)
 
     def _decide(self, t: float) -> None:
-        """Ask the policy about the pending (and, if it re-routes, the queued) requests."""
-        queued = sorted(self.queued_at) if self.policy.reroute_queued else []
-        if not self.pending and not queued:
+        """Ask the policy about the players: pending requests and, if it re-routes, the queued ones."""
+        st = self.state
+        rerouting = self.policy.reroute_queued
+        queued = sorted(st.queued_at) if rerouting and st.queued_at else []
+        if not st.pending and not queued:
             return
-        ids = np.array(self.pending + queued, np.int64)
-        current = np.concatenate([np.full(len(self.pending), WAIT, np.int64),
-                                  np.array([self.queued_at[k] for k in queued], np.int64)])  # fmt: skip
-        n_fixed = self.load.copy()
-        if queued:
-            np.subtract.at(n_fixed, current[len(self.pending) :], 1)
-        srv = self.game.server_of
-        m_fixed = np.bincount(srv[1:], weights=n_fixed[1:], minlength=self.game.n_servers).astype(np.int64)
-        view = View(t=t, game=self.game, ids=ids, current=current, n_fixed=n_fixed, m_fixed=m_fixed,
-                    waited_s=t - self.arrival[ids], rng=self.rng, sim=self,
-                    subgames=self.subgames)  # fmt: skip
+        pending = list(st.pending)
+        ids = np.array(pending + queued, np.int64)
+        current = np.concatenate([np.full(len(pending), WAIT, np.int64),
+                                  np.array([st.queued_at[k] for k in queued], np.int64)])  # fmt: skip
+        view = View(t=t, game=self.game, ids=ids, current=current, background=self.background(rerouting),
+                    waited_s=t - st.arrival[ids], rng=self.rng, subgames=self.subgames,
+                    state=self.state_view, _available=self.available)  # fmt: skip
         w0 = time.perf_counter()
         decision = self.policy.decide(view)
         self.decide_wall_s += time.perf_counter() - w0
+        self.players.append(int(ids.shape[0]))
+        self.decision_slots.append(int(decision.slots))
+        self.decision_converged.append(-1 if decision.converged is None else int(decision.converged))
+        self.decision_cycled += int(bool(decision.cycled))
         self._apply(view, decision, t)
 
-    # -- events --------------------------------------------------------------------------------------
+    # -- event handlers (kind -> handler) ----------------------------------------------------------------
 
     def decode_done(self, k: int, t: float) -> None:
-        """Called by an instance at request k's last token."""
-        r = int(self.action[k])
-        self.last_token_s[k] = t
-        self.generated[k] = self.output[k]
-        self.load[r] -= 1
-        del self.active[k]
+        """Called by an instance at request k's last token: the response goes down."""
+        r = int(self.state.action[k])
+        self.state.last_token(k, t)
         j = int(self.game.server_of[r])
         _, end = self.down_pools[j].acquire(t, float(self.game.downlink_s[k, r]))
         self.events.push(end, engine.DOWNLINK_DONE, k)
 
     def _on_arrival(self, k: int, t: float) -> None:
         if not self.allowed_any[k]:
-            self.action[k] = REJECTED
-            self.status[k] = REJECT
+            self.state.reject(k)
             return
-        self.pending.append(k)
+        self.state.arrive(k)
         if self.policy.epoch_s is None:
             self._decide(t)
+
+    def _on_engine(self, t: float, r: Any, version: Any) -> None:
+        self.instances[r].on_event(t, version)
+
+    def _on_uplink_done(self, t: float, k: Any, _: Any) -> None:
+        st = self.state
+        st.end_uplink(k, t)
+        inst = self.instances[int(st.action[k])]
+        if isinstance(_engine(inst), StaticInstance):
+            inst.uplink_done(k, t)
+        else:
+            inst.enqueue(k, t)
+
+    def _on_local_done(self, t: float, k: Any, _: Any) -> None:
+        st = self.state
+        st.finish_local(k, t, st.local_start_s[k] + self.local_prefill_s[k] + self.local_token_s[k])
+
+    def _on_downlink_done(self, t: float, k: Any, _: Any) -> None:
+        self.state.complete(k, t)
+
+    def _on_epoch(self, t: float, index: Any, _: Any) -> None:
+        st = self.state
+        n_before = len(st.pending)
+        self._decide(t)
+        if self._arrivals_left or st.pending:
+            stuck = not self._arrivals_left and len(self.events) == 0 and len(st.pending) == n_before
+            if stuck and not st.queued_at:  # nothing in flight, no arrivals left, everyone kept waiting
+                self.stalled = True
+                return
+            self.events.push((index + 1) * self.policy.epoch_s, engine.EPOCH, index + 1)
 
     def run(self) -> Simulation:
         """Process events up to the horizon (default: until every request is done)."""
         wall0 = time.perf_counter()
         ev = self.events
-        arrival = self.arrival.tolist()
+        arrival = self.state.arrival.tolist()
         n_arr = len(arrival)
         horizon = self.horizon_s
         epoch = self.policy.epoch_s
-        epoch_index = 0
         if epoch is not None and n_arr:
             ev.push(epoch, engine.EPOCH, 1)
+        handlers = self.handlers
         i = 0
+        self._arrivals_left = n_arr > 0
         tick = max(n_arr // 200, 1)
         t = 0.0
-        while True:
+        inf = float("inf")
+        while not self.stalled:
             t_ev = ev.peek_time()
-            t_arr = arrival[i] if i < n_arr else float("inf")
+            t_arr = arrival[i] if i < n_arr else inf
             t = min(t_ev, t_arr)
-            if t > horizon or t == float("inf"):
+            if t > horizon or t == inf:
                 break
             if t_arr < t_ev:
-                self._on_arrival(i, t_arr)
                 i += 1
+                self._arrivals_left = i < n_arr
+                self._on_arrival(i - 1, t_arr)
                 if self.progress is not None and i % tick == 0:
                     self.progress(i, n_arr)
                 continue
             t, kind, a, b = ev.pop()
-            if kind == engine.INSTANCE or kind == engine.BATCH_DONE:
-                self.instances[a].on_event(t, b)
-            elif kind == engine.UPLINK_DONE:
-                self.uplink_done_s[a] = t
-                r = int(self.action[a])
-                inst = self.instances[r]
-                if isinstance(_engine(inst), StaticInstance):
-                    inst.uplink_done(a, t)
-                else:
-                    inst.enqueue(a, t)
-            elif kind == engine.LOCAL_DONE:
-                self.last_token_s[a] = t
-                self.done_s[a] = t
-                self.generated[a] = self.output[a]
-                self.first_token_s[a] = (
-                    self.local_start_s[a] + self.local_prefill_s[a] + self.local_token_s[a]
-                )
-                self.status[a] = COMPLETED
-            elif kind == engine.DOWNLINK_DONE:
-                self.done_s[a] = t
-                self.status[a] = COMPLETED
-            elif kind == engine.EPOCH:
-                epoch_index = a
-                n_before = len(self.pending)
-                self._decide(t)
-                if i < n_arr or self.pending:
-                    stuck = (
-                        i >= n_arr and len(ev) == 0 and len(self.pending) == n_before and not self.queued_at
-                    )
-                    if stuck:  # nothing in flight, no arrivals left and the policy keeps everyone waiting
-                        self.stalled = True
-                        break
-                    ev.push((epoch_index + 1) * epoch, engine.EPOCH, epoch_index + 1)
-        self.t_end = t if t != float("inf") else self._last_time()
-        if self.horizon_s != float("inf"):
+            handlers[kind](t, a, b)
+        self.t_end = t if t != inf else self._last_time()
+        if self.horizon_s != inf:
             self.t_end = self.horizon_s
         self._finish()
         if self.progress is not None:
@@ -394,20 +414,40 @@ class Simulation:
         self.wall_s = time.perf_counter() - wall0
         return self
 
+    def decision_metrics(self) -> dict[str, Any]:
+        """Decisions, players per decision (mean, p95, max), slots, converged and cycled shares."""
+        p = np.asarray(self.players, float)
+        c = np.asarray(self.decision_converged, np.int64)
+        searched = c >= 0
+        n = int(p.shape[0])
+        return {
+            "decisions": n,
+            "players_per_decision_mean": float(p.mean()) if n else None,
+            "players_per_decision_p95": float(np.percentile(p, 95)) if n else None,
+            "players_per_decision_max": int(p.max()) if n else None,
+            "decision_slots": int(sum(self.decision_slots)),
+            "decisions_converged_share": float((c[searched] == 1).mean()) if searched.any() else None,
+            "decisions_cycled_share": float(self.decision_cycled / int(searched.sum()))
+            if searched.any()
+            else None,
+        }
+
     def _last_time(self) -> float:
-        times = np.concatenate([self.done_s[np.isfinite(self.done_s)], self.arrival[-1:]])
+        st = self.state
+        times = np.concatenate([st.done_s[np.isfinite(st.done_s)], st.arrival[-1:]])
         return float(times.max()) if times.size else 0.0
 
     def _finish(self) -> None:
         """Account for the requests still in the system at the horizon (tokens generated so far)."""
+        st = self.state
         t = self.t_end
         for inst in self.engines:
             inst.close(t)
             for k, g in inst.generated_by(t).items():
-                if self.status[k] == UNFINISHED and np.isnan(self.last_token_s[k]):
-                    self.generated[k] = g
-        loc = (self.action == 0) & (self.status == UNFINISHED)
+                if st.status[k] == UNFINISHED and np.isnan(st.last_token_s[k]):
+                    st.generated[k] = g
+        loc = (st.action == 0) & (st.status == UNFINISHED)
         if loc.any():
-            run = t - self.local_start_s[loc] - self.local_prefill_s[loc]
+            run = t - st.local_start_s[loc] - self.local_prefill_s[loc]
             g = np.floor(np.maximum(run, 0.0) / self.local_token_s[loc]).astype(np.int64)
-            self.generated[loc] = np.minimum(g, self.output[loc])
+            st.generated[loc] = np.minimum(g, st.output[loc])

@@ -1,0 +1,80 @@
+"""``goalit``: the GOALIT protocol on each decision's game, warm-started from the players' actions.
+
+New players start from :func:`~goalit.game.dynamics.isolated_start`; decisions with at most
+``small_goalit.MAX_PLAYERS`` players on partitioned servers run the protocol's scalar twin
+:func:`goalit.sim.small_goalit.goalit_small` (same outcome and counters, tested), for speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from goalit.errors import GoalitInputError
+from goalit.game import dynamics
+from goalit.game.goalit import GRANTS, goalit
+from goalit.sim import small_goalit
+from goalit.sim.policies.base import Policy
+from goalit.sim.view import Decision, View
+
+# Default decision interval of GOALIT (s): chosen from the sweep of benchmarks/sim_interval.py on
+# `default` (docs/simulator.md, "Decision interval"): the shortest interval at which decisions have
+# several players at 10 req/s while the added wait stays a small share of the latency.
+DEFAULT_DECISION_INTERVAL_S = 0.25
+
+
+@dataclass
+class GoalitPolicy(Policy):
+    """GOALIT re-solved at each decision; options as :func:`goalit.game.goalit.goalit`."""
+
+    name: str = "goalit"
+    epoch_s: float | None = DEFAULT_DECISION_INTERVAL_S
+    grant: str = "parallel"
+    epsilon: float | None = None
+    max_slots: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.grant not in GRANTS:
+            raise GoalitInputError(
+                f"policy goalit: grant must be one of {', '.join(GRANTS)}, not {self.grant!r}"
+            )
+
+    @classmethod
+    def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
+        return build(name, cls, options)
+
+    def decide(self, view: View) -> Decision:
+        sub = view.subgame(potential=False)
+        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS and not sub.shared
+        init = view.current.copy()
+        new = init < 0
+        if new.any():
+            start = small_goalit.isolated_start_small if small else dynamics.isolated_start
+            init[new] = start(sub)[new]
+        cycled = False
+        if small:
+            profile, slots, updates, messages, converged = small_goalit.goalit_small(
+                sub, view.rng, init, self.grant, self.epsilon, self.max_slots
+            )
+        else:
+            tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
+                        max_slots=self.max_slots, record_potential=False)  # fmt: skip
+            profile, slots, updates, messages, converged = (
+                tr.profile, tr.slots, tr.updates, tr.messages, tr.converged,
+            )  # fmt: skip
+            cycled = bool(tr.cycled)
+        self._count("decisions")
+        self._count("slots", slots)
+        self._count("updates", updates)
+        self._count("messages", messages)
+        self._count("not_converged", int(not converged))
+        return Decision(profile, slots=int(slots), converged=bool(converged), cycled=cycled)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "grant": self.grant,
+            "epsilon": self.epsilon,
+            "max_slots": self.max_slots,
+        }
