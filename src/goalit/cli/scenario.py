@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from goalit.api import load_scenario, resolve_scenario
 from goalit.cli._common import table
-from goalit.game.model import build_game
-from goalit.scenario.embedded import embedded_names, embedded_text
-from goalit.scenario.toml_io import dump_scenario
+
+# The library is imported inside the run functions: ``goalit --help`` builds every parser and must not
+# pay for NumPy and the model (benchmarks/import_time.py).
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from goalit.scenario.embedded import embedded_names, embedded_text
+
     for name in embedded_names():
         first = next(line for line in embedded_text(name).splitlines() if line.startswith("description"))
         print(f"{name:10s} {first.split('=', 1)[1].strip().strip(chr(34))}")
@@ -38,12 +37,20 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from goalit.api import load_scenario
+
     s = load_scenario(args.file)
     print(f"{args.file}: valid ({s.n_users} users, {len(s.servers)} servers, llm {s.llm.name})")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from goalit.api import resolve_scenario
+    from goalit.game.model import build_game
+    from goalit.scenario.toml_io import dump_scenario
+
     s = resolve_scenario(args.scenario)
     if args.toml:
         print(dump_scenario(s), end="")

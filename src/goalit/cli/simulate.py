@@ -15,7 +15,6 @@ from goalit.cli._common import (
 )
 from goalit.cli.algorithms import policy_name
 from goalit.limits import MAX_TOKENS
-from goalit.sim import simulate
 
 tokens = int_at_most(MAX_TOKENS, ge=1)
 
@@ -144,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         if bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
+
+    from goalit.sim import simulate
 
     try:
         result = simulate(args.scenario, policy=args.policy, workload=args.trace, seed=args.seed,
