@@ -47,7 +47,12 @@ def resolve_scenario(name_or_path: str | Path | None) -> Scenario:
     return load_scenario(name_or_path)
 
 
-def solve(scenario: Scenario | Game, algorithm: str = "goalit", seed: int = 0, **options: Any) -> SolveResult:
-    """Solve the static game of ``scenario`` with a registry algorithm; ``seed`` roots the algorithm stream."""
+def solve(
+    scenario: Scenario | Game | str | Path, algorithm: str = "goalit", seed: int = 0, **options: Any
+) -> SolveResult:
+    """Solve the static game of ``scenario`` (a scenario, a game, an embedded name or a file path) with a
+    registry algorithm; ``seed`` roots the algorithm stream. An unknown option is a one-line error."""
+    if isinstance(scenario, (str, Path)):
+        scenario = resolve_scenario(scenario)
     game = scenario if isinstance(scenario, Game) else build_game(scenario)
     return get_solver(algorithm)(game, stream(seed, "algorithm"), **options)
