@@ -74,6 +74,14 @@ REGISTRY: dict[str, Algorithm] = {
 ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
 
 
+def accepts(name: str, option: str) -> bool:
+    """Whether built-in algorithm ``name`` has option ``option`` (False for plug-ins)."""
+    import dataclasses
+
+    entry = REGISTRY.get(name)
+    return entry is not None and option in {f.name for f in dataclasses.fields(entry.options)}
+
+
 def algorithm_names() -> tuple[str, ...]:
     """The built-in algorithms, then the plug-ins' names (solvers and simulator policies, sorted)."""
     return ALGORITHMS + tuple(n for n in plugins.plugins() if n not in REGISTRY)
