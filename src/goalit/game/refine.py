@@ -59,35 +59,8 @@ def social_cost(game: Game, a: np.ndarray) -> float:
 
 
 def social_costs(game: Game, b: np.ndarray) -> np.ndarray:
-    """S of every profile (row) of ``b`` (C, N) at once: ``social_cost`` vectorised over profiles."""
-    c, n_users = b.shape
-    r1, n_srv = game.n_actions, game.n_servers
-    rows = np.arange(c)[:, None]
-    n = np.bincount((rows * r1 + b).ravel(), minlength=c * r1).reshape(c, r1)
-    srv = game.server_of[b]
-    on = srv >= 0
-    m = np.bincount((rows * n_srv + np.maximum(srv, 0))[on], minlength=c * n_srv).reshape(c, n_srv)
-    cols = game.step_table.shape[1] - 1
-    d = game.step_table[np.arange(r1)[None, :], np.minimum(n, cols)]
-    if game.shared:
-        g = game.group_of[1:]
-        onehot = np.zeros((r1 - 1, game.n_groups))
-        onehot[np.arange(r1 - 1), g] = 1.0
-        s_g = d[:, 1:] @ onehot
-        n_g = n[:, 1:] @ onehot
-        pen = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
-        tok_all = np.zeros((c, r1))
-        tok_all[:, 1:] = s_g[:, g] + pen[:, g]
-    else:
-        tok_all = d
-        tok_all[:, 0] = 0.0
-    tok = np.take_along_axis(tok_all, b, axis=1)
-    srv0 = np.maximum(srv, 0)
-    over = on & (np.take_along_axis(m, srv0, axis=1) > game.subchannels[srv0])
-    cost = (
-        game.alpha[None, :] * (tok + np.where(over, game.penalty_s, 0.0)) + game.beta[np.arange(n_users), b]
-    )
-    return cost.sum(axis=1)
+    """S of every profile (row) of ``b`` (C, N) at once."""
+    return dynamics.profile_costs(game, b).sum(axis=1)
 
 
 def exchange_candidates(game: Game, a: np.ndarray, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
