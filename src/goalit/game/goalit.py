@@ -13,6 +13,7 @@ the protocol remembers every profile it visited and stops (``cycled``) when one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,13 +91,31 @@ def goalit(
     epsilon: float | None = None,
     max_slots: int | None = None,
     record_potential: bool = True,
+    observe: Callable[[np.ndarray], None] | None = None,
+    fast: bool | None = None,
 ) -> GoalitTrace:
     """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``).
 
+    This is the one GOALIT engine (static solver, simulator decisions, experiments, refinement).
     ``record_potential=False`` skips the per-slot potential trace (only the start is recorded).
+    ``observe(a)`` is called with the profile after every slot that moved users (E4's per-slot record).
+    ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
+    random draws, no per-slot lists); None: when the game is partitioned, has at most
+    ``goalit_scalar.MAX_PLAYERS`` users and no per-slot record is asked for.
     """
     if grant not in GRANTS:
         raise ValueError(f"grant must be one of {', '.join(GRANTS)}, not {grant!r}")
+    if fast is None:
+        from goalit.game import goalit_scalar
+
+        fast = (
+            not record_potential
+            and observe is None
+            and not game.shared
+            and game.n_users <= goalit_scalar.MAX_PLAYERS
+        )
+    if fast:
+        return _goalit_fast(game, rng, initial, grant, epsilon, max_slots)
     eps = game.epsilon if epsilon is None else epsilon
     cap = game.max_slots if max_slots is None else max_slots
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
@@ -143,6 +162,8 @@ def goalit(
         trace.granted_gain.append(float(gain[chosen].sum()))
         if record_potential:
             trace.potential.append(dynamics.potential(game, a))
+        if observe is not None:
+            observe(a)
         if seen is not None:
             key = a.tobytes()
             if key in seen:
@@ -151,3 +172,16 @@ def goalit(
             seen.add(key)
     trace.profile = a
     return trace
+
+
+def _goalit_fast(game, rng, initial, grant, epsilon, max_slots) -> GoalitTrace:
+    """``goalit`` on the scalar fast path (partitioned games only: no cycle detection needed)."""
+    from goalit.game import goalit_scalar
+
+    if game.shared:
+        raise ValueError("the scalar fast path covers partitioned games only")
+    a0 = goalit_scalar.isolated_start_small(game) if initial is None else np.asarray(initial, np.int64)
+    profile, slots, updates, messages, converged = goalit_scalar.goalit_small(
+        game, rng, a0, grant, epsilon, max_slots
+    )
+    return GoalitTrace(profile, converged, slots, updates, messages)

@@ -1,0 +1,172 @@
+"""The fast path of the GOALIT engine for few players: the same protocol in scalar Python.
+
+:func:`goalit.game.goalit.goalit` is vectorised over users; a simulator decision or a refinement run
+involves few players (usually one to a few dozen), where NumPy's per-call overhead dominates, and
+``goalit`` then runs this path itself (partitioned games of at most ``MAX_PLAYERS`` users without a
+per-slot trace). This module runs the *same* protocol slot by slot with plain floats: the same best-response costs in the same floating-
+point operation order as ``dynamics.best_responses``, the same request threshold, the same grant rules
+(``select_disjoint`` itself for the parallel grant, ``rng.choice`` for the random one) and the same
+counters, so its profile, slots, updates, messages, convergence flag and random draws equal the
+protocol's (checked on random states by tests/game/test_goalit_scalar.py and tests/sim/test_sim_policies.py). It does not record the
+per-slot potential trace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from goalit.game.goalit import select_disjoint
+from goalit.game.model import Game
+
+# Games with at most this many players use the scalar protocol; larger ones the vectorised one.
+MAX_PLAYERS = 32
+
+
+class _Small:
+    """The game's tables as Python lists and the loads of profile ``a`` (kept up to date by ``move``)."""
+
+    def __init__(self, game: Game, a: list[int]) -> None:
+        self.game = game
+        self.a = a
+        self.srv = game.server_of.tolist()
+        self.srv0 = [max(j, 0) for j in self.srv]
+        k_ap = game.subchannels.tolist()
+        self.k_ap = k_ap
+        self.k_x = [k_ap[j] if j >= 0 else None for j in self.srv]  # K of each action's AP (None: local)
+        self.big_h = float(game.penalty_s)
+        self.step = game.step_table.tolist()
+        self.last = len(self.step[0]) - 1
+        self.alpha = game.alpha.tolist()
+        self.beta = game.beta.tolist()
+        self.cand = game.candidates.tolist()
+        self.cbeta = game.candidate_beta.tolist()
+        self.n = [0] * game.n_actions
+        self.m = [0] * game.n_servers
+        for x in a:
+            self.n[x] += 1
+            if self.srv[x] >= 0:
+                self.m[self.srv[x]] += 1
+
+    def best_responses(self) -> tuple[list[int], list[float]]:
+        """``dynamics.best_responses`` for the current profile: (br, normalised gain), same floats."""
+        a, n, m, srv, srv0, k_x, big_h, step, last = (
+            self.a, self.n, self.m, self.srv, self.srv0, self.k_x, self.big_h, self.step, self.last,
+        )  # fmt: skip
+        acts = range(len(n))
+        d_next = [step[x][min(n[x] + 1, last)] for x in acts]
+        d_next[0] = 0.0
+        m_x = [m[srv0[x]] for x in acts]
+        h_next = [0.0 if k_x[x] is None or m_x[x] + 1 <= k_x[x] else big_h for x in acts]
+        h_cur = [0.0 if k_x[x] is None or m_x[x] <= k_x[x] else big_h for x in acts]
+        ap_moves = h_next != h_cur  # then moves within the current AP pay h(m) instead of h(m + 1)
+        br = a[:]
+        gain = [0.0] * len(a)
+        for i, ai in enumerate(a):
+            si = srv[ai]
+            al = self.alpha[i]
+            h_stay = big_h if (si >= 0 and m[si] > self.k_ap[si]) else 0.0
+            stay = al * (step[ai][min(n[ai], last)] + h_stay)
+            stay += self.beta[i][ai]
+            best = stay
+            best_x = -1
+            for x, cb in zip(self.cand[i], self.cbeta[i], strict=True):
+                if x == ai:
+                    c = stay
+                elif ap_moves and si >= 0 and srv[x] == si:
+                    c = al * (d_next[x] + h_cur[x]) + cb
+                else:
+                    c = al * (d_next[x] + h_next[x]) + cb
+                if best_x < 0 or c < best:
+                    best, best_x = c, x
+            if best < stay:
+                g = (stay - best) / al
+                if g > 0:
+                    gain[i] = g
+                    br[i] = best_x
+        return br, gain
+
+    def move(self, i: int, new: int) -> None:
+        old = self.a[i]
+        self.n[old] -= 1
+        self.n[new] += 1
+        if self.srv[old] >= 0:
+            self.m[self.srv[old]] -= 1
+        if self.srv[new] >= 0:
+            self.m[self.srv[new]] += 1
+        self.a[i] = new
+
+
+def best_responses_small(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(br, gain) of profile ``a``, as ``dynamics.best_responses`` computes them (for tests)."""
+    br, gain = _Small(game, [int(x) for x in np.asarray(a).tolist()]).best_responses()
+    return np.asarray(br, np.int64), np.asarray(gain, float)
+
+
+def goalit_small(
+    game: Game,
+    rng: np.random.Generator,
+    initial: np.ndarray,
+    grant: str = "parallel",
+    epsilon: float | None = None,
+    max_slots: int | None = None,
+) -> tuple[np.ndarray, int, int, int, bool]:
+    """(profile, slots, updates, messages, converged) of GOALIT from ``initial``; see the module docstring."""
+    eps = game.epsilon if epsilon is None else epsilon
+    cap = game.max_slots if max_slots is None else max_slots
+    st = _Small(game, [int(x) for x in np.asarray(initial).tolist()])
+    slots = updates = messages = 0
+    converged = False
+    while slots < cap:
+        slots += 1
+        br, gain = st.best_responses()
+        req = [i for i, g in enumerate(gain) if g > eps]
+        if not req:
+            converged = True
+            messages += 1  # END broadcast
+            break
+        if grant == "random":
+            chosen = rng.choice(np.asarray(req, np.int64), size=1).tolist()
+        else:
+            order = sorted(req, key=lambda i: -gain[i])
+            if grant == "max-gain":
+                chosen = order[:1]
+            else:  # the top requester per target instance, then the protocol's disjoint selection
+                seen: set[int] = set()
+                keep = []
+                for i in order:
+                    if br[i] == 0 or br[i] not in seen:
+                        keep.append(i)
+                    seen.add(br[i])
+                chosen = select_disjoint(
+                    game, np.asarray(st.a, np.int64), np.asarray(br, np.int64), np.asarray(keep, np.int64),
+                    np.asarray(st.m, np.int64),
+                ).tolist()  # fmt: skip
+        for i in chosen:
+            st.move(i, br[i])
+        updates += len(chosen)
+        messages += len(req) + len(chosen) + 1  # RTUs + grants + load broadcast
+    return np.asarray(st.a, np.int64), slots, updates, messages, converged
+
+
+def isolated_start_small(game: Game) -> np.ndarray:
+    """``dynamics.isolated_start`` with plain floats (same costs, same first-minimum tie rule).
+
+    All local where allowed; other users at their cheapest action on an otherwise empty system.
+    """
+    step = game.step_table
+    d1 = step[:, min(1, step.shape[1] - 1)].tolist()
+    d1[0] = 0.0  # step_time(0, 1) is column 1 of the local row, which is 0
+    alpha = game.alpha.tolist()
+    out = []
+    for i, row in enumerate(game.beta.tolist()):
+        if row[0] != np.inf:
+            out.append(0)
+            continue
+        al = alpha[i]
+        best, best_x = np.inf, 0
+        for x, b in enumerate(row):
+            c = b if x == 0 else al * d1[x] + b
+            if x == 0 or c < best:
+                best, best_x = c, x
+        out.append(best_x)
+    return np.asarray(out, np.int64)
