@@ -6,7 +6,8 @@ bind), once with partitioned and once with shared servers. A game counts when ca
 is full (m_j >= K_j) at plain GOALIT's equilibrium or at the optimum. Ratios are S / S(optimum), the
 optimum by the MILP (proven: status "optimal"; shared servers: the exact shared MILP).
 
-Run: PYTHONPATH=src python benchmarks/refine_pos.py [--instances 100] [--users 20]
+Run: PYTHONPATH=src python benchmarks/refine_pos.py [--instances 100] [--users 20] [--first 0]
+[--modes partitioned,shared] (the shared MILP takes ~4-8 s a game: split the shared run with --first)
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--instances", type=int, default=100)
     ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--first", type=int, default=0, help="first instance (seed 7000 + first)")
+    ap.add_argument("--modes", default="partitioned,shared")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), numpy {np.__version__}")
     small = default_scenario("small")
@@ -42,10 +45,10 @@ def main() -> None:
     print(f"small: PoA (plain GOALIT) {plain.metrics.social_cost / s:.4f}, "
           f"PoS estimate (goalit-refined) {ref.metrics.social_cost / s:.4f}, "
           f"refined converged {ref.converged}, {ref.runtime_s * 1e3:.1f} ms")  # fmt: skip
-    for sharing in ("partitioned", "shared"):
+    for sharing in args.modes.split(","):
         base = small.with_servers(tuple(replace(sv, sharing=sharing) for sv in small.servers))
         poa, pos, t_ref, t_plain, status, skipped, worse = [], [], [], [], [], 0, 0
-        for k in range(args.instances):
+        for k in range(args.first, args.first + args.instances):
             g = build_game(base.with_users(users_like_default(args.users, 7000 + k)))
             o, p, r = (solve(g, a, seed=k) for a in ("optimum", "goalit", "goalit-refined"))
             if not binds(g, p.profile, o.profile):

@@ -44,7 +44,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("runtime", ("E6",), "Decision run time vs number of users",
                    static.RUNTIME_COLUMNS, lambda plan: static.runtime_points(plan, _available()),
                    static.runtime_row),
-        Experiment("poa", ("E7",), "Price of anarchy against the social optimum",
+        Experiment("poa", ("E7",), "Price of anarchy and of stability against the social optimum",
                    static.POA_COLUMNS,
                    lambda plan: static.poa_points(plan) if "optimum" in _available() else [],
                    static.poa_row),

@@ -175,9 +175,9 @@ def runtime_row(point: Point) -> dict[str, Any]:
     }
 
 
-# --- E7: price of anarchy -----------------------------------------------------------------------------
+# --- E7: price of anarchy and of stability ---------------------------------------------------------------------------
 POA_COLUMNS = ("n_users", "social_cost_ne", "social_cost_opt", "poa", "poa_bound_local", "opt_status",
-               "slots", "max_regret")  # fmt: skip
+               "slots", "max_regret", "social_cost_refined", "pos", "refined_converged")  # fmt: skip
 
 
 def poa_points(plan: Plan) -> list[Point]:
@@ -203,6 +203,7 @@ def poa_row(point: Point) -> dict[str, Any]:
     game = static_game(point)
     ne = solve(game, "goalit", point.seed)
     opt = solve(game, "optimum", point.seed)
+    best = solve(game, "goalit-refined", point.seed)  # the cheapest equilibrium found: PoS estimate
     return {
         "n_users": game.n_users,
         "social_cost_ne": ne.metrics.social_cost,
@@ -212,4 +213,7 @@ def poa_row(point: Point) -> dict[str, Any]:
         "opt_status": opt.extras.get("milp_status", ""),
         "slots": ne.slots,
         "max_regret": ne.metrics.max_regret,
+        "social_cost_refined": best.metrics.social_cost,
+        "pos": best.metrics.social_cost / opt.metrics.social_cost,
+        "refined_converged": bool(best.converged),
     }
