@@ -187,16 +187,24 @@ def _moving_step_shared(
 
 
 def _staying_cost(
-    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, tok_all: np.ndarray | None = None
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray,
+    m: np.ndarray,
+    tok_all: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """C_i(a) for every user, from given loads (``tok_all``: ``token_times(game, n)`` if known)."""
+    """C_i(a) for every user (or users ``rows``, ``a`` then their actions), from given loads
+    (``tok_all``: ``token_times(game, n)`` if known)."""
     srv_i = game.server_of[a]
     if game.shared:
         tok = (token_times(game, n) if tok_all is None else tok_all)[a]
     else:
         tok = game.step_time(a, n[a])
     cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
-    return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    if rows is None:
+        return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    return game.alpha[rows] * cong + game.beta[rows, a]
 
 
 def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -207,29 +215,39 @@ def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> n
     return cost
 
 
-def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None):
+def best_responses(
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray | None = None,
+    m: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+):
     """(br, gain): each user's best response and its normalised gain (C_i(a) - C_i(br)) / alpha_i (s/token).
 
     Same costs as ``response_costs`` but evaluated only on each user's allowed actions
-    (``Game.candidates``). Ties keep the current action (gain 0).
+    (``Game.candidates``). Ties keep the current action (gain 0). ``rows``: evaluate only these users
+    (same floats as their entries of the full evaluation; ``br`` and ``gain`` then have len(rows)).
     """
     if n is None or m is None:
         n, m = loads(game, a)
-    rows = np.arange(game.n_users)
-    cand = game.candidates
+    if rows is None:
+        cand, cbeta, alpha, ar = game.candidates, game.candidate_beta, game.alpha, a
+    else:
+        cand, cbeta, alpha, ar = game.candidates[rows], game.candidate_beta[rows], game.alpha[rows], a[rows]
+    idx = np.arange(ar.shape[0])
     if game.shared:
         tables = _shared_tables(game, n)
-        cost = game.alpha[:, None] * _moving_step_shared(game, a, n, m, cand, tables) + game.candidate_beta
-        stay = _staying_cost(game, a, n, m, tables[0])
+        cost = alpha[:, None] * _moving_step_shared(game, ar, n, m, cand, tables) + cbeta
+        stay = _staying_cost(game, ar, n, m, tables[0], rows)
     else:
-        cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
-        stay = _staying_cost(game, a, n, m)
-    cost = np.where(cand == a[:, None], stay[:, None], cost)
+        cost = alpha[:, None] * _moving_step(game, ar, n, m, cand) + cbeta
+        stay = _staying_cost(game, ar, n, m, rows=rows)
+    cost = np.where(cand == ar[:, None], stay[:, None], cost)
     k = np.argmin(cost, axis=1)
-    best = cost[rows, k]
+    best = cost[idx, k]
     with np.errstate(invalid="ignore"):
-        gain = np.where(best < stay, (stay - best) / game.alpha, 0.0)
-    br = np.where(gain > 0, cand[rows, k], a)
+        gain = np.where(best < stay, (stay - best) / alpha, 0.0)
+    br = np.where(gain > 0, cand[idx, k], ar)
     return br, gain
 
 

@@ -83,6 +83,61 @@ def select_disjoint(
     return np.asarray(chosen, dtype=np.int64)
 
 
+class Dirty:
+    """Which users' best responses a slot's moves can change (incremental best responses).
+
+    A user's costs depend on the loads of its candidate actions and of its current one: n_x (and, on a
+    shared server, every variant's load of x's server) and m_j of x's AP. After users moved from
+    ``old`` to ``new``, the dirty actions are the moved ones (their whole server when shared) and every
+    action of an AP whose penalty h(m) or h(m + 1) changed; the users to re-evaluate are those with a dirty candidate or
+    current action, and the movers. The local action is never dirty (its step time is 0 at any load).
+    """
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        cand = game.candidates
+        k = cand.shape[1]
+        order = np.argsort(cand.ravel(), kind="stable")
+        self.users_by_action = order // k  # users having action x among their candidates, grouped by x
+        self.start = np.concatenate([[0], np.cumsum(np.bincount(cand.ravel(), minlength=game.n_actions))])
+        self.local_free = not game.step_table[0].any()
+        self.server_of = game.server_of
+        self.group = game.group_full if game.shared else None
+        self.full_share = 0.5  # above this share of dirty users, one full evaluation is cheaper
+
+    def rows(
+        self, a: np.ndarray, chosen: np.ndarray, old: np.ndarray, new: np.ndarray, m_before: np.ndarray,
+        m: np.ndarray,
+    ) -> np.ndarray | None:  # fmt: skip
+        """Users to re-evaluate after ``chosen`` moved ``old`` -> ``new`` and the AP counts went from
+        ``m_before`` to ``m`` (None: everyone)."""
+        n_act = self.game.n_actions
+        bad = np.zeros(n_act, dtype=bool)
+        bad[old] = True
+        bad[new] = True
+        if self.local_free:
+            bad[0] = False
+        if self.group is not None and bad.any():
+            bad |= np.isin(self.group, self.group[bad]) & (self.group >= 0)
+        # an AP whose count changed matters only if h(m) or h(m + 1) changed: m crossed K or K - 1
+        k_ap = self.game.subchannels
+        ap = np.flatnonzero(((m_before > k_ap) != (m > k_ap)) | ((m_before >= k_ap) != (m >= k_ap)))
+        if ap.size:
+            bad |= np.isin(self.server_of, ap)
+        acts = np.flatnonzero(bad)
+        n_users = a.shape[0]
+        mask = bad[a]
+        mask[chosen] = True
+        counts = self.start[acts + 1] - self.start[acts]
+        if counts.sum() + mask.sum() > self.full_share * n_users:
+            return None
+        if acts.size:
+            idx = np.repeat(self.start[acts] - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
+            idx += np.arange(counts.sum())
+            mask[self.users_by_action[idx]] = True
+        return np.flatnonzero(mask)
+
+
 def goalit(
     game: Game,
     rng: np.random.Generator,
@@ -93,6 +148,7 @@ def goalit(
     record_potential: bool = True,
     observe: Callable[[np.ndarray], None] | None = None,
     fast: bool | None = None,
+    incremental: bool = True,
 ) -> GoalitTrace:
     """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``).
 
@@ -102,6 +158,8 @@ def goalit(
     ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
     random draws, no per-slot lists); None: when the game is partitioned, has at most
     ``goalit_scalar.MAX_PLAYERS`` users and no per-slot record is asked for.
+    ``incremental``: after a slot, re-evaluate the best responses only of users whose costs can have
+    changed (:class:`Dirty`); the others keep theirs, which are the same floats a full evaluation gives.
     """
     if grant not in GRANTS:
         raise ValueError(f"grant must be one of {', '.join(GRANTS)}, not {grant!r}")
@@ -124,9 +182,15 @@ def goalit(
     if record_potential:
         trace.potential.append(dynamics.potential(game, a))
     seen = {a.tobytes()} if game.shared else None
+    dirty = Dirty(game) if incremental else None
+    br = gain = None
+    rows = None  # users to re-evaluate (None: all)
     while trace.slots < cap:
         trace.slots += 1
-        br, gain = dynamics.best_responses(game, a, n, m)
+        if br is None or rows is None:
+            br, gain = dynamics.best_responses(game, a, n, m)
+        elif rows.size:
+            br[rows], gain[rows] = dynamics.best_responses(game, a, n, m, rows)
         req = np.flatnonzero(gain > eps)
         trace.requests.append(int(req.size))
         if req.size == 0:
@@ -153,9 +217,11 @@ def goalit(
         np.subtract.at(n, old, 1)
         np.add.at(n, new, 1)
         so, sn = game.server_of[old], game.server_of[new]
+        m_before = m.copy()
         np.subtract.at(m, so[so >= 0], 1)
         np.add.at(m, sn[sn >= 0], 1)
         a[chosen] = new
+        rows = None if dirty is None else dirty.rows(a, chosen, old, new, m_before, m)
         trace.updates += int(chosen.size)
         trace.messages += int(req.size) + int(chosen.size) + 1  # RTUs + grants + load broadcast
         trace.granted.append(int(chosen.size))
