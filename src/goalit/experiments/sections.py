@@ -152,7 +152,7 @@ def poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
     worst = max(float(r["poa"]) for r in rs)
     return "\n".join(
         [
-            "## E7: price of anarchy",
+            "## E7: price of anarchy and of stability",
             "",
             "Social cost of GOALIT's equilibrium over the MILP optimum on the same users (price of anarchy, "
             "PoA), and of the cheapest equilibrium `goalit-refined` found (exchange moves and several starts: "

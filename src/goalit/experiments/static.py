@@ -175,7 +175,7 @@ def runtime_row(point: Point) -> dict[str, Any]:
     }
 
 
-# --- E7: price of anarchy and of stability ---------------------------------------------------------------------------
+# --- E7: price of anarchy and of stability ------------------------------------------------------------
 POA_COLUMNS = ("n_users", "social_cost_ne", "social_cost_opt", "poa", "poa_bound_local", "opt_status",
                "slots", "max_regret", "social_cost_refined", "pos", "refined_converged")  # fmt: skip
 
