@@ -79,16 +79,17 @@ def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
     return game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
 
 
-def potential(game: Game, a: np.ndarray) -> float:
+def potential(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None) -> float:
     """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8).
 
     With shared servers the game has no exact potential (a user's per-token time includes the other
     variants' steps); then this returns sum_i C_i(a) / alpha_i, the normalised social cost, which
-    GOALIT records per slot for information only.
+    GOALIT records per slot for information only. ``n``, ``m``: the loads of ``a`` if known.
     """
+    if n is None or m is None:
+        n, m = loads(game, a)
     if game.shared:
-        return float((user_costs(game, a) / game.alpha).sum())
-    n, m = loads(game, a)
+        return float((_staying_cost(game, a, n, m) / game.alpha).sum())
     cols = game.potential_table.shape[1] - 1
     r = np.arange(game.n_actions)
     cong = game.potential_table[r, np.minimum(n, cols)].sum()

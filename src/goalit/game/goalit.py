@@ -180,7 +180,7 @@ def goalit(
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
     if record_potential:
-        trace.potential.append(dynamics.potential(game, a))
+        trace.potential.append(dynamics.potential(game, a, n, m))
     seen = {a.tobytes()} if game.shared else None
     dirty = Dirty(game) if incremental else None
     br = gain = None
@@ -227,7 +227,7 @@ def goalit(
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
         if record_potential:
-            trace.potential.append(dynamics.potential(game, a))
+            trace.potential.append(dynamics.potential(game, a, n, m))
         if observe is not None:
             observe(a)
         if seen is not None:
