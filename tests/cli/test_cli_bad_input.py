@@ -152,6 +152,12 @@ FLAG_CASES: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "negative_seed": (["solve", "small", "--seed", "-1"], ("--seed", "must be >= 0")),
     "unknown_flag": (["solve", "small", "--fast"], ("unrecognized arguments: --fast",)),
     "missing_command": ([], ("required", "COMMAND")),
+    "misspelt_option": (
+        ["solve", "small", "-o", "epsilonn=1e-4"],
+        ("goalit: unknown option(s) epsilonn", "did you mean 'epsilon'"),
+    ),
+    "option_without_value": (["solve", "small", "-o", "epsilon"], ("--option", "KEY=VALUE")),
+    "bad_grant": (["solve", "small", "-o", "grant=fastest"], ("grant", "must be one of parallel")),
 }
 IN_PROCESS_FLAGS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "non_integer_seed": (["solve", "small", "--seed", "abc"], ("--seed", "invalid integer 'abc'")),

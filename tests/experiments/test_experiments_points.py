@@ -12,6 +12,7 @@ from goalit.experiments.point import Point, config_hash
 from goalit.experiments.variants import variant
 from goalit.game.goalit import goalit
 from goalit.rng import stream
+from goalit.solvers.contract import traits_of
 
 
 def test_points_hash_is_stable_and_sensitive():
@@ -34,7 +35,11 @@ def test_points_plans_are_unique_and_cover_every_experiment(mode):
     assert all(set(e.columns) <= set(all_columns()) for e in EXPERIMENTS.values())
     load = [p for p in pts if p.experiment == "load"]
     assert {p.policy for p in load} >= {"goalit", "ot-gah"}
-    assert {p.config.get("epoch_s") for p in load if p.policy == "ot-gah"} == set(plan.epoch_grid_s)
+    grid = traits_of("ot-gah").epoch_grid_s if plan.epoch_grid_s is None else plan.epoch_grid_s
+    assert {p.config.get("epoch_s") for p in load if p.policy == "ot-gah"} == set(grid)
+    if plan.mode == "full":  # the full reproduction tunes OT-GAH over its declared grid
+        assert set(grid) == {0.25, 0.5, 1.0, 2.0, 4.0}
+    assert all("epoch_s" not in p.config for p in load if not traits_of(p.policy).epoch_grid_s)
     if mode == "full":
         assert plan.seeds >= 20
 

@@ -110,7 +110,7 @@ def test_unknown_policy_and_option_are_input_errors():
 def test_scalar_goalit_equals_the_protocol(grant):
     """goalit_small reproduces goalit(): profile, slots, updates, messages, convergence and random draws."""
     from goalit.game.dynamics import best_responses, isolated_start
-    from goalit.sim.small_goalit import best_responses_small, goalit_small, isolated_start_small
+    from goalit.game.goalit_scalar import best_responses_small, goalit_small, isolated_start_small
 
     sc = goalit.default_scenario("default-partitioned")
     rng = np.random.default_rng(11)

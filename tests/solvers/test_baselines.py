@@ -24,7 +24,7 @@ def test_registry_names_and_schema(make_game):
     game = make_game(12, 3)
     assert list(REGISTRY) == [
         "goalit", "ot-gah", "optimum", "local", "nearest-fp16", "nearest-q4", "random", "least-loaded",
-        "greedy",
+        "greedy", "goalit-refined",
     ]  # fmt: skip
     keys = None
     for name in REGISTRY:

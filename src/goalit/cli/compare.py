@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
             rows.append(s)
         print_json({
             "scenario": scenario.name, "seed": args.seed, "n_users": scenario.n_users,
-            "optimum_status": cmp.optimum_status, "poa_goalit": cmp.poa, "results": rows,
+            "optimum_status": cmp.optimum_status, "poa_goalit": cmp.poa, "pos_goalit_refined": cmp.pos,
+            "results": rows,
         })  # fmt: skip
         return 0
     print(
@@ -60,21 +61,27 @@ def run(args: argparse.Namespace) -> int:
     print()
     tag = "" if cmp.optimum_status == "optimal" else f" (optimum not proven: MILP {cmp.optimum_status})"
     print(f"price of anarchy of GOALIT's equilibrium: {cmp.poa:.4f}{tag}")
+    if cmp.pos is not None:
+        print(f"price of stability, best equilibrium found (goalit-refined): {cmp.pos:.4f}{tag}")
     return 0
 
 
 def note(s: dict) -> str:
     """A short per-algorithm status for the table."""
-    algo = s["algorithm"]
-    if algo == "optimum":
+    if "milp_status" in s:
         gap = "unknown" if s["mip_gap"] is None else f"{s['mip_gap']:.2g}"
         return f"MILP {s['milp_status']}, gap {gap}"
-    if algo == "ot-gah":
+    if "nodes_explored" in s:
         return f"{s['nodes_explored']} nodes, {s['batched_users']} batched, {s['waiting_run_local']} local"
-    if algo == "greedy":
+    if "oscillated" in s:
         if s["oscillated"]:
             return f"oscillates (period {s['cycle_length']}) after {s['slots']} rounds"
         return f"{'converged' if s['converged'] else 'round cap'} after {s['slots']} rounds"
-    if algo == "goalit":
+    if "exchanges_accepted" in s:
+        return (
+            f"{'converged' if s['converged'] else 'not converged'}, {s['starts']} starts, "
+            f"{s['exchanges_accepted']} exchanges accepted"
+        )
+    if "cycled" in s:
         return f"{'converged' if s['converged'] else 'slot cap'}, {s['slots']} slots"
     return ""

@@ -8,7 +8,25 @@ from collections import Counter
 from goalit.api import resolve_scenario, solve
 from goalit.cli._common import add_scenario_argument, add_seed_argument, positive_float, print_json, table
 from goalit.cli.algorithms import solver_name
+from goalit.errors import GoalitInputError
 from goalit.game.model import build_game
+from goalit.solvers.registry import accepts
+
+
+def parse_key_values(items: list[str]) -> dict[str, object]:
+    """``["k=v", ...]`` -> {k: JSON value of v, else the string v} (one-line error without ``=``)."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise GoalitInputError(f"--option: expected KEY=VALUE, not {item!r}")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="time limit of the optimum's MILP in seconds (default: 60; other algorithms ignore it)",
     )
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an algorithm option (repeatable; VALUE is JSON, else a string), e.g. -o epsilon=1e-4",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.set_defaults(func=run)
 
@@ -37,7 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     scenario = resolve_scenario(args.scenario)
     game = build_game(scenario)
-    options = {"time_limit_s": args.time_limit} if args.algorithm == "optimum" else {}
+    options = {"time_limit_s": args.time_limit} if accepts(args.algorithm, "time_limit_s") else {}
+    options.update(parse_key_values(args.option))
     result = solve(game, algorithm=args.algorithm, seed=args.seed, **options)
     names = [s.name for s in scenario.servers]
     if args.json:
@@ -59,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     if args.algorithm == "optimum":
         status = "proven optimum" if s["converged"] else f"NOT proven optimal (MILP {s['milp_status']})"
-    elif args.algorithm == "greedy" and s["oscillated"]:
+    elif s.get("oscillated"):
         status = f"oscillates (period {s['cycle_length']})"
     else:
         status = "converged" if s["converged"] else "NOT converged (slot cap reached)"

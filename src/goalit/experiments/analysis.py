@@ -18,6 +18,7 @@ import numpy as np
 
 from goalit.experiments.results import Row, estimate, group, select
 from goalit.experiments.stats import Estimate, relative_change
+from goalit.solvers.contract import traits_of
 
 EPOCH_KEY = "epoch_s"
 SELECT_BY = ("window_throughput_tps", "mean_latency_s")
@@ -25,6 +26,11 @@ SELECT_BY = ("window_throughput_tps", "mean_latency_s")
 
 def config_without_epoch(r: Row) -> str:
     return json.dumps({k: v for k, v in r["config"].items() if k != EPOCH_KEY}, sort_keys=True)
+
+
+def epoch_tuned(policy: str) -> bool:
+    """Whether the experiments tune ``policy`` over epoch lengths (``Traits.epoch_grid_s``: OT-GAH)."""
+    return bool(traits_of(policy).epoch_grid_s)
 
 
 def best_epoch(rows: Sequence[Row]) -> tuple[float | None, dict[float, tuple[Estimate, Estimate]]]:
@@ -39,10 +45,11 @@ def best_epoch(rows: Sequence[Row]) -> tuple[float | None, dict[float, tuple[Est
 
 
 def with_best_epochs(rows: Sequence[Row]) -> tuple[list[Row], dict[str, float | None]]:
-    """Rows where every OT-GAH configuration keeps only its best epoch; the choices by configuration."""
-    out = [r for r in rows if r["policy"] != "ot-gah"]
+    """Rows where every configuration of an epoch-tuned policy (OT-GAH) keeps only its best epoch; the
+    choices by configuration."""
+    out = [r for r in rows if not epoch_tuned(r["policy"])]
     chosen: dict[str, float | None] = {}
-    for cfg, rs in group([r for r in rows if r["policy"] == "ot-gah"], config_without_epoch).items():
+    for cfg, rs in group([r for r in rows if epoch_tuned(r["policy"])], config_without_epoch).items():
         e, _ = best_epoch(rs)
         chosen[cfg] = e
         out += [r for r in rs if r["config"].get(EPOCH_KEY) == e]
@@ -84,7 +91,7 @@ def load_table(rows: Sequence[Row], experiment: str = "load") -> LoadTable:
     series: dict[tuple[str, float], list[Row]] = {}
     chosen, scores = {}, {}
     for (policy, rate), g in group(rs, lambda r: (r["policy"], r["config"]["rate_per_s"])).items():
-        if policy == "ot-gah":
+        if epoch_tuned(policy):
             e, sc = best_epoch(g)
             chosen[rate], scores[rate] = e, sc
             g = [r for r in g if r["config"].get(EPOCH_KEY) == e]

@@ -14,6 +14,7 @@ from typing import Any
 from goalit.experiments import dynamic, placement, static
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
+from goalit.solvers.contract import traits_of
 from goalit.solvers.registry import REGISTRY
 
 
@@ -43,7 +44,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("runtime", ("E6",), "Decision run time vs number of users",
                    static.RUNTIME_COLUMNS, lambda plan: static.runtime_points(plan, _available()),
                    static.runtime_row),
-        Experiment("poa", ("E7",), "Price of anarchy against the social optimum",
+        Experiment("poa", ("E7",), "Price of anarchy and of stability against the social optimum",
                    static.POA_COLUMNS,
                    lambda plan: static.poa_points(plan) if "optimum" in _available() else [],
                    static.poa_row),
@@ -80,12 +81,10 @@ def plan_points(plan: Plan, names: tuple[str, ...] | None = None) -> list[Point]
 
 
 def cost_hint(point: Point) -> float:
-    """Relative cost of a point for scheduling: simulated requests (x3 for OT-GAH's tree search)."""
+    """Relative cost of a point for scheduling: simulated requests x ``Traits.relative_cost`` (OT-GAH: 3)."""
     cfg = point.config
     if "rate_per_s" in cfg:
-        return (
-            float(cfg["rate_per_s"]) * float(cfg["duration_s"]) * (3.0 if point.policy == "ot-gah" else 1.0)
-        )
+        return float(cfg["rate_per_s"]) * float(cfg["duration_s"]) * traits_of(point.policy).relative_cost
     return float(cfg.get("n_users", 0)) / 100.0
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.experiments.variants import variant
+from goalit.solvers.contract import traits_of
 
 WINDOW_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # Theta over the first f*D seconds: how the gap depends on D
 LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # spec C.2 ladder (Llama-3-8B)
@@ -94,12 +95,18 @@ def sim_row(point: Point) -> dict[str, Any]:
 
 # --- point lists ----------------------------------------------------------------------------------------
 def _policy_points(
-    experiment: str, plan: Plan, base: dict[str, Any], policies: tuple[str, ...], epochs_s: tuple[float, ...]
+    experiment: str,
+    plan: Plan,
+    base: dict[str, Any],
+    policies: tuple[str, ...],
+    epochs_s: tuple[float, ...] | None,
 ) -> list[Point]:
-    """One point per (policy, seed); OT-GAH once per epoch length of ``epochs_s``."""
+    """One point per (policy, seed); a policy tuned over epochs (``Traits.epoch_grid_s``, OT-GAH) once per
+    epoch length of ``epochs_s`` (None: its own grid)."""
     out = []
     for policy in policies:
-        epochs = epochs_s if policy == "ot-gah" else (None,)
+        grid = traits_of(policy).epoch_grid_s
+        epochs = (grid if epochs_s is None else epochs_s) if grid else (None,)
         for e in epochs:
             cfg = dict(base) if e is None else {**base, "epoch_s": e}
             out += [Point(experiment, policy, cfg, s) for s in plan.seed_list]

@@ -30,8 +30,10 @@ class Plan:
     rates_per_s: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0)
     horizon_s: float = 300.0  # arrival window D (s); every request is then served to completion
     load_policies: tuple[str, ...] = ("goalit", "ot-gah", "local", "nearest-fp16", "random", "greedy")
-    epoch_grid_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)  # OT-GAH epoch lengths tried (E1-E3)
-    epoch_grid_other_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)  # ... in E8 and E10
+    # Epoch lengths tried for every epoch-tuned policy (Traits.epoch_grid_s non-empty: OT-GAH) in
+    # E1-E3, and in E8 and E10; None: the policy's own Traits.epoch_grid_s (0.25, 0.5, 1, 2, 4 s).
+    epoch_grid_s: tuple[float, ...] | None = None
+    epoch_grid_other_s: tuple[float, ...] | None = None
     # E4 convergence, E5 updates vs N, E6 runtime vs N, E7 PoA
     convergence_users: tuple[int, ...] = (20, 50, 100)
     scaling_users: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)

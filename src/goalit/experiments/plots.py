@@ -16,6 +16,11 @@ from goalit.experiments.results import Row, estimate, group, select
 from goalit.experiments.stats import Estimate, mean_ci
 
 
+def tuned_label(policy: str) -> str:
+    """The legend label of ``policy``, marked "(best epoch)" when the experiments tune its epoch."""
+    return label(policy) + (" (best epoch)" if analysis.epoch_tuned(policy) else "")
+
+
 def make_figures(rows: Sequence[Row], plan: Plan, out_dir: str | Path, jobs: int = 1) -> list[Path]:
     """Draw every figure whose experiment has rows (in ``jobs`` processes); returns the files written."""
     out = Path(out_dir)
@@ -54,8 +59,14 @@ def load_figure(name: str, rows: Sequence[Row], plan: Plan, out: Path) -> list[P
     for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
         for k, policy in enumerate(table.policies):
             xs, est = table.curve(policy, col)
-            lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
-            line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k % len(MARKERS)])
+            line_ci(
+                ax,
+                xs,
+                est,
+                label=tuned_label(policy),
+                color=color(policy, k),
+                marker=MARKERS[k % len(MARKERS)],
+            )
         if col == "window_throughput_tps" and table.has("offered_tps"):
             xs, est = table.curve(table.policies[0], "offered_tps")
             ax.plot(xs, [e.mean for e in est], color="0.3", ls=":", lw=1, label="offered load")
@@ -231,8 +242,7 @@ def servers_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     for k, (policy, prs) in enumerate(sorted(group(rs, lambda r: r["policy"]).items())):
         for ax, (col, ylabel) in zip(axes[0], SIM_PANELS, strict=True):
             xs, est = _curve(prs, "n_servers", col)
-            lab = label(policy) + (" (best epoch)" if policy == "ot-gah" else "")
-            line_ci(ax, xs, est, label=lab, color=color(policy, k), marker=MARKERS[k])
+            line_ci(ax, xs, est, label=tuned_label(policy), color=color(policy, k), marker=MARKERS[k])
             ax.set_xlabel("number of edge servers M")
             ax.set_ylabel(ylabel)
     axes[0][0].legend(loc="best")
@@ -295,7 +305,7 @@ def sensitivity_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]
                 est = [estimate(table[factor][v].get(policy, []), metric) for v in values]
                 pos = np.arange(len(values)) + (k - 0.5) * width
                 ax.bar(pos, [e.mean for e in est], width, yerr=_err(est), capsize=2, color=color(policy),
-                       label=label(policy) + (" (best epoch)" if policy == "ot-gah" else ""))  # fmt: skip
+                       label=tuned_label(policy))  # fmt: skip
             ax.set_xticks(
                 np.arange(len(values)), [analysis.factor_label(factor, v) for v in values], fontsize=7
             )

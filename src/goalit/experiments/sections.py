@@ -144,6 +144,7 @@ def poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
                 str(n),
                 est(estimate(g, "poa"), 4),
                 num(max(float(r["poa"]) for r in g), 4),
+                *_pos_cells(g),
                 num(estimate(g, "poa_bound_local").mean),
                 ", ".join(sorted({str(r["opt_status"]) for r in g})),
             ]
@@ -151,13 +152,24 @@ def poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
     worst = max(float(r["poa"]) for r in rs)
     return "\n".join(
         [
-            "## E7: price of anarchy",
+            "## E7: price of anarchy and of stability",
             "",
-            "Social cost of GOALIT's equilibrium over the MILP optimum on the same users.",
+            "Social cost of GOALIT's equilibrium over the MILP optimum on the same users (price of anarchy, "
+            "PoA), and of the cheapest equilibrium `goalit-refined` found (exchange moves and several starts: "
+            "an upper estimate of the price of stability, PoS).",
             "",
             md_table(
-                ["N", "PoA (mean)", "PoA (worst seed)", "bound ΣC_i(0)/ΣC_i^min", "optimum status"], body
-            ),
+                [
+                    "N",
+                    "PoA (mean)",
+                    "PoA (worst seed)",
+                    "PoS (mean)",
+                    "PoS (worst seed)",
+                    "bound ΣC_i(0)/ΣC_i^min",
+                    "optimum status",
+                ],
+                body,
+            ),  # fmt: skip
             "",
             f"Worst PoA observed: {worst:.4f} (1 = the equilibrium is socially optimal; spec B.9 bounds: the "
             "local-"
@@ -166,6 +178,13 @@ def poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             figure_links(figures_dir, "e7_poa"),
         ]
     )
+
+
+def _pos_cells(g: Sequence[Row]) -> list[str]:
+    """PoS mean and worst seed (dashes for rows stored before the refinement existed)."""
+    if not all(isinstance(r.get("pos"), (int, float)) for r in g):
+        return ["–", "–"]
+    return [est(estimate(g, "pos"), 4), num(max(float(r["pos"]) for r in g), 4)]
 
 
 def _sim_pair_table(rs: Sequence[Row], key, key_header: str, fmt_key) -> str:

@@ -44,34 +44,26 @@ def convergence_points(plan: Plan) -> list[Point]:
 
 
 def slot_by_slot(game: Game, rng: np.random.Generator, grant: str) -> dict[str, Any]:
-    """Run GOALIT one decision slot at a time from the isolated start, recording every slot.
+    """Run GOALIT from the isolated start, recording every slot (one run of the engine, observed).
 
-    Each call runs exactly one slot of ``goalit`` on the shared generator, so the sequence of profiles
-    is the one a single uninterrupted run produces. Lists have one entry per profile a(0), a(1), ...
-    (``moved_trace[t]``: users that switched into a(t); ``requests_trace[t]``: RTUs sent in slot t+1).
+    Lists have one entry per profile a(0), a(1), ... (``moved_trace[t]``: users that switched into
+    a(t); ``requests_trace[t]``: RTUs sent in slot t+1).
     """
-    a = dynamics.isolated_start(game)
-    pot = [dynamics.potential(game, a)]
-    cost = [float(dynamics.user_costs(game, a).sum())]
-    moved, requests = [0], []
-    slots = updates = messages = 0
-    converged = False
-    while slots < game.max_slots:
-        tr = goalit(game, rng, initial=a, grant=grant, max_slots=1)
-        slots += 1
-        messages += tr.messages
-        requests.append(tr.requests[0])
-        if tr.converged:
-            converged = True
-            break
-        a = tr.profile
-        updates += tr.updates
-        moved.append(tr.granted[0])
-        pot.append(tr.potential[-1])
-        cost.append(float(dynamics.user_costs(game, a).sum()))
+    a0 = dynamics.isolated_start(game)
+    cost = [float(dynamics.user_costs(game, a0).sum())]
+    tr = goalit(
+        game,
+        rng,
+        initial=a0,
+        grant=grant,
+        observe=lambda a: cost.append(float(dynamics.user_costs(game, a).sum())),
+    )
+    settled = 1 if tr.converged else 0  # the converging slot moved nobody and repeats the last profile
     return {
-        "profile": a, "slots": slots, "updates": updates, "messages": messages, "converged": converged,
-        "potential_trace": pot, "social_cost_trace": cost, "moved_trace": moved, "requests_trace": requests,
+        "profile": tr.profile, "slots": tr.slots, "updates": tr.updates, "messages": tr.messages,
+        "converged": tr.converged, "cycled": tr.cycled,
+        "potential_trace": tr.potential[: len(tr.potential) - settled], "social_cost_trace": cost,
+        "moved_trace": [0, *tr.granted[: len(tr.granted) - settled]], "requests_trace": tr.requests,
     }  # fmt: skip
 
 
@@ -183,9 +175,9 @@ def runtime_row(point: Point) -> dict[str, Any]:
     }
 
 
-# --- E7: price of anarchy -----------------------------------------------------------------------------
+# --- E7: price of anarchy and of stability ------------------------------------------------------------
 POA_COLUMNS = ("n_users", "social_cost_ne", "social_cost_opt", "poa", "poa_bound_local", "opt_status",
-               "slots", "max_regret")  # fmt: skip
+               "slots", "max_regret", "social_cost_refined", "pos", "refined_converged")  # fmt: skip
 
 
 def poa_points(plan: Plan) -> list[Point]:
@@ -211,6 +203,7 @@ def poa_row(point: Point) -> dict[str, Any]:
     game = static_game(point)
     ne = solve(game, "goalit", point.seed)
     opt = solve(game, "optimum", point.seed)
+    best = solve(game, "goalit-refined", point.seed)  # the cheapest equilibrium found: PoS estimate
     return {
         "n_users": game.n_users,
         "social_cost_ne": ne.metrics.social_cost,
@@ -220,4 +213,7 @@ def poa_row(point: Point) -> dict[str, Any]:
         "opt_status": opt.extras.get("milp_status", ""),
         "slots": ne.slots,
         "max_regret": ne.metrics.max_regret,
+        "social_cost_refined": best.metrics.social_cost,
+        "pos": best.metrics.social_cost / opt.metrics.social_cost,
+        "refined_converged": bool(best.converged),
     }

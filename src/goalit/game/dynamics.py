@@ -50,16 +50,46 @@ def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
     return game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
 
 
-def potential(game: Game, a: np.ndarray) -> float:
+def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
+    """(B, N) matrix of C_i(a) for a batch of profiles (B, N)."""
+    b, n = profiles.shape
+    n_act = game.n_actions
+    flat = profiles + (np.arange(b) * n_act)[:, None]
+    loads = np.bincount(flat.ravel(), minlength=b * n_act).reshape(b, n_act)
+    srv = game.server_of[profiles]
+    flat_s = np.where(srv >= 0, srv + (np.arange(b) * game.n_servers)[:, None], -1)
+    m = np.bincount(flat_s[flat_s >= 0], minlength=b * game.n_servers).reshape(b, game.n_servers)
+    n_own = np.take_along_axis(loads, profiles, axis=1)
+    m_own = np.take_along_axis(m, np.maximum(srv, 0), axis=1)
+    if game.shared:  # T_G(n) per group, from every action's step time at its load
+        d = game.step_time(np.arange(n_act)[None, :], loads)
+        d[:, 0] = 0.0
+        member = np.zeros((n_act, game.n_groups))
+        member[np.arange(1, n_act), game.group_of[1:]] = 1.0
+        n_g = loads @ member
+        t_g = d @ member + np.where(n_g > game.group_capacity[None, :], game.penalty_s, 0.0)
+        tok = np.where(
+            profiles > 0, np.take_along_axis(t_g, np.maximum(game.group_of[profiles], 0), axis=1), 0.0
+        )
+        return (
+            game.alpha[None, :] * (tok + game.ap_penalty(srv, m_own))
+            + game.beta[np.arange(n)[None, :], profiles]
+        )
+    cong = game.step_time(profiles, n_own) + game.ap_penalty(srv, m_own)
+    return game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
+
+
+def potential(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None) -> float:
     """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8).
 
     With shared servers the game has no exact potential (a user's per-token time includes the other
     variants' steps); then this returns sum_i C_i(a) / alpha_i, the normalised social cost, which
-    GOALIT records per slot for information only.
+    GOALIT records per slot for information only. ``n``, ``m``: the loads of ``a`` if known.
     """
+    if n is None or m is None:
+        n, m = loads(game, a)
     if game.shared:
-        return float((user_costs(game, a) / game.alpha).sum())
-    n, m = loads(game, a)
+        return float((_staying_cost(game, a, n, m) / game.alpha).sum())
     cols = game.potential_table.shape[1] - 1
     r = np.arange(game.n_actions)
     cong = game.potential_table[r, np.minimum(n, cols)].sum()
@@ -158,16 +188,24 @@ def _moving_step_shared(
 
 
 def _staying_cost(
-    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, tok_all: np.ndarray | None = None
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray,
+    m: np.ndarray,
+    tok_all: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """C_i(a) for every user, from given loads (``tok_all``: ``token_times(game, n)`` if known)."""
+    """C_i(a) for every user (or users ``rows``, ``a`` then their actions), from given loads
+    (``tok_all``: ``token_times(game, n)`` if known)."""
     srv_i = game.server_of[a]
     if game.shared:
         tok = (token_times(game, n) if tok_all is None else tok_all)[a]
     else:
         tok = game.step_time(a, n[a])
     cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
-    return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    if rows is None:
+        return game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    return game.alpha[rows] * cong + game.beta[rows, a]
 
 
 def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -178,29 +216,39 @@ def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> n
     return cost
 
 
-def best_responses(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None):
+def best_responses(
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray | None = None,
+    m: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+):
     """(br, gain): each user's best response and its normalised gain (C_i(a) - C_i(br)) / alpha_i (s/token).
 
     Same costs as ``response_costs`` but evaluated only on each user's allowed actions
-    (``Game.candidates``). Ties keep the current action (gain 0).
+    (``Game.candidates``). Ties keep the current action (gain 0). ``rows``: evaluate only these users
+    (same floats as their entries of the full evaluation; ``br`` and ``gain`` then have len(rows)).
     """
     if n is None or m is None:
         n, m = loads(game, a)
-    rows = np.arange(game.n_users)
-    cand = game.candidates
+    if rows is None:
+        cand, cbeta, alpha, ar = game.candidates, game.candidate_beta, game.alpha, a
+    else:
+        cand, cbeta, alpha, ar = game.candidates[rows], game.candidate_beta[rows], game.alpha[rows], a[rows]
+    idx = np.arange(ar.shape[0])
     if game.shared:
         tables = _shared_tables(game, n)
-        cost = game.alpha[:, None] * _moving_step_shared(game, a, n, m, cand, tables) + game.candidate_beta
-        stay = _staying_cost(game, a, n, m, tables[0])
+        cost = alpha[:, None] * _moving_step_shared(game, ar, n, m, cand, tables) + cbeta
+        stay = _staying_cost(game, ar, n, m, tables[0], rows)
     else:
-        cost = game.alpha[:, None] * _moving_step(game, a, n, m, cand) + game.candidate_beta
-        stay = _staying_cost(game, a, n, m)
-    cost = np.where(cand == a[:, None], stay[:, None], cost)
+        cost = alpha[:, None] * _moving_step(game, ar, n, m, cand) + cbeta
+        stay = _staying_cost(game, ar, n, m, rows=rows)
+    cost = np.where(cand == ar[:, None], stay[:, None], cost)
     k = np.argmin(cost, axis=1)
-    best = cost[rows, k]
+    best = cost[idx, k]
     with np.errstate(invalid="ignore"):
-        gain = np.where(best < stay, (stay - best) / game.alpha, 0.0)
-    br = np.where(gain > 0, cand[rows, k], a)
+        gain = np.where(best < stay, (stay - best) / alpha, 0.0)
+    br = np.where(gain > 0, cand[idx, k], ar)
     return br, gain
 
 

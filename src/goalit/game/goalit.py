@@ -13,6 +13,7 @@ the protocol remembers every profile it visited and stops (``cycled``) when one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,61 @@ def select_disjoint(
     return np.asarray(chosen, dtype=np.int64)
 
 
+class Dirty:
+    """Which users' best responses a slot's moves can change (incremental best responses).
+
+    A user's costs depend on the loads of its candidate actions and of its current one: n_x (and, on a
+    shared server, every variant's load of x's server) and m_j of x's AP. After users moved from
+    ``old`` to ``new``, the dirty actions are the moved ones (their whole server when shared) and every
+    action of an AP whose penalty h(m) or h(m + 1) changed; the users to re-evaluate are those with a dirty candidate or
+    current action, and the movers. The local action is never dirty (its step time is 0 at any load).
+    """
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        cand = game.candidates
+        k = cand.shape[1]
+        order = np.argsort(cand.ravel(), kind="stable")
+        self.users_by_action = order // k  # users having action x among their candidates, grouped by x
+        self.start = np.concatenate([[0], np.cumsum(np.bincount(cand.ravel(), minlength=game.n_actions))])
+        self.local_free = not game.step_table[0].any()
+        self.server_of = game.server_of
+        self.group = game.group_full if game.shared else None
+        self.full_share = 0.5  # above this share of dirty users, one full evaluation is cheaper
+
+    def rows(
+        self, a: np.ndarray, chosen: np.ndarray, old: np.ndarray, new: np.ndarray, m_before: np.ndarray,
+        m: np.ndarray,
+    ) -> np.ndarray | None:  # fmt: skip
+        """Users to re-evaluate after ``chosen`` moved ``old`` -> ``new`` and the AP counts went from
+        ``m_before`` to ``m`` (None: everyone)."""
+        n_act = self.game.n_actions
+        bad = np.zeros(n_act, dtype=bool)
+        bad[old] = True
+        bad[new] = True
+        if self.local_free:
+            bad[0] = False
+        if self.group is not None and bad.any():
+            bad |= np.isin(self.group, self.group[bad]) & (self.group >= 0)
+        # an AP whose count changed matters only if h(m) or h(m + 1) changed: m crossed K or K - 1
+        k_ap = self.game.subchannels
+        ap = np.flatnonzero(((m_before > k_ap) != (m > k_ap)) | ((m_before >= k_ap) != (m >= k_ap)))
+        if ap.size:
+            bad |= np.isin(self.server_of, ap)
+        acts = np.flatnonzero(bad)
+        n_users = a.shape[0]
+        mask = bad[a]
+        mask[chosen] = True
+        counts = self.start[acts + 1] - self.start[acts]
+        if counts.sum() + mask.sum() > self.full_share * n_users:
+            return None
+        if acts.size:
+            idx = np.repeat(self.start[acts] - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
+            idx += np.arange(counts.sum())
+            mask[self.users_by_action[idx]] = True
+        return np.flatnonzero(mask)
+
+
 def goalit(
     game: Game,
     rng: np.random.Generator,
@@ -90,24 +146,51 @@ def goalit(
     epsilon: float | None = None,
     max_slots: int | None = None,
     record_potential: bool = True,
+    observe: Callable[[np.ndarray], None] | None = None,
+    fast: bool | None = None,
+    incremental: bool = True,
 ) -> GoalitTrace:
     """Run the GOALIT protocol from ``initial`` (default: ``dynamics.isolated_start``).
 
+    This is the one GOALIT engine (static solver, simulator decisions, experiments, refinement).
     ``record_potential=False`` skips the per-slot potential trace (only the start is recorded).
+    ``observe(a)`` is called with the profile after every slot that moved users (E4's per-slot record).
+    ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
+    random draws, no per-slot lists); None: when the game is partitioned, has at most
+    ``goalit_scalar.MAX_PLAYERS`` users and no per-slot record is asked for.
+    ``incremental``: after a slot, re-evaluate the best responses only of users whose costs can have
+    changed (:class:`Dirty`); the others keep theirs, which are the same floats a full evaluation gives.
     """
     if grant not in GRANTS:
         raise ValueError(f"grant must be one of {', '.join(GRANTS)}, not {grant!r}")
+    if fast is None:
+        from goalit.game import goalit_scalar
+
+        fast = (
+            not record_potential
+            and observe is None
+            and not game.shared
+            and game.n_users <= goalit_scalar.MAX_PLAYERS
+        )
+    if fast:
+        return _goalit_fast(game, rng, initial, grant, epsilon, max_slots)
     eps = game.epsilon if epsilon is None else epsilon
     cap = game.max_slots if max_slots is None else max_slots
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
     if record_potential:
-        trace.potential.append(dynamics.potential(game, a))
+        trace.potential.append(dynamics.potential(game, a, n, m))
     seen = {a.tobytes()} if game.shared else None
+    dirty = Dirty(game) if incremental else None
+    br = gain = None
+    rows = None  # users to re-evaluate (None: all)
     while trace.slots < cap:
         trace.slots += 1
-        br, gain = dynamics.best_responses(game, a, n, m)
+        if br is None or rows is None:
+            br, gain = dynamics.best_responses(game, a, n, m)
+        elif rows.size:
+            br[rows], gain[rows] = dynamics.best_responses(game, a, n, m, rows)
         req = np.flatnonzero(gain > eps)
         trace.requests.append(int(req.size))
         if req.size == 0:
@@ -134,15 +217,19 @@ def goalit(
         np.subtract.at(n, old, 1)
         np.add.at(n, new, 1)
         so, sn = game.server_of[old], game.server_of[new]
+        m_before = m.copy()
         np.subtract.at(m, so[so >= 0], 1)
         np.add.at(m, sn[sn >= 0], 1)
         a[chosen] = new
+        rows = None if dirty is None else dirty.rows(a, chosen, old, new, m_before, m)
         trace.updates += int(chosen.size)
         trace.messages += int(req.size) + int(chosen.size) + 1  # RTUs + grants + load broadcast
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
         if record_potential:
-            trace.potential.append(dynamics.potential(game, a))
+            trace.potential.append(dynamics.potential(game, a, n, m))
+        if observe is not None:
+            observe(a)
         if seen is not None:
             key = a.tobytes()
             if key in seen:
@@ -151,3 +238,16 @@ def goalit(
             seen.add(key)
     trace.profile = a
     return trace
+
+
+def _goalit_fast(game, rng, initial, grant, epsilon, max_slots) -> GoalitTrace:
+    """``goalit`` on the scalar fast path (partitioned games only: no cycle detection needed)."""
+    from goalit.game import goalit_scalar
+
+    if game.shared:
+        raise ValueError("the scalar fast path covers partitioned games only")
+    a0 = goalit_scalar.isolated_start_small(game) if initial is None else np.asarray(initial, np.int64)
+    profile, slots, updates, messages, converged = goalit_scalar.goalit_small(
+        game, rng, a0, grant, epsilon, max_slots
+    )
+    return GoalitTrace(profile, converged, slots, updates, messages)

@@ -9,12 +9,14 @@ takes its cheapest instance on an otherwise empty system (``dynamics.isolated_st
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.model import LOCAL, Game
+from goalit.solvers.contract import Options
 from goalit.solvers.result import SolveResult
 
 
@@ -107,48 +109,78 @@ def _result(game: Game, name: str, profile: np.ndarray, t0: float, **kw: Any) ->
     return SolveResult.of(game, name, profile, runtime_s=time.perf_counter() - t0, **kw)
 
 
-def solve_local(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+@dataclass(frozen=True)
+class NoOptions(Options):
+    """An algorithm without options."""
+
+
+@dataclass(frozen=True)
+class Fp16Options(Options):
+    """``level``: the quantization level (prefix) to place users on."""
+
+    level: str = "fp16"
+
+
+@dataclass(frozen=True)
+class Q4Options(Options):
+    """``level``: the quantization level (prefix) to place users on."""
+
+    level: str = "q4"
+
+
+@dataclass(frozen=True)
+class GreedyOptions(Options):
+    """``epsilon`` (default the game's), ``max_rounds`` (1000), ``initial`` profile."""
+
+    epsilon: float | None = None
+    max_rounds: int = 1000
+    initial: Any = None
+
+
+def solve_local(game: Game, rng: np.random.Generator, opts: NoOptions = NoOptions()) -> SolveResult:
     """Everyone runs locally (users without an allowed local model: cheapest instance alone)."""
     t0 = time.perf_counter()
     a = _fallback(game)
     return _result(game, "local", a, t0, extras={"forced_offload": int((a != LOCAL).sum())})
 
 
-def solve_nearest_fp16(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+def solve_nearest_fp16(
+    game: Game, rng: np.random.Generator, opts: Fp16Options = Fp16Options()
+) -> SolveResult:
     """Everyone on the nearest server with an allowed FP16 instance. Option ``level`` (default ``fp16``)."""
     t0 = time.perf_counter()
-    a, placed = nearest_at_level(game, options.get("level", "fp16"))
+    a, placed = nearest_at_level(game, opts.level)
     return _result(game, "nearest-fp16", a, t0, extras={"placed": placed})
 
 
-def solve_nearest_q4(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+def solve_nearest_q4(game: Game, rng: np.random.Generator, opts: Q4Options = Q4Options()) -> SolveResult:
     """Everyone on the nearest server with an allowed 4-bit instance. Option ``level`` (default: ``q4*``)."""
     t0 = time.perf_counter()
-    a, placed = nearest_at_level(game, options.get("level", "q4"))
+    a, placed = nearest_at_level(game, opts.level)
     return _result(game, "nearest-q4", a, t0, extras={"placed": placed})
 
 
-def solve_random(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+def solve_random(game: Game, rng: np.random.Generator, opts: NoOptions = NoOptions()) -> SolveResult:
     """Uniformly random allowed (server, level) per user, drawn from the ``algorithm`` stream."""
     t0 = time.perf_counter()
     return _result(game, "random", random_profile(game, rng), t0)
 
 
-def solve_least_loaded(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+def solve_least_loaded(game: Game, rng: np.random.Generator, opts: Q4Options = Q4Options()) -> SolveResult:
     """Least-loaded server at a fixed level. Option ``level`` (default any ``q4*``)."""
     t0 = time.perf_counter()
-    level = options.get("level", "q4")
+    level = opts.level
     return _result(game, "least-loaded", least_loaded(game, level), t0, extras={"level": level})
 
 
-def solve_greedy(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+def solve_greedy(game: Game, rng: np.random.Generator, opts: GreedyOptions = GreedyOptions()) -> SolveResult:
     """Myopic simultaneous greedy. Options: ``epsilon``, ``max_rounds`` (1000), ``initial``.
 
     ``slots`` = rounds, ``updates`` = moves, ``messages`` = one load broadcast per round (plus the
     final one) + one announcement per move.
     """
     t0 = time.perf_counter()
-    g = greedy(game, options.get("epsilon"), int(options.get("max_rounds", 1000)), options.get("initial"))
+    g = greedy(game, opts.epsilon, int(opts.max_rounds), opts.initial)
     return _result(
         game,
         "greedy",

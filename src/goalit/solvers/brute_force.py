@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from goalit.game.dynamics import profile_costs
 from goalit.game.model import Game
 from goalit.solvers.result import SolveResult
 
@@ -32,35 +33,6 @@ class Enumeration:
 def n_profiles(game: Game) -> int:
     """prod_i |A_i|, the number of profiles."""
     return int(np.prod(game.allowed.sum(axis=1).astype(object)))
-
-
-def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
-    """(B, N) matrix of C_i(a) for a batch of profiles (B, N)."""
-    b, n = profiles.shape
-    n_act = game.n_actions
-    flat = profiles + (np.arange(b) * n_act)[:, None]
-    loads = np.bincount(flat.ravel(), minlength=b * n_act).reshape(b, n_act)
-    srv = game.server_of[profiles]
-    flat_s = np.where(srv >= 0, srv + (np.arange(b) * game.n_servers)[:, None], -1)
-    m = np.bincount(flat_s[flat_s >= 0], minlength=b * game.n_servers).reshape(b, game.n_servers)
-    n_own = np.take_along_axis(loads, profiles, axis=1)
-    m_own = np.take_along_axis(m, np.maximum(srv, 0), axis=1)
-    if game.shared:  # T_G(n) per group, from every action's step time at its load
-        d = game.step_time(np.arange(n_act)[None, :], loads)
-        d[:, 0] = 0.0
-        member = np.zeros((n_act, game.n_groups))
-        member[np.arange(1, n_act), game.group_of[1:]] = 1.0
-        n_g = loads @ member
-        t_g = d @ member + np.where(n_g > game.group_capacity[None, :], game.penalty_s, 0.0)
-        tok = np.where(
-            profiles > 0, np.take_along_axis(t_g, np.maximum(game.group_of[profiles], 0), axis=1), 0.0
-        )
-        return (
-            game.alpha[None, :] * (tok + game.ap_penalty(srv, m_own))
-            + game.beta[np.arange(n)[None, :], profiles]
-        )
-    cong = game.step_time(profiles, n_own) + game.ap_penalty(srv, m_own)
-    return game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
 
 
 def enumerate_profiles(

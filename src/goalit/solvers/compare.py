@@ -14,12 +14,15 @@ from goalit.solvers.result import SolveResult
 
 @dataclass
 class Comparison:
-    """One result per algorithm (registry order) and the price of anarchy of GOALIT's equilibrium."""
+    """One result per algorithm (registry order), the price of anarchy of GOALIT's equilibrium and the
+    price of stability estimated by ``goalit-refined`` (the cheapest equilibrium it found; None when not
+    run)."""
 
     results: list[SolveResult]
     optimum_cost: float
     optimum_status: str
     poa: float  # S(GOALIT) / S(optimum)
+    pos: float | None = None  # S(goalit-refined) / S(optimum): an upper estimate of the price of stability
 
     def ratio(self, algorithm: str) -> float:
         """S(algorithm) / S(optimum) (>= 1 when the optimum is proven)."""
@@ -46,4 +49,6 @@ def compare(
     opt = by["optimum"]
     opt_cost = opt.metrics.social_cost
     poa = by["goalit"].metrics.social_cost / opt_cost if opt_cost > 0 else math.nan
-    return Comparison(results, opt_cost, str(opt.extras.get("milp_status")), poa)
+    ref = by.get("goalit-refined")
+    pos = None if ref is None or opt_cost <= 0 else ref.metrics.social_cost / opt_cost
+    return Comparison(results, opt_cost, str(opt.extras.get("milp_status")), poa, pos)

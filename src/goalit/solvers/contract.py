@@ -35,7 +35,8 @@ class Traits:
     arrival (or decision interval). ``static_batching``: the batches it plans are served with static
     (padded) batching. ``epoch_grid_s``: epoch lengths the experiments tune it over, keeping the best
     (empty: not tuned). ``needs_players``: its decisions only differ from a best response when several
-    requests decide together (so per-arrival use is pointless).
+    requests decide together (so per-arrival use is pointless). ``relative_cost``: simulation cost per
+    request relative to GOALIT's, a scheduling hint for sweeps (OT-GAH's tree search: ~3x [R]).
     """
 
     epoch_based: bool = False
@@ -43,6 +44,7 @@ class Traits:
     default_epoch_s: float | None = None
     epoch_grid_s: tuple[float, ...] = ()
     needs_players: bool = False
+    relative_cost: float = 1.0
 
 
 BUILTIN_TRAITS: dict[str, Traits] = {
@@ -51,6 +53,7 @@ BUILTIN_TRAITS: dict[str, Traits] = {
         static_batching=True,
         default_epoch_s=DEFAULT_EPOCH_S,
         epoch_grid_s=OTGAH_EPOCH_GRID_S,
+        relative_cost=3.0,
     ),
     # "everyone best-responds at once" needs several players: with one newcomer per decision its
     # best response is exactly GOALIT's, so myopic greedy decides at epoch boundaries.

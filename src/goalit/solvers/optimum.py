@@ -37,6 +37,7 @@ from scipy.sparse import coo_matrix
 from goalit.game import dynamics
 from goalit.game.goalit import goalit
 from goalit.game.model import Game
+from goalit.solvers.contract import Options
 from goalit.solvers.result import SolveResult
 
 FORMULATIONS = ("extended", "aggregated")
@@ -291,7 +292,19 @@ def solve_milp(
     )
 
 
-def solve_optimum(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+@dataclass(frozen=True)
+class OptimumOptions(Options):
+    """``time_limit_s`` (60), ``mip_rel_gap`` (1e-7), ``reduce`` (True), ``formulation`` ("extended")."""
+
+    time_limit_s: float | None = 60.0
+    mip_rel_gap: float = 1e-7
+    reduce: bool = True
+    formulation: str = "extended"
+
+
+def solve_optimum(
+    game: Game, rng: np.random.Generator, opts: OptimumOptions = OptimumOptions()
+) -> SolveResult:
     """The social optimum by MILP. Options: ``time_limit_s`` (default 60), ``mip_rel_gap`` (1e-7),
     ``reduce`` (True), ``formulation`` ("extended").
 
@@ -300,10 +313,10 @@ def solve_optimum(game: Game, rng: np.random.Generator, **options: Any) -> Solve
     """
     out = solve_milp(
         game,
-        time_limit_s=options.get("time_limit_s", 60.0),
-        mip_rel_gap=options.get("mip_rel_gap", 1e-7),
-        reduce=options.get("reduce", True),
-        formulation=options.get("formulation", "extended"),
+        time_limit_s=opts.time_limit_s,
+        mip_rel_gap=opts.mip_rel_gap,
+        reduce=opts.reduce,
+        formulation=opts.formulation,
     )
     return SolveResult.of(
         game,

@@ -30,6 +30,7 @@ import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.model import LOCAL, Game
+from goalit.solvers.contract import Options
 from goalit.solvers.result import SolveResult
 
 WAIT = -1
@@ -447,7 +448,15 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
             avail[game.server_of == j] = False
 
 
-def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+@dataclass(frozen=True)
+class OtGahOptions(Options):
+    """``one_level_per_server`` (bool), ``max_nodes`` (tree-search node cap, default none)."""
+
+    one_level_per_server: bool = False
+    max_nodes: int | None = None
+
+
+def solve_otgah(game: Game, rng: np.random.Generator, opts: OtGahOptions = OtGahOptions()) -> SolveResult:
     """Static OT-GAH: one epoch over all users with every instance free; requests not batched run locally.
 
     Batches are capped at Model A's KV capacity (``model_capacity=True``), since the profile is scored
@@ -458,8 +467,8 @@ def solve_otgah(game: Game, rng: np.random.Generator, **options: Any) -> SolveRe
     plan = plan_epoch(
         game,
         np.arange(game.n_users),
-        one_level_per_server=bool(options.get("one_level_per_server", False)),
-        max_nodes=options.get("max_nodes"),
+        one_level_per_server=bool(opts.one_level_per_server),
+        max_nodes=opts.max_nodes,
         model_capacity=True,
         serial_shared=False,
     )

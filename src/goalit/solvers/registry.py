@@ -8,7 +8,6 @@ packages add algorithms through the entry-point group ``goalit.algorithms`` (:mo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,50 +15,71 @@ import numpy as np
 
 from goalit import plugins
 from goalit.errors import GoalitInputError
-from goalit.game.goalit import goalit
 from goalit.game.model import Game
 from goalit.solvers import baselines
-from goalit.solvers.optimum import solve_optimum
-from goalit.solvers.otgah import solve_otgah
+from goalit.solvers.contract import Options, Traits, parse_options, traits_of
+from goalit.solvers.equilibrium import GoalitOptions, RefinedOptions, solve_goalit, solve_goalit_refined
+from goalit.solvers.optimum import OptimumOptions, solve_optimum
+from goalit.solvers.otgah import OtGahOptions, solve_otgah
 from goalit.solvers.result import SolveResult
 
 Solver = Callable[..., SolveResult]
 
+__all__ = ["ALGORITHMS", "REGISTRY", "Algorithm", "get_solver", "solve_goalit", "solve_goalit_refined"]
 
-def solve_goalit(game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
-    """GOALIT (spec B.9). Options: ``initial``, ``grant``, ``epsilon``, ``max_slots``."""
-    t0 = time.perf_counter()
-    tr = goalit(game, rng, **options)
-    runtime = time.perf_counter() - t0
-    res = SolveResult.of(
-        game,
-        "goalit",
-        tr.profile,
-        converged=tr.converged,
-        slots=tr.slots,
-        updates=tr.updates,
-        messages=tr.messages,
-        runtime_s=runtime,
-        potential_trace=tr.potential,
-        extras={"grant": options.get("grant", "parallel"), "cycled": tr.cycled},
+
+class Algorithm:
+    """A registry entry: ``name``, ``solve(game, rng, options) -> SolveResult``, its options type and traits.
+
+    Calling the entry as ``entry(game, rng, **options)`` parses the keyword options into the typed
+    options (an unknown or misspelt one is a one-line :class:`GoalitInputError` naming it) and solves.
+    """
+
+    def __init__(self, name: str, solve: Callable[..., SolveResult], options: type[Options]) -> None:
+        self.name = name
+        self.solve = solve
+        self.options = options
+        self.__doc__ = solve.__doc__
+
+    @property
+    def traits(self) -> Traits:
+        return traits_of(self.name)
+
+    def parse(self, options: dict[str, Any]) -> Options:
+        """The typed options of keyword ``options`` (one-line error naming an unknown one)."""
+        return parse_options(self.name, self.options, options)
+
+    def __call__(self, game: Game, rng: np.random.Generator, **options: Any) -> SolveResult:
+        return self.solve(game, rng, self.parse(options))
+
+    def __repr__(self) -> str:
+        return f"Algorithm({self.name!r}, {self.options.__name__})"
+
+
+REGISTRY: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm("goalit", solve_goalit, GoalitOptions),
+        Algorithm("ot-gah", solve_otgah, OtGahOptions),
+        Algorithm("optimum", solve_optimum, OptimumOptions),
+        Algorithm("local", baselines.solve_local, baselines.NoOptions),
+        Algorithm("nearest-fp16", baselines.solve_nearest_fp16, baselines.Fp16Options),
+        Algorithm("nearest-q4", baselines.solve_nearest_q4, baselines.Q4Options),
+        Algorithm("random", baselines.solve_random, baselines.NoOptions),
+        Algorithm("least-loaded", baselines.solve_least_loaded, baselines.Q4Options),
+        Algorithm("greedy", baselines.solve_greedy, baselines.GreedyOptions),
+        Algorithm("goalit-refined", solve_goalit_refined, RefinedOptions),
     )
-    if "epsilon" in options and options["epsilon"] is not None:
-        res.epsilon = float(options["epsilon"])
-    return res
-
-
-REGISTRY: dict[str, Solver] = {
-    "goalit": solve_goalit,
-    "ot-gah": solve_otgah,
-    "optimum": solve_optimum,
-    "local": baselines.solve_local,
-    "nearest-fp16": baselines.solve_nearest_fp16,
-    "nearest-q4": baselines.solve_nearest_q4,
-    "random": baselines.solve_random,
-    "least-loaded": baselines.solve_least_loaded,
-    "greedy": baselines.solve_greedy,
 }
 ALGORITHMS: tuple[str, ...] = tuple(REGISTRY)
+
+
+def accepts(name: str, option: str) -> bool:
+    """Whether built-in algorithm ``name`` has option ``option`` (False for plug-ins)."""
+    import dataclasses
+
+    entry = REGISTRY.get(name)
+    return entry is not None and option in {f.name for f in dataclasses.fields(entry.options)}
 
 
 def algorithm_names() -> tuple[str, ...]:

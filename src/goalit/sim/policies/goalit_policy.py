@@ -2,7 +2,7 @@
 
 New players start from :func:`~goalit.game.dynamics.isolated_start`; decisions with at most
 ``small_goalit.MAX_PLAYERS`` players on partitioned servers run the protocol's scalar twin
-:func:`goalit.sim.small_goalit.goalit_small` (same outcome and counters, tested), for speed.
+:func:`goalit.game.goalit_scalar.goalit_small` (the GOALIT engine's fast path) (same outcome and counters, tested), for speed.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from goalit.errors import GoalitInputError
 from goalit.game import dynamics
+from goalit.game import goalit_scalar as small_goalit
 from goalit.game.goalit import GRANTS, goalit
-from goalit.sim import small_goalit
 from goalit.sim.policies.base import Policy
 from goalit.sim.view import Decision, View
 

@@ -20,6 +20,15 @@ class RegistryPolicy(Policy):
 
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """A built-in algorithm's options are checked now, not at the first decision (a misspelt one is a
+        one-line GoalitInputError naming it)."""
+        from goalit.solvers.registry import REGISTRY
+
+        entry = REGISTRY.get(self.name)
+        if entry is not None:
+            entry.parse(dict(self.options))
+
     def decide(self, view: View) -> Decision:
         from goalit.solvers.registry import get_solver
 

@@ -1,12 +1,13 @@
-"""The GOALIT protocol for the few players of one simulator decision, in scalar Python.
+"""The fast path of the GOALIT engine for few players: the same protocol in scalar Python.
 
-:func:`goalit.game.goalit.goalit` is vectorised over users; a decision of the simulator involves only
-the movable requests (usually one to a few), where NumPy's per-call overhead dominates. This module runs
-the *same* protocol slot by slot with plain floats: the same best-response costs in the same floating-
+:func:`goalit.game.goalit.goalit` is vectorised over users; a simulator decision or a refinement run
+involves few players (usually one to a few dozen), where NumPy's per-call overhead dominates, and
+``goalit`` then runs this path itself (partitioned games of at most ``MAX_PLAYERS`` users without a
+per-slot trace). This module runs the *same* protocol slot by slot with plain floats: the same best-response costs in the same floating-
 point operation order as ``dynamics.best_responses``, the same request threshold, the same grant rules
 (``select_disjoint`` itself for the parallel grant, ``rng.choice`` for the random one) and the same
 counters, so its profile, slots, updates, messages, convergence flag and random draws equal the
-protocol's (checked on random states by tests/sim/test_sim_policies.py). It does not record the
+protocol's (checked on random states by tests/game/test_goalit_scalar.py and tests/sim/test_sim_policies.py). It does not record the
 per-slot potential trace.
 """
 

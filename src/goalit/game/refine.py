@@ -1,0 +1,185 @@
+"""Refined GOALIT: escape capacity-blocked equilibria by exchange moves and several starts.
+
+Plain GOALIT (:mod:`goalit.game.goalit`) stops at the first epsilon-equilibrium it reaches. With full
+access points (K_j sub-channels in use, a capacity penalty H for one more) a user who would gain by
+moving to AP j cannot: every single move into j costs H. The optimum may then be an equilibrium that
+no single move reaches (on ``small`` plain GOALIT stops at 1.68x the optimum).
+
+The refinement is a local search over equilibria, scored by the **social cost** S(a) = sum_i C_i(a)
+(the potential is not S, and on shared servers there is no exact potential at all):
+
+1. start from an epsilon-equilibrium a (plain GOALIT's; then ``starts - 1`` GOALIT runs from random
+   profiles drawn from the ``rng``);
+2. list **exchange moves**, changes of two users at once that no single move can make:
+   *swaps* (i takes k's action and k takes i's) and *make-room pairs* (k leaves a full AP j for its
+   cheapest action off j while i joins j);
+3. try the candidates in increasing order of S after the exchange (at most ``tries`` per round): run
+   GOALIT from the exchanged profile and **accept** its end point only if GOALIT converged (an
+   epsilon-equilibrium, not a cycle or the slot cap) **and** S is lower than the current one;
+4. repeat from the accepted equilibrium until no candidate is accepted (or ``max_rounds``).
+
+Every accepted profile is an epsilon-equilibrium with lower social cost, on partitioned and shared
+servers alike, so the result is never worse than plain GOALIT's and is an epsilon-equilibrium whenever
+plain GOALIT converged. S(result) / S(optimum) is an upper estimate of the **price of stability**;
+plain GOALIT's S / S(optimum) is the empirical price of anarchy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from goalit.game import dynamics
+from goalit.game.goalit import GoalitTrace, goalit
+from goalit.game.model import Game
+
+
+@dataclass
+class RefineTrace:
+    """What the refinement did. ``plain`` is plain GOALIT's run (the first start)."""
+
+    profile: np.ndarray
+    social_cost: float
+    converged: bool
+    plain: GoalitTrace
+    plain_social_cost: float
+    starts: int = 0
+    rounds: int = 0  # exchange rounds over all starts
+    tried: int = 0  # exchanged profiles GOALIT was run from
+    accepted: int = 0  # exchanges that led to a better equilibrium
+    slots: int = 0  # GOALIT slots over every run (plain included)
+    updates: int = 0
+    messages: int = 0
+
+
+def social_cost(game: Game, a: np.ndarray) -> float:
+    """S(a) = sum_i C_i(a) (cost units: seconds)."""
+    return float(dynamics.user_costs(game, a).sum())
+
+
+def social_costs(game: Game, b: np.ndarray) -> np.ndarray:
+    """S of every profile (row) of ``b`` (C, N) at once."""
+    return dynamics.profile_costs(game, b).sum(axis=1)
+
+
+def exchange_candidates(game: Game, a: np.ndarray, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Profiles one exchange away from ``a``: swaps of two users' actions and make-room pairs.
+
+    A make-room pair: user i joins action x of a full AP j (m_j >= K_j) from outside j, and a user k
+    on j leaves for its cheapest allowed action off j (under the current loads). At most ``limit``
+    candidates (a uniform sample from ``rng`` when there are more).
+    """
+    n_users = game.n_users
+    allowed = np.isfinite(game.beta)
+    srv = game.server_of
+    out: list[np.ndarray] = []
+    # swaps: i <- a_k, k <- a_i
+    ii, kk = np.triu_indices(n_users, 1)
+    ok = (a[ii] != a[kk]) & allowed[ii, a[kk]] & allowed[kk, a[ii]]
+    for i, k in zip(ii[ok].tolist(), kk[ok].tolist(), strict=True):
+        b = a.copy()
+        b[i], b[k] = a[k], a[i]
+        out.append(b)
+    # make-room pairs
+    n, m = dynamics.loads(game, a)
+    full = np.flatnonzero(m >= game.subchannels)
+    if full.size:
+        join = dynamics.join_times(game, n)
+        solo = game.alpha[:, None] * join[None, :] + game.beta  # each user's cost of joining x
+        solo[:, 0] = game.beta[:, 0]
+        for j in full.tolist():
+            on_j = srv == j
+            leavers = np.flatnonzero(srv[a] == j)
+            off = np.where(on_j[None, :], np.inf, solo[leavers])
+            dest = np.argmin(off, axis=1)
+            keep = np.isfinite(off[np.arange(leavers.size), dest])
+            xs = np.flatnonzero(on_j)
+            for i in np.flatnonzero(srv[a] != j).tolist():
+                for x in xs[allowed[i, xs]].tolist():
+                    for k, y in zip(leavers[keep].tolist(), dest[keep].tolist(), strict=True):
+                        b = a.copy()
+                        b[i], b[k] = x, y
+                        out.append(b)
+    if len(out) > limit:
+        pick = np.sort(rng.choice(len(out), size=limit, replace=False))
+        out = [out[p] for p in pick.tolist()]
+    return out
+
+
+def refine(
+    game: Game,
+    rng: np.random.Generator,
+    initial: np.ndarray | None = None,
+    grant: str = "parallel",
+    epsilon: float | None = None,
+    max_slots: int | None = None,
+    starts: int = 4,
+    tries: int = 32,
+    max_rounds: int = 50,
+    max_candidates: int = 20000,
+) -> RefineTrace:
+    """Plain GOALIT, then exchange search from it and from ``starts - 1`` random starts (module doc).
+
+    The first GOALIT run is exactly plain GOALIT's (same ``rng`` draws first), so ``plain`` is what
+    ``goalit(game, rng, initial, grant, epsilon, max_slots)`` returns.
+    """
+    kw = {"grant": grant, "epsilon": epsilon, "max_slots": max_slots, "record_potential": False}
+    plain = goalit(game, rng, initial=initial, **kw)
+    plain_cost = social_cost(game, plain.profile)
+    tr = RefineTrace(plain.profile, plain_cost, plain.converged, plain, plain_cost)
+    tr.slots, tr.updates, tr.messages = plain.slots, plain.updates, plain.messages
+    firsts = [plain]
+    allowed = np.isfinite(game.beta)
+    for _ in range(max(starts, 1) - 1):
+        a0 = _random_profile(allowed, rng)
+        firsts.append(_run(tr, game, rng, a0, kw))
+    for first in firsts:
+        tr.starts += 1
+        if not first.converged:
+            continue
+        a, cost = first.profile, social_cost(game, first.profile)
+        for _ in range(max_rounds):
+            tr.rounds += 1
+            better = _improve(tr, game, rng, a, cost, tries, max_candidates, kw)
+            if better is None:
+                break
+            a, cost = better
+        if cost < tr.social_cost or not tr.converged:
+            tr.profile, tr.social_cost, tr.converged = a, cost, True
+    return tr
+
+
+def _improve(tr, game, rng, a, cost, tries, limit, kw) -> tuple[np.ndarray, float] | None:
+    """The first exchange (cheapest S first) from which GOALIT converges to a cheaper equilibrium."""
+    cands = exchange_candidates(game, a, limit, rng)
+    if not cands:
+        return None
+    costs = social_costs(game, np.stack(cands))
+    order = np.argsort(costs, kind="stable")
+    for c in order[:tries].tolist():
+        if costs[c] >= cost:
+            break
+        tr.tried += 1
+        run = _run(tr, game, rng, cands[c], kw)
+        if not run.converged:
+            continue
+        s = social_cost(game, run.profile)
+        if s < cost * (1 - 1e-12):
+            tr.accepted += 1
+            return run.profile, s
+    return None
+
+
+def _run(tr: RefineTrace, game: Game, rng, a0: np.ndarray, kw) -> GoalitTrace:
+    run = goalit(game, rng, initial=a0, **kw)
+    tr.slots += run.slots
+    tr.updates += run.updates
+    tr.messages += run.messages
+    return run
+
+
+def _random_profile(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random allowed action per user."""
+    u = rng.random(allowed.shape)
+    return np.argmax(np.where(allowed, u, -1.0), axis=1).astype(np.int64)

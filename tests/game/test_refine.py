@@ -1,0 +1,84 @@
+"""Refined GOALIT (game/refine.py): an epsilon-equilibrium never costlier than plain GOALIT's.
+
+Oracles: exhaustive enumeration of tiny games (brute_force) and the unilateral-deviation regret."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from goalit.api import default_scenario, solve
+from goalit.game import dynamics
+from goalit.game.goalit import goalit
+from goalit.game.model import build_game
+from goalit.game.refine import exchange_candidates, refine, social_cost, social_costs
+from goalit.solvers.brute_force import enumerate_profiles
+from goalit_strategies import feasible, scenarios
+
+TINY = scenarios(min_users=2, max_users=5, max_servers=2, max_instances=2, sharing=("partitioned", "shared"))
+
+
+def regret(game, a) -> float:
+    """Largest normalised gain of a unilateral deviation, by enumeration of every user's actions."""
+    costs = dynamics.user_costs(game, a)
+    worst = 0.0
+    for i in range(game.n_users):
+        for x in np.flatnonzero(np.isfinite(game.beta[i])).tolist():
+            b = a.copy()
+            b[i] = x
+            worst = max(worst, (costs[i] - dynamics.user_costs(game, b)[i]) / game.alpha[i])
+    return worst
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenario=TINY, seed=st.integers(0, 2**32 - 1))
+def test_refined_is_an_epsilon_equilibrium_never_costlier_than_plain(scenario, seed):
+    game = build_game(scenario)
+    assume(feasible(game))
+    tr = refine(game, np.random.default_rng(seed), starts=3)
+    plain = goalit(game, np.random.default_rng(seed), record_potential=False)
+    assert np.array_equal(tr.plain.profile, plain.profile)  # the first run is plain GOALIT's
+    assert tr.social_cost == pytest.approx(social_cost(game, tr.profile), rel=1e-12)
+    assert tr.social_cost <= social_cost(game, plain.profile) * (1 + 1e-12)
+    if plain.converged:
+        assert tr.converged
+        assert regret(game, tr.profile) <= game.epsilon * (1 + 1e-9) + 1e-12
+    # never below the optimum (brute force over every profile)
+    opt = enumerate_profiles(game)
+    assert tr.social_cost >= opt.social_cost * (1 - 1e-9)
+
+
+def test_small_reaches_the_optimum_that_plain_goalit_misses():
+    opt = solve("small", "optimum").metrics.social_cost
+    plain = solve("small", "goalit")
+    ref = solve("small", "goalit-refined")
+    assert plain.metrics.social_cost / opt > 1.5  # capacity-blocked: the issue's 1.68x
+    assert ref.metrics.social_cost / opt <= 1.05
+    assert ref.converged and ref.metrics.max_regret <= ref.epsilon
+    assert ref.extras["plain_social_cost"] == pytest.approx(plain.metrics.social_cost, rel=1e-12)
+
+
+@pytest.mark.parametrize("sharing", ["partitioned", "shared"])
+def test_refined_on_both_server_modes_same_seed_same_result(sharing):
+    sc = default_scenario("small")
+    sc = sc.with_servers(tuple(replace(sv, sharing=sharing) for sv in sc.servers))
+    a, b = solve(sc, "goalit-refined", seed=3), solve(sc, "goalit-refined", seed=3)
+    assert np.array_equal(a.profile, b.profile)
+    assert a.metrics.social_cost <= a.extras["plain_social_cost"]
+
+
+def test_exchange_candidates_are_two_user_changes_and_costs_match():
+    game = build_game(default_scenario("small"))
+    a = goalit(game, np.random.default_rng(0)).profile
+    cands = exchange_candidates(game, a, 10_000, np.random.default_rng(0))
+    assert cands
+    assert all(1 <= (c != a).sum() <= 2 for c in cands)
+    assert all(np.isfinite(game.beta[np.arange(game.n_users), c]).all() for c in cands)
+    b = np.stack(cands)
+    assert social_costs(game, b) == pytest.approx([social_cost(game, c) for c in cands], rel=1e-12)
+    few = exchange_candidates(game, a, 3, np.random.default_rng(0))
+    assert len(few) == 3
