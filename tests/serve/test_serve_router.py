@@ -183,7 +183,9 @@ def test_serve_router_shared_host_one_active_backend_is_its_own_step(tmp_path, t
         assert predicted(r, job(s, o, exclude={1 - b}), []) == pytest.approx(want, rel=1e-12)
     alone = Router(host_config(tmp_path, host=None, table=table))
     assert alone.group_of is None  # no host: partitioned, the pre-existing game
-    assert predicted(alone, job(s, o, exclude={1}), []) == pytest.approx(predicted(r, job(s, o, exclude={1}), []))
+    assert predicted(alone, job(s, o, exclude={1}), []) == pytest.approx(
+        predicted(r, job(s, o, exclude={1}), [])
+    )
 
 
 @pytest.mark.parametrize("table", [False, True], ids=["roofline", "step-table"])
@@ -219,5 +221,7 @@ def test_serve_router_shared_host_routes_and_predicts_with_the_iteration(tmp_pat
     if d.backend == 1:  # joins the running batch: T_G = d_1(2)
         want = r.prefill_s(2, np.array([s]))[0] + o * r.step_s(2, np.array([2.0]), 2 * ctx)[0]
     else:
-        want = r.prefill_s(1, np.array([s]))[0] + o * (r.step_s(1, np.ones(1), ctx)[0] + r.step_s(2, np.ones(1), ctx)[0])
+        want = r.prefill_s(1, np.array([s]))[0] + o * (
+            r.step_s(1, np.ones(1), ctx)[0] + r.step_s(2, np.ones(1), ctx)[0]
+        )
     assert d.predicted_latency_s == pytest.approx(want, rel=1e-12)

@@ -173,7 +173,9 @@ class Gateway:
     def _host_peers(self, b: BackendState) -> list[int]:
         """Indices of the other backends on ``b``'s shared host (empty without one)."""
         host = b.config.host
-        return [m for m in self.config.host_groups().get(host, ()) if self.backends[m] is not b] if host else []
+        return (
+            [m for m in self.config.host_groups().get(host, ()) if self.backends[m] is not b] if host else []
+        )
 
     def _observe(self, flight: Flight, total_s: float) -> None:
         """Online calibration and prediction error from a request that ended ``ok``."""
@@ -191,7 +193,9 @@ class Gateway:
             tpot = (end - flight.t_first) / (flight.output_tokens - 1)
             if flight.host_area_first:  # shared host: the others' steps are part of the iteration, not ours
                 span = end - flight.t_first
-                peers = {m: (self.backends[m].area(end) - a0) / span for m, a0 in flight.host_area_first.items()}
+                peers = {
+                    m: (self.backends[m].area(end) - a0) / span for m, a0 in flight.host_area_first.items()
+                }
                 tpot -= rt.others_step_s(d.backend, peers, s + o / 2)
             rt.online.observe_decode(d.backend, tpot, pred)
             n0 = float(max(1, flight.batch_start))

@@ -160,7 +160,9 @@ class Router:
         if self.group_of is None:
             return []
         gs = set(self.group_of[self.backend_of == backend].tolist())
-        return [r for r in range(1, self.n_actions) if self.group_of[r] in gs and self.backend_of[r] != backend]
+        return [
+            r for r in range(1, self.n_actions) if self.group_of[r] in gs and self.backend_of[r] != backend
+        ]
 
     def others_step_s(self, backend: int, mean_running: dict[int, float], context_tokens: float) -> float:
         """The other backends' share of ``backend``'s iteration time on its shared host (s/token, corrected).
@@ -333,7 +335,9 @@ class Router:
             downlink_s=link.copy(),
             instances=ip,
             group_of=None if self.group_of is None else self.group_of.copy(),
-            group_capacity=None if self.group_shared is None else np.full(self.group_shared.size, HUGE, np.int64),
+            group_capacity=None
+            if self.group_shared is None
+            else np.full(self.group_shared.size, HUGE, np.int64),
             group_shared=None if self.group_shared is None else self.group_shared.copy(),
         )
         initial = dynamics.isolated_start(game)

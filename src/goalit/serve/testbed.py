@@ -251,7 +251,9 @@ def check_options(opts: TestbedOptions) -> None:
     if opts.slots < 1:
         raise GoalitInputError(f"--slots must be >= 1, not {opts.slots}")
     if opts.host_model is not None and opts.host_model not in HOST_MODELS:
-        raise GoalitInputError(f"--host-model must be one of {', '.join(HOST_MODELS)}, not {opts.host_model!r}")
+        raise GoalitInputError(
+            f"--host-model must be one of {', '.join(HOST_MODELS)}, not {opts.host_model!r}"
+        )
     if opts.host_model == "shared" and opts.engine != "llama-server":
         raise GoalitInputError(
             "--host-model shared needs --engine llama-server (llama_cpp.server is serial, and the gateway "
