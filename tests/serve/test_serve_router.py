@@ -10,7 +10,6 @@ import pytest
 from serve_helpers import PROFILE, write_config
 
 import goalit
-
 from goalit.game import dynamics
 from goalit.rng import stream
 from goalit.serve.config import load_config
