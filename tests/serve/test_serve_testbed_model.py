@@ -3,6 +3,7 @@ the gateway's online corrections per level."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import replace
 
@@ -63,7 +64,7 @@ def test_testbed_scenario_models_the_host_as_one_shared_server():
     from goalit.serve.testbed import action_index, gateway_config_text, resolve_profiles, sim_max_batch
     from goalit.serve.testbed import testbed_scenario as scenario_of
 
-    opts = TestbedOptions(servers=3, levels=("q8_0", "q4_0"))
+    opts = TestbedOptions(servers=3, levels=("q8_0", "q4_0"), host_model="shared")
     cat, llm, hw = resolve_profiles(opts)
     shared = scenario_of(opts, cat, llm, hw)
     assert [s.name for s in shared.servers] == ["testbed-host"]
@@ -87,8 +88,13 @@ def test_testbed_scenario_models_the_host_as_one_shared_server():
 
 
 def test_testbed_host_model_options():
-    assert host_model(TestbedOptions()) == "shared"
-    assert host_model(TestbedOptions(engine="llama-cpp-python")) == "partitioned"
+    # default: shared when the processes share cores (threads x servers > logical CPUs), else partitioned
+    cpus = os.cpu_count() or 1
+    assert host_model(TestbedOptions(servers=2, threads=cpus)) == "shared"
+    assert host_model(TestbedOptions(servers=1, levels=("q8_0",), threads=cpus)) == "partitioned"
+    assert host_model(TestbedOptions(servers=2, threads=1)) == ("shared" if cpus < 2 else "partitioned")
+    assert host_model(TestbedOptions(engine="llama-cpp-python", threads=cpus)) == "partitioned"
+    assert host_model(TestbedOptions(host_model="shared")) == "shared"
     with pytest.raises(GoalitInputError, match="--host-model must be one of"):
         check_options(TestbedOptions(host_model="pooled"))
     with pytest.raises(GoalitInputError, match="--host-model shared needs --engine llama-server"):

@@ -79,8 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["shared", "partitioned"],
         default=None,
         help="how the simulator and the gateway see the server processes on this machine: shared (one "
-        "shared server hosting one variant per process; default for llama-server) or partitioned (a "
-        "server of its own per process, share 1; default for llama-cpp-python)",
+        "shared server hosting one variant per process) or partitioned (a server of its own per process, "
+        "share 1); default: shared when llama-server processes share cores (threads x servers > CPUs), "
+        "else partitioned",
     )
     p.add_argument(
         "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"

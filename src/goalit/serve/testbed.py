@@ -102,7 +102,7 @@ class TestbedOptions:
     use_step_table: bool = True  # False: the roofline everywhere
     # how the simulator and the gateway see the K server processes on this one machine: "shared" (one
     # shared server hosting one variant per process, docs/model.md) or "partitioned" (K servers of their
-    # own, share 1 each: the pre-issue-14 picture). None: shared for llama-server, partitioned otherwise.
+    # own, share 1 each: the pre-issue-14 picture). None: see ``host_model``.
     host_model: str | None = None
 
     __test__ = False  # not a pytest class
@@ -210,10 +210,19 @@ HOST_NAME = "testbed-host"
 
 
 def host_model(opts: TestbedOptions) -> str:
-    """The host model in effect (see ``TestbedOptions.host_model``)."""
+    """The host model in effect (see ``TestbedOptions.host_model``).
+
+    By default ``shared`` when llama-server processes share cores (threads per server x servers > the
+    logical CPUs: they time-multiplex them, the shared engine's sum of steps), else ``partitioned``: with
+    one thread per process on distinct cores the processes decode in parallel, each on the 1-thread
+    machine the step table was measured on (measured 2026-11-30, docs/serve.md: on 2 processes x 1 thread
+    the shared model over-predicted mean latency by +284 % at 2 req/s, the partitioned one by +24 %).
+    llama_cpp.server (serial) is always partitioned."""
     if opts.host_model is not None:
         return opts.host_model
-    return "shared" if opts.engine == "llama-server" else "partitioned"
+    if opts.engine != "llama-server":
+        return "partitioned"
+    return "shared" if server_threads(opts) * opts.servers > (os.cpu_count() or 1) else "partitioned"
 
 
 def sim_max_batch(opts: TestbedOptions) -> int:
