@@ -34,3 +34,24 @@ def test_with_step_table_replaces_steps_and_prefill_of_the_levels_it_holds():
     for r in r8:
         assert np.array_equal(g2.step_table[r], game.step_table[r])
         assert np.array_equal(g2.beta[:, r], game.beta[:, r])
+
+
+@pytest.mark.parametrize("host", ["shared", "partitioned"])
+def test_with_step_table_adds_h_per_instance_only_when_partitioned(host):
+    """A shared server's capacity penalty is its group's (added once to T_G), never in a variant's row."""
+    from dataclasses import replace
+
+    from goalit.sim.simulator import request_game
+
+    opts = tb.TestbedOptions(servers=2, levels=("q8_0", "q4_0"), host_model=host)
+    sc = tb.testbed_scenario(opts, *tb.resolve_profiles(opts))
+    w = Workload(np.zeros(3), np.array([10, 100, 200]), np.array([5, 5, 5]))
+    users, _ = request_users(sc, w, np.random.default_rng(0))
+    game = request_game(sc, users)
+    game = replace(game, capacity=np.ones_like(game.capacity))  # every instance full beyond one sequence
+    b, c, p = np.array([1.0, 4.0]), np.array([10.0, 1000.0]), np.array([10.0, 1000.0])
+    table = StepTable({"q4_0": LevelTable(b, c, np.full((2, 2), 0.05), p, p / 1e3)})
+    g2 = with_step_table(game, users, table)
+    r = next(r for r in range(1, game.n_actions) if game.level_of[r] == "q4_0")
+    want = 0.05 + (0.0 if host == "shared" else game.penalty_s)
+    assert g2.step_table[r, 2] == pytest.approx(want)

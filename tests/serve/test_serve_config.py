@@ -125,3 +125,41 @@ def test_serve_llama_server_binary_override_must_be_executable(tmp_path, monkeyp
         LlamaServerSpec("x", {"a": tmp_path, "b": tmp_path}, engine="llama-server")
     with pytest.raises(GoalitInputError, match="engine must be one of"):
         LlamaServerSpec("x", {"a": tmp_path}, engine="vllm")
+
+
+def _on_host(name: str, port: int, extra: str = "", hardware: str = "test-cpu") -> str:
+    return (f'[[backends]]\nname = "{name}"\nurl = "http://127.0.0.1:{port}"\nhardware = "{hardware}"\n'
+            f'levels = {{ q8_0 = "m-{name}" }}\nengine = "llama-server"\n{extra}\n')  # fmt: skip
+
+
+def test_serve_config_host_groups_backends_of_one_machine(tmp_path):
+    p = tmp_path / "g.toml"
+    text = _on_host("a", 9001, 'host = "box"') + _on_host("b", 9002) + _on_host("c", 9003, 'host = "box"')
+    p.write_text(cfg_text(backends=text), encoding="utf-8")
+    cfg = load_config(p)
+    assert [b.host for b in cfg.backends] == ["box", "", "box"]
+    assert cfg.host_groups() == {"box": (0, 2)}
+    p.write_text(cfg_text(backends=_on_host("a", 9001)), encoding="utf-8")
+    assert load_config(p).host_groups() == {}  # saying nothing: every backend on a machine of its own
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (_on_host("a", 9001, 'host = ""'), "backends[0].host: must be a non-empty machine name"),
+        (_on_host("a", 9001, "host = 3"), "backends[0].host: must be a string"),
+        (_on_host("a", 9001, 'host = "box"\nbatching = "serial"'),
+         'backends[0].host: a backend on a shared host must use batching = "continuous"'),
+        (_on_host("a", 9001, 'host = "box"\nshare = 0.5'), "backends[0].share: a backend on a shared host"),
+        (_on_host("a", 9001, 'host = "box"') + _on_host("b", 9002, 'host = "box"', "snapdragon-8-gen-3"),
+         "backends[1].hardware: backend 'b' is on host 'box' with hardware 'snapdragon-8-gen-3'"),
+    ],
+    ids=["empty", "type", "serial", "share", "hardware"],
+)  # fmt: skip
+def test_serve_config_host_errors_are_one_line_and_name_the_key(tmp_path, text, where):
+    path = tmp_path / "g.toml"
+    path.write_text(cfg_text(backends=text), encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(path)) and where in msg

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_helpers import write_config
+from serve_helpers import PROFILE, write_config
 
+import goalit
 from goalit.game import dynamics
 from goalit.rng import stream
 from goalit.serve.config import load_config
@@ -143,3 +145,82 @@ def test_serve_router_continuous_batching_backend_has_no_backlog_until_its_slots
     # both slots of the backend taken: a new request waits for one (backlog / slots)
     game, _ = r.build_game([job()], [Placed(job(), 2, 5.0), Placed(job(), 1, 3.0)], up())
     assert game.fixed_latency_s[2, 2] == pytest.approx(4.0 + float(r.prefill_s(2, np.array([100.0]))[0]))
+
+
+# --- shared hosts: backends on one machine form one accelerator group (docs/model.md, Model A) -----------
+CALIBRATED = str(Path(goalit.__file__).parent / "data" / "profiles" / "calibrated.toml")
+
+
+def host_config(tmp_path, host: str | None = "box", table: bool = False):
+    """Two llama-server backends (q8_0, q4_0), on one shared host unless ``host`` is None."""
+    lines = ['llm = "test-smollm2"', f'profiles = ["{PROFILE}"]']
+    if table:
+        lines.append(f'step_table = "{CALIBRATED}"')
+    for k, (lv, port) in enumerate((("q8_0", 9001), ("q4_0", 9002))):
+        lines += ["", "[[backends]]", f'name = "b{k}"', f'url = "http://127.0.0.1:{port}"',
+                  'hardware = "test-cpu"', f'levels = {{ {lv} = "m-{lv}" }}', 'engine = "llama-server"']  # fmt: skip
+        if host is not None:
+            lines.append(f'host = "{host}"')
+    p = tmp_path / f"host-{host}-{table}.toml"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_config(p)
+
+
+def predicted(r: Router, free: Job, placed: list[Placed]) -> float:
+    game, initial = r.build_game([free], placed, up())
+    return float(dynamics.latencies(game, initial)[-1])
+
+
+@pytest.mark.parametrize("table", [False, True], ids=["roofline", "step-table"])
+def test_serve_router_shared_host_one_active_backend_is_its_own_step(tmp_path, table):
+    r = Router(host_config(tmp_path, table=table))
+    assert r.group_of.tolist() == [-1, 0, 0] and r.group_shared.tolist() == [True]
+    s, o = 100.0, 32.0
+    ctx = np.array([s + o / 2])
+    for b in (0, 1):  # alone on the host: prefill + o d_b(1), as on a machine of its own
+        want = r.prefill_s(b + 1, np.array([s]))[0] + o * r.step_s(b + 1, np.ones(1), ctx)[0]
+        assert predicted(r, job(s, o, exclude={1 - b}), []) == pytest.approx(want, rel=1e-12)
+    alone = Router(host_config(tmp_path, host=None, table=table))
+    assert alone.group_of is None  # no host: partitioned, the pre-existing game
+    assert predicted(alone, job(s, o, exclude={1}), []) == pytest.approx(
+        predicted(r, job(s, o, exclude={1}), [])
+    )
+
+
+@pytest.mark.parametrize("table", [False, True], ids=["roofline", "step-table"])
+def test_serve_router_shared_host_two_active_backends_pay_the_sum_of_steps(tmp_path, table):
+    r = Router(host_config(tmp_path, table=table))
+    r.online.decode[1] = 2.0  # the online correction of the other backend scales its share of the iteration
+    s, o = 100.0, 32.0
+    ctx = np.array([s + o / 2])
+    running = [Placed(job(s, o), r.action_of(1, "q4_0"), remaining_s=0.0)]
+    d0 = r.step_s(1, np.ones(1), ctx)[0]
+    d1 = r.step_s(2, np.ones(1), ctx)[0]
+    assert d1 == pytest.approx(2.0 * r.step_s(2, np.ones(1), ctx, base=True)[0])
+    want = r.prefill_s(1, np.array([s]))[0] + o * (d0 + d1)  # T_G = d_0(1) + d_1(1)
+    assert predicted(r, job(s, o, exclude={1}), running) == pytest.approx(want, rel=1e-12)
+    # partitioned (no host): the running request on the other backend does not slow this one
+    part = Router(host_config(tmp_path, host=None, table=table))
+    part.online.decode[1] = 2.0
+    assert predicted(part, job(s, o, exclude={1}), running) == pytest.approx(
+        r.prefill_s(1, np.array([s]))[0] + o * d0, rel=1e-12
+    )
+    # the others' share of an observed TPOT (online calibration): active half the time at batch 1
+    assert r.others_step_s(0, {1: 0.5}, s + o / 2) == pytest.approx(0.5 * d1)
+    assert r.others_step_s(0, {1: 0.0}, s + o / 2) == 0.0
+    assert part.others_step_s(0, {1: 1.0}, s + o / 2) == 0.0
+
+
+def test_serve_router_shared_host_routes_and_predicts_with_the_iteration(tmp_path):
+    r = Router(host_config(tmp_path))
+    s, o = 100.0, 32.0
+    running = [Placed(job(s, o), r.action_of(1, "q4_0"), remaining_s=0.0)]
+    d = r.decide([job(s, o)], running, up())[0]
+    ctx = np.array([s + o / 2])
+    if d.backend == 1:  # joins the running batch: T_G = d_1(2)
+        want = r.prefill_s(2, np.array([s]))[0] + o * r.step_s(2, np.array([2.0]), 2 * ctx)[0]
+    else:
+        want = r.prefill_s(1, np.array([s]))[0] + o * (
+            r.step_s(1, np.ones(1), ctx)[0] + r.step_s(2, np.ones(1), ctx)[0]
+        )
+    assert d.predicted_latency_s == pytest.approx(want, rel=1e-12)

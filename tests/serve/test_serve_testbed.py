@@ -33,8 +33,8 @@ def test_serve_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, t
 
     opts = TestbedOptions(servers=2, levels=("q8_0", "q4_0"), requests=6, rate=1.0, max_prompt_tokens=48,
                           max_output_tokens=8, n_ctx=256, threads=1, profile=PROFILE, llm="test-smollm2",
-                          hardware="test-cpu", work_dir=tmp_path, quiet=1.0)  # fmt: skip
-    res = run_testbed(opts)
+                          hardware="test-cpu", work_dir=tmp_path, quiet=1.0, host_model="shared")  # fmt: skip
+    res = run_testbed(opts)  # the shared host: gateway backends on one host, the simulator's shared engine
     assert res.testbed["completed"] == 6 and res.testbed["failed"] == 0
     assert len(res.records) == 6 and sum(res.routing.values()) == 6
     assert all(r["level"] in ("q8_0", "q4_0") and r["perplexity"] > 1 for r in res.records)
@@ -47,6 +47,7 @@ def test_serve_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, t
     # replaying the testbed's own decisions reproduces its perplexity exactly
     assert res.error_same_decisions["mean_perplexity"] == pytest.approx(0.0, abs=1e-12)
     assert res.processes["started"] == 3 and res.processes["left_running"] == []
+    assert res.processes["host_model"] == "shared"
 
 
 def children_of(pid: int) -> list[int]:

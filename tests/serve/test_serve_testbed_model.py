@@ -3,13 +3,20 @@ the gateway's online corrections per level."""
 
 from __future__ import annotations
 
+import os
+import tomllib
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from goalit.errors import GoalitInputError
 from goalit.serve.replay import Record
 from goalit.serve.testbed import (
+    ReplayDecisions,
     TestbedOptions,
     check_options,
+    host_model,
     online_corrections,
     prediction_error,
     server_levels,
@@ -49,3 +56,75 @@ def test_online_corrections_average_the_backends_of_a_level_geometrically():
     c = online_corrections({"gauges": gauges}, TestbedOptions(servers=3))
     assert c["decode"] == pytest.approx({"q8_0": 4.0, "q4_0": 0.5})
     assert c["prefill"] == pytest.approx({"q4_0": 1.5})
+
+
+def test_testbed_scenario_models_the_host_as_one_shared_server():
+    from goalit.game.model import build_game
+    from goalit.serve.config import parse_config
+    from goalit.serve.testbed import action_index, gateway_config_text, resolve_profiles, sim_max_batch
+    from goalit.serve.testbed import testbed_scenario as scenario_of
+
+    opts = TestbedOptions(servers=3, levels=("q8_0", "q4_0"), host_model="shared")
+    cat, llm, hw = resolve_profiles(opts)
+    shared = scenario_of(opts, cat, llm, hw)
+    assert [s.name for s in shared.servers] == ["testbed-host"]
+    assert shared.servers[0].shared and shared.servers[0].hosts == ("q8_0", "q4_0", "q8_0")  # one per process
+    g = build_game(shared)
+    assert g.shared and g.group_of[1:].tolist() == [0, 0, 0]
+    part_opts = replace(opts, host_model="partitioned")
+    part = scenario_of(part_opts, cat, llm, hw)
+    assert [s.name for s in part.servers] == ["edge-1", "edge-2", "edge-3"]
+    assert not any(s.shared for s in part.servers) and not build_game(part).shared
+    # the testbed's (backend, level) decisions map to the same action numbers in both pictures
+    assert action_index(opts) == {("edge-1", "q8_0"): 1, ("edge-2", "q4_0"): 2, ("edge-3", "q8_0"): 3}
+    assert (sim_max_batch(opts), sim_max_batch(part_opts)) == (3 * opts.slots, opts.slots)
+    # the gateway puts the processes on one host in the shared picture only
+    urls = [f"http://127.0.0.1:{9001 + j}" for j in range(3)]
+    aliases = {"q8_0": "m8", "q4_0": "m4"}
+    cfg = parse_config(tomllib.loads(gateway_config_text(opts, llm, hw, urls, aliases)))
+    assert cfg.host_groups() == {"testbed-host": (0, 1, 2)}
+    cfg = parse_config(tomllib.loads(gateway_config_text(part_opts, llm, hw, urls, aliases)))
+    assert cfg.host_groups() == {}
+
+
+def test_testbed_host_model_options():
+    # default: shared when the processes share cores (threads x servers > logical CPUs), else partitioned
+    cpus = os.cpu_count() or 1
+    assert host_model(TestbedOptions(servers=2, threads=cpus)) == "shared"
+    assert host_model(TestbedOptions(servers=1, levels=("q8_0",), threads=cpus)) == "partitioned"
+    assert host_model(TestbedOptions(servers=2, threads=1)) == ("shared" if cpus < 2 else "partitioned")
+    assert host_model(TestbedOptions(engine="llama-cpp-python", threads=cpus)) == "partitioned"
+    assert host_model(TestbedOptions(host_model="shared")) == "shared"
+    with pytest.raises(GoalitInputError, match="--host-model must be one of"):
+        check_options(TestbedOptions(host_model="pooled"))
+    with pytest.raises(GoalitInputError, match="--host-model shared needs --engine llama-server"):
+        check_options(TestbedOptions(engine="llama-cpp-python", host_model="shared"))
+
+
+def test_shared_engine_of_the_testbed_uses_the_step_table():
+    """A lone request on the shared host runs exactly as on a process of its own (one active variant), with
+    the measured step table; without the table both fall back to the roofline, which differs."""
+    from goalit.physics.step_table import StepTable
+    from goalit.serve.testbed import resolve_profiles, step_table_path
+    from goalit.serve.testbed import testbed_scenario as scenario_of
+    from goalit.sim import simulate
+    from goalit.sim.workload import Workload
+
+    opts = TestbedOptions(w_quality=0.0)
+    cat, llm, hw = resolve_profiles(opts)
+    table = StepTable.load(step_table_path(opts))
+    w = Workload(np.array([0.0]), np.array([120]), np.array([24]))
+
+    def lat(host: str, tab) -> float:
+        sc = scenario_of(replace(opts, host_model=host), cat, llm, hw)
+        res = simulate(sc, policy=ReplayDecisions(np.array([2])), workload=w, seed=0, max_batch=4,
+                       step_table=tab, first_token_at_prefill=True)  # fmt: skip
+        return float(res.records["last_token_s"][0] - res.records["admitted_s"][0])  # engine time, no radio
+
+    shared, part = lat("shared", table), lat("partitioned", table)
+    assert shared == pytest.approx(part, rel=1e-12)
+    want = float(table.prefill_time("q4_0", 120)) + float(
+        np.sum(table.decode_step_time_s("q4_0", 1, 121 + np.arange(1, 24)))
+    )
+    assert shared == pytest.approx(want, rel=1e-9)
+    assert lat("shared", None) != pytest.approx(shared, rel=1e-3)

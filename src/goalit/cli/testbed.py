@@ -75,6 +75,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"parallel sequences per llama-server (default 4, at most {MAX_SLOTS})",
     )
     p.add_argument(
+        "--host-model",
+        choices=["shared", "partitioned"],
+        default=None,
+        help="how the simulator and the gateway see the server processes on this machine: shared (one "
+        "shared server hosting one variant per process) or partitioned (a server of its own per process, "
+        "share 1); default: shared when llama-server processes share cores (threads x servers > CPUs), "
+        "else partitioned",
+    )
+    p.add_argument(
         "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"
     )
     p.add_argument(
@@ -226,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         quiet_timeout_s=args.quiet_timeout,
         step_table=args.step_table,
         use_step_table=not args.roofline,
+        host_model=args.host_model,
     )
     log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
     res = run_testbed(opts, log=log)

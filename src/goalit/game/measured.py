@@ -40,7 +40,7 @@ def with_step_table(game: Game, users, table) -> Game:
             continue
         d = np.asarray(table.decode_step_time_s(level, np.maximum(loads, 1), np.maximum(loads, 1) *
                                                 ip.context_tokens), float)  # fmt: skip
-        over = loads > game.capacity[r]
+        over = (loads > game.capacity[r]) & (not (game.shared and game.shared_action[r]))  # shared: group's H
         step[r] = d + np.where(over, game.penalty_s, 0.0)  # H added, not substituted (monotone for any H)
         step[r, 0] = 0.0
         roof = np.asarray(ip.roofline.prefill_s(s, r), float)

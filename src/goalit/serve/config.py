@@ -11,7 +11,7 @@ Layout (every key except ``llm`` and ``[[backends]]`` is optional)::
                 chars_per_token, default_max_tokens, max_tokens_limit, link_s
     [defaults]  w_latency, w_quality, w_energy, deadline_s, max_perplexity, device
     [[backends]] name, url, hardware, levels = {LEVEL = "model name on that backend"}, engine,
-                batching, concurrency, swap_s, share
+                batching, concurrency, swap_s, share, host
     [hardware.NAME] / [llm.NAME]    inline profiles (format of goalit/data/profiles/*.toml)
 
 Errors are one-line ``ScenarioError``s naming the file and the field, like scenario files.
@@ -109,6 +109,11 @@ class BackendConfig:
     requests the gateway sends at once (default 1 when serial). ``swap_s`` is the time to switch the
     loaded level (0.2 s measured for SmolLM2 in real-llm.md section 2). ``share`` is the fraction of the
     hardware each level gets when running (1: the whole machine, as a serial server does).
+
+    ``host``: the machine the backend runs on ("": a machine of its own). Backends naming the same host
+    share its accelerator (the ``shared`` sharing mode of docs/model.md): a request's per-token time on
+    one of them is the host's iteration time, the sum of the decode steps of the host's *active* backends.
+    They must use continuous batching, the same ``hardware`` and ``share`` 1.
     """
 
     name: str
@@ -120,6 +125,7 @@ class BackendConfig:
     concurrency: int = 1
     swap_s: float = 0.2
     share: float = 1.0
+    host: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,14 @@ class GatewayConfig:
         from goalit.physics.step_table import StepTable
 
         return StepTable.load(self.step_table)
+
+    def host_groups(self) -> dict[str, tuple[int, ...]]:
+        """Indices of the backends on each named (shared) host, in configuration order."""
+        out: dict[str, tuple[int, ...]] = {}
+        for j, b in enumerate(self.backends):
+            if b.host:
+                out[b.host] = (*out.get(b.host, ()), j)
+        return out
 
     def public_models(self) -> list[str]:
         """Model names clients may ask for: the family (goalit picks the level) and ``family:level``."""
@@ -219,6 +233,17 @@ def parse_config(data: dict[str, Any], origin: str = "", base_dir: Path | None =
             top.fail(f"duplicate backend name {names[i]!r}", f"backends[{i}].name")
         if urls.index(urls[i]) != i:
             top.fail(f"duplicate backend url {urls[i]!r}", f"backends[{i}].url")
+    first_on: dict[str, int] = {}
+    for i, b in enumerate(backends):
+        if not b.host:
+            continue
+        k = first_on.setdefault(b.host, i)
+        if b.hardware != backends[k].hardware:
+            top.fail(
+                f"backend {b.name!r} is on host {b.host!r} with hardware {b.hardware!r}, but backend "
+                f"{backends[k].name!r} on the same host has {backends[k].hardware!r}",
+                f"backends[{i}].hardware",
+            )
     top.finish()
     used_hw = {b.hardware for b in backends} | {defaults.device}
     return GatewayConfig(
@@ -311,7 +336,14 @@ def _parse_backend(t: Table, hardware: dict[str, HardwareProfile], llm: LLMProfi
         concurrency=int(t.number("concurrency", 4 if server else 1, gt=0, le=1024, integer=True)),
         swap_s=float(t.number("swap_s", 0.2 if batching == "serial" else 0.0, ge=0)),
         share=float(t.number("share", 1.0, gt=0, le=1)),
+        host=t.string("host", ""),
     )
+    if "host" in t.data and not b.host.strip():
+        t.fail("must be a non-empty machine name (leave it out for a machine of its own)", "host")
+    if b.host and b.batching != "continuous":
+        t.fail('a backend on a shared host must use batching = "continuous"', "host")
+    if b.host and b.share != 1.0:
+        t.fail("a backend on a shared host uses the whole machine: share must be 1", "share")
     t.finish()
     return b
 

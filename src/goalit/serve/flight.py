@@ -38,6 +38,7 @@ class Flight:
     t_forward: float = float("nan")  # the last forward to a backend started (perf_counter s)
     t_first: float = float("nan")  # its first bytes came back (streaming only)
     area_first: float = 0.0  # the backend's running-requests integral at t_first (online calibration)
+    host_area_first: dict[int, float] = field(default_factory=dict)  # same, other backends on its host
     batch_start: int = 0  # requests running on the backend when the forward started (itself included)
 
     @property

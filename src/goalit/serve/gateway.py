@@ -170,6 +170,13 @@ class Gateway:
             out[(("backend", self.backends[j].name), ("level", str(self.router.level_of[r])))] = step
         return out
 
+    def _host_peers(self, b: BackendState) -> list[int]:
+        """Indices of the other backends on ``b``'s shared host (empty without one)."""
+        host = b.config.host
+        return (
+            [m for m in self.config.host_groups().get(host, ()) if self.backends[m] is not b] if host else []
+        )
+
     def _observe(self, flight: Flight, total_s: float) -> None:
         """Online calibration and prediction error from a request that ended ``ok``."""
         d = flight.decision
@@ -183,7 +190,14 @@ class Gateway:
         if np.isfinite(flight.t_first) and flight.output_tokens > 1 and end > flight.t_first:
             n = max(1.0, (b.area(end) - flight.area_first) / (end - flight.t_first))
             pred = float(rt.step_s(r, np.array([n]), np.array([n * (s + o / 2)]), base=True)[0])
-            rt.online.observe_decode(d.backend, (end - flight.t_first) / (flight.output_tokens - 1), pred)
+            tpot = (end - flight.t_first) / (flight.output_tokens - 1)
+            if flight.host_area_first:  # shared host: the others' steps are part of the iteration, not ours
+                span = end - flight.t_first
+                peers = {
+                    m: (self.backends[m].area(end) - a0) / span for m, a0 in flight.host_area_first.items()
+                }
+                tpot -= rt.others_step_s(d.backend, peers, s + o / 2)
+            rt.online.observe_decode(d.backend, tpot, pred)
             n0 = float(max(1, flight.batch_start))
             ttft = float(rt.prefill_s(r, np.array([s]), base=True)[0]
                          + rt.step_s(r, np.array([n0]), np.array([n0 * s]), base=True)[0])  # fmt: skip
@@ -454,6 +468,7 @@ class Gateway:
             raise _fault(err) from None
         flight.t_first = time.perf_counter()
         flight.area_first = b.area(flight.t_first)
+        flight.host_area_first = {m: self.backends[m].area(flight.t_first) for m in self._host_peers(b)}
         return _ForwardedStream(self, flight, b, resp, first, chunks, t0)
 
 

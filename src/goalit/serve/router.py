@@ -22,6 +22,13 @@ Cost of free request i on action r = (backend j, level q), C_i = alpha_i d_r(n_r
 - ``beta = inf`` where r is not allowed: backend down or excluded for this request, level not asked for,
   or PPL(q) above the request's ``max_perplexity``.
 
+Shared hosts (``host`` in the configuration, docs/model.md "Shared servers"): the backends on one host
+form one group G whose per-token time is the host's iteration time, ``T_G(n) = sum_{r in G} d_r(n_r)``
+with ``d_r(0) = 0`` (Model A's shared cost): a request on a backend of a shared host is charged the
+steps of every active backend on that host, and it slows all of them. No KV limit is modelled (the
+gateway's FIFO holds requests beyond each backend's ``concurrency``). Shared games have no exact
+potential; GOALIT detects cycles and stops at its slot cap (``goalit.game.goalit``).
+
 Step times and prefill come from the measured step table of the configuration (``step_table``, see
 ``goalit.physics.step_table``) for the levels it holds, else from the roofline; either is multiplied by
 the backend's online corrections (``goalit.serve.online``), which the gateway updates from what it
@@ -129,6 +136,52 @@ class Router:
         self.roofline = self._roofline()
         self.online = OnlineCalibration(len(cfg.backends))
         self.table = cfg.step_table_model()
+        self.group_of, self.group_shared = self._groups()
+
+    def _groups(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(R+1,) group of every action (-1: local) and (G,) shared flags; (None, None) without shared hosts.
+
+        Every (backend, level) of a backend with no ``host`` is a group of its own (partitioned); the
+        actions of all the backends on one host form one shared group."""
+        cfg = self.config
+        if not cfg.host_groups():
+            return None, None
+        key_of: dict[object, int] = {}
+        group = np.full(self.n_actions, -1, dtype=np.int64)
+        for r in range(1, self.n_actions):
+            b = cfg.backends[int(self.backend_of[r])]
+            key = ("host", b.host) if b.host else ("action", r)
+            group[r] = key_of.setdefault(key, len(key_of))
+        shared = np.array([k[0] == "host" for k in key_of], dtype=bool)
+        return group, shared
+
+    def host_actions(self, backend: int) -> list[int]:
+        """The actions of the *other* backends on ``backend``'s shared host (empty if it has none)."""
+        if self.group_of is None:
+            return []
+        gs = set(self.group_of[self.backend_of == backend].tolist())
+        return [
+            r for r in range(1, self.n_actions) if self.group_of[r] in gs and self.backend_of[r] != backend
+        ]
+
+    def others_step_s(self, backend: int, mean_running: dict[int, float], context_tokens: float) -> float:
+        """The other backends' share of ``backend``'s iteration time on its shared host (s/token, corrected).
+
+        ``mean_running[m]``: backend m's mean number of running requests over the interval. A backend
+        with mean n is charged min(n, 1) d_m(max(n, 1)) (active a fraction min(n, 1) of the time, at its
+        mean batch when active); a multi-level backend is priced at its first level."""
+        out, seen = 0.0, set()
+        for r in self.host_actions(backend):
+            m = int(self.backend_of[r])
+            if m in seen:
+                continue
+            seen.add(m)
+            n = float(mean_running.get(m, 0.0))
+            if n <= 0:
+                continue
+            nb = min(max(n, 1.0), float(self.config.backends[m].concurrency))
+            out += min(n, 1.0) * float(self.step_s(r, np.array([nb]), np.array([nb * context_tokens]))[0])
+        return out
 
     def _roofline(self) -> Roofline:
         """The cost core of the configured (backend, level) pairs (row 0: local, unused)."""
@@ -237,6 +290,8 @@ class Router:
                 own, wait = 0.0, (backlog[j] / b.concurrency if held >= b.concurrency else 0.0)
             lat[:, r] = 2.0 * gw.link_s + wait + self.swap_s(r, backends[j]) + self.prefill_s(r, s) + own
 
+        if self.group_of is not None:  # an idle backend of a shared host adds nothing: d_r(0) = 0
+            step[self.group_shared[np.maximum(self.group_of, 0)] & (self.group_of >= 0), 0] = 0.0
         allowed = np.array([self.allowed(job, backends) for job in allj], dtype=bool).reshape(n_users, n_act)
         if n_pin:
             allowed[:n_pin] = False
@@ -279,6 +334,11 @@ class Router:
             uplink_s=link.copy(),
             downlink_s=link.copy(),
             instances=ip,
+            group_of=None if self.group_of is None else self.group_of.copy(),
+            group_capacity=None
+            if self.group_shared is None
+            else np.full(self.group_shared.size, HUGE, np.int64),
+            group_shared=None if self.group_shared is None else self.group_shared.copy(),
         )
         initial = dynamics.isolated_start(game)
         if n_pin:

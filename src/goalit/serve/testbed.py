@@ -100,6 +100,10 @@ class TestbedOptions:
     work_dir: Path | None = None
     step_table: Path | None = None  # profile file with [meta.step_table] (None: the calibrated profile's)
     use_step_table: bool = True  # False: the roofline everywhere
+    # how the simulator and the gateway see the K server processes on this one machine: "shared" (one
+    # shared server hosting one variant per process, docs/model.md) or "partitioned" (K servers of their
+    # own, share 1 each: the pre-issue-14 picture). None: see ``host_model``.
+    host_model: str | None = None
 
     __test__ = False  # not a pytest class
 
@@ -201,6 +205,43 @@ def server_levels(opts: TestbedOptions) -> list[tuple[str, ...]]:
     return [tuple(opts.levels)] * opts.servers
 
 
+HOST_MODELS = ("shared", "partitioned")
+HOST_NAME = "testbed-host"
+
+
+def host_model(opts: TestbedOptions) -> str:
+    """The host model in effect (see ``TestbedOptions.host_model``).
+
+    By default ``shared`` when llama-server processes share cores (threads per server x servers > the
+    logical CPUs: they time-multiplex them, the shared engine's sum of steps), else ``partitioned``: with
+    one thread per process on distinct cores the processes decode in parallel, each on the 1-thread
+    machine the step table was measured on (measured 2026-11-30, docs/serve.md: on 2 processes x 1 thread
+    the shared model over-predicted mean latency by +284 % at 2 req/s, the partitioned one by +24 %).
+    llama_cpp.server (serial) is always partitioned."""
+    if opts.host_model is not None:
+        return opts.host_model
+    if opts.engine != "llama-server":
+        return "partitioned"
+    return "shared" if server_threads(opts) * opts.servers > (os.cpu_count() or 1) else "partitioned"
+
+
+def sim_max_batch(opts: TestbedOptions) -> int:
+    """The simulator's batch cap per engine: a llama-server's slots (times the processes when they form
+    one shared server: the simulator caps the host's total, not each process's), 1 for llama_cpp.server."""
+    if opts.engine != "llama-server":
+        return 1
+    return opts.slots * (opts.servers if host_model(opts) == "shared" else 1)
+
+
+def action_index(opts: TestbedOptions) -> dict[tuple[str, str], int]:
+    """The simulator's action of every (backend name, level) of the testbed (1..R, in server order).
+
+    Shared and partitioned scenarios list the instances in the same order (process j, its levels), so
+    the indices agree."""
+    pairs = [(f"edge-{j + 1}", lv) for j, lvs in enumerate(server_levels(opts)) for lv in lvs]
+    return {p: 1 + k for k, p in enumerate(pairs)}
+
+
 def check_options(opts: TestbedOptions) -> None:
     """One-line errors for impossible options."""
     from goalit.serve.llama_server import ENGINES
@@ -218,6 +259,15 @@ def check_options(opts: TestbedOptions) -> None:
         )
     if opts.slots < 1:
         raise GoalitInputError(f"--slots must be >= 1, not {opts.slots}")
+    if opts.host_model is not None and opts.host_model not in HOST_MODELS:
+        raise GoalitInputError(
+            f"--host-model must be one of {', '.join(HOST_MODELS)}, not {opts.host_model!r}"
+        )
+    if opts.host_model == "shared" and opts.engine != "llama-server":
+        raise GoalitInputError(
+            "--host-model shared needs --engine llama-server (llama_cpp.server is serial, and the gateway "
+            "prices shared hosts for continuous batching only)"
+        )
     if opts.requests < 1:
         raise GoalitInputError(f"--requests must be >= 1, not {opts.requests}")
     if opts.max_prompt_tokens + opts.max_output_tokens > opts.n_ctx - 8:
@@ -258,8 +308,12 @@ def trace_slice(opts: TestbedOptions):
 def testbed_scenario(opts: TestbedOptions, cat: ProfileCatalogue, llm: str, hw: str) -> Scenario:
     """The simulator's picture of the testbed.
 
-    K servers on one spot with the measured hardware profile; one instance per level owning the whole
-    machine (share 1: a serial server runs one level at a time at full speed); a loopback radio (no
+    Host model ``shared`` (the default for llama-server): the K processes run on this one machine, so the
+    scenario has ONE shared server (docs/model.md) hosting one variant per process (a level served by
+    two processes is hosted twice: two copies of its weights); its engine iterates over the active
+    processes' batches. Host model ``partitioned``: K servers on one spot, one instance per level owning
+    the whole machine (share 1: a serial server runs one level at a time at full speed). Both use the
+    measured hardware profile, a loopback radio (no
     access overhead, 1000 sub-channels); clients that cannot run the model locally; two user classes,
     latency-only and quality-sensitive (``w_quality``), drawn per request by the simulator's workload
     stream (the testbed uses the same draw).
@@ -276,10 +330,14 @@ def testbed_scenario(opts: TestbedOptions, cat: ProfileCatalogue, llm: str, hw: 
         description="loopback client: no local model (memory too small)",
     )
     ap = AccessPoint(bandwidth_hz=1e9, subchannel_hz=1e6)
-    servers = tuple(
-        Server(f"edge-{j + 1}", (0.0, 0.0), hw, ap, tuple(Instance(lv, 1.0) for lv in lvs))
-        for j, lvs in enumerate(server_levels(opts))
-    )
+    if host_model(opts) == "shared":
+        hosted = tuple(Instance(lv, 1.0) for lvs in server_levels(opts) for lv in lvs)
+        servers: tuple[Server, ...] = (Server(HOST_NAME, (0.0, 0.0), hw, ap, hosted, sharing="shared"),)
+    else:
+        servers = tuple(
+            Server(f"edge-{j + 1}", (0.0, 0.0), hw, ap, tuple(Instance(lv, 1.0) for lv in lvs))
+            for j, lvs in enumerate(server_levels(opts))
+        )
     classes = [0.0, opts.w_quality] if opts.w_quality > 0 else [0.0]
     n = len(classes)
     users = Users(
@@ -304,7 +362,8 @@ def testbed_scenario(opts: TestbedOptions, cat: ProfileCatalogue, llm: str, hw: 
         users=users,
         radio=Radio(access_overhead_s=0.0),
         game=GameParams(),
-        description=f"goalit testbed: {opts.servers} {opts.engine} x levels {', '.join(opts.levels)}",
+        description=f"goalit testbed: {opts.servers} {opts.engine} x levels {', '.join(opts.levels)} "
+        f"({host_model(opts)} host model)",
     )
 
 
@@ -344,6 +403,8 @@ def gateway_config_text(
         ]
         if opts.engine == "llama-server":
             lines.append(f"concurrency = {opts.slots}")
+            if host_model(opts) == "shared":
+                lines.append(f'host = "{HOST_NAME}"')
         else:
             lines.append(f"swap_s = {opts.swap_s!r}")
     return "\n".join(lines) + "\n"
@@ -555,6 +616,7 @@ def run_testbed(opts: TestbedOptions, log=None) -> TestbedResult:
             "logical_cpus": os.cpu_count(),
             "load_average": os.getloadavg(),
             "background_load": live.background_load,
+            "host_model": host_model(opts),
             "machine_note": "K servers and the gateway share this machine's CPUs",
         },
         records=[r.row() | {"simulated_latency_s": float(x)} for r, x in zip(records, sim_lat, strict=True)],
@@ -769,13 +831,12 @@ def simulate_both(scenario: Scenario, w, opts: TestbedOptions, records: list[Rec
     from goalit.physics.step_table import StepTable
     from goalit.sim import simulate
 
-    max_batch = opts.slots if opts.engine == "llama-server" else 1
+    max_batch = sim_max_batch(opts)
     path = step_table_path(opts)
     table = StepTable.load(path) if path is not None else None
     own = simulate(scenario, policy=opts.policy, workload=w, seed=opts.seed, max_batch=max_batch,
                    step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
-    index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
-        (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
+    index = action_index(opts)
     actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
     same = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
                     step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
@@ -814,10 +875,9 @@ def simulate_online(scenario: Scenario, w, opts: TestbedOptions, records: list[R
     if table is None or not corrections or not corrections.get("decode"):
         return None
     table = table.scaled(corrections["decode"], corrections["prefill"])
-    index = {(s.name, i.level): 1 + k for k, (s, i) in enumerate(
-        (s, i) for s in scenario.servers for i in s.instances)}  # fmt: skip
+    index = action_index(opts)
     actions = np.array([index.get((r.backend, r.level), 0) for r in records], np.int64)
-    max_batch = opts.slots if opts.engine == "llama-server" else 1
+    max_batch = sim_max_batch(opts)
     res = simulate(scenario, policy=ReplayDecisions(actions), workload=w, seed=opts.seed, max_batch=max_batch,
                    step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
     return res.metrics
@@ -866,7 +926,8 @@ def format_report(res: TestbedResult) -> str:
 
     lines = [
         f"goalit testbed: {res.options['servers']} {res.options['engine']} processes, levels "
-        f"{', '.join(res.options['levels'])}, policy {res.options['policy']}, seed {res.options['seed']}",
+        f"{', '.join(res.options['levels'])}, policy {res.options['policy']}, seed {res.options['seed']}, "
+        f"host model {res.processes.get('host_model', '?')}",
         f"workload: {res.workload['requests']} requests of {res.workload['source']} over "
         f"{res.workload['span_s']:.1f} s",
     ]

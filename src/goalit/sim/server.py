@@ -324,7 +324,9 @@ class SharedServer(ContinuousInstance):
 
     and the prompts accepted since the last iteration are prefilled first, one compute-bound prefill
     step per variant (the decode batches pause). KV admission uses one pool, Mem - sum_v M_v, shared by
-    all variants. ``actions`` are the server's action indices; events carry the first one.
+    all variants. ``actions`` are the server's action indices; events carry the first one. With a
+    measured step table (``sim.step_table``) a variant whose level it holds uses the table's step and
+    prefill times in place of its roofline term (the table's d_v(n, l) is measured alone on the machine).
     """
 
     def __init__(self, actions: list[int], game: Game, host: Host, max_batch: int | None = None) -> None:
@@ -335,11 +337,26 @@ class SharedServer(ContinuousInstance):
         self.roofs = [ip.roofline.at(r) for r in self.actions]
         self.kv_total = float(ip.memory_bytes[actions[0]] - sum(float(ip.weight_bytes[r]) for r in actions))
         self.kv_free = self.kv_total
+        table = getattr(host, "step_table", None)
+        self.levels = [str(game.level_of[r]) for r in self.actions]
+        self.tables = [table if table is not None and lv in table.levels else None for lv in self.levels]
         self.var = np.empty(0, np.int64)  # variant (position in ``actions``) of every running sequence
         self.tokens_by = np.zeros(len(self.actions), np.int64)
 
     def prefill_time(self, total_prompt_tokens: float) -> float:  # pragma: no cover - not used
         raise NotImplementedError
+
+    def variant_prefill_s(self, q: int, tokens: float) -> float:
+        """Prefill of ``tokens`` prompt tokens of variant q on the whole server (s)."""
+        if self.tables[q] is not None:
+            return float(self.tables[q].prefill_time(self.levels[q], tokens))
+        return float(self.roofs[q].prefill_s(tokens))
+
+    def variant_decode_s(self, q: int, n: int, context_tokens: np.ndarray) -> np.ndarray:
+        """Decode steps of variant q's batch of ``n`` sequences with total contexts ``context_tokens`` (s)."""
+        if self.tables[q] is not None:
+            return np.asarray(self.tables[q].decode_step_time_s(self.levels[q], n, context_tokens), float)
+        return np.asarray(self.roofs[q].decode_step_s(n, context_tokens), float)
 
     def _variant(self, k: int) -> int:
         return self.variant_of[int(self.state.action[k])]
@@ -349,6 +366,8 @@ class SharedServer(ContinuousInstance):
             return
         if self.phase == PREFILL:
             new = np.asarray(self.prefilling, np.int64)
+            if getattr(self.host, "first_token_at_prefill", False):  # one-token requests end at the prefill
+                new = new[self.state.output[new] > 1]
             self.var = np.concatenate([self.var, [self._variant(k) for k in new.tolist()]]).astype(np.int64)
         super().on_event(t, version)
 
@@ -366,7 +385,7 @@ class SharedServer(ContinuousInstance):
             self.accepted = []
             s = st.prompt[adm]
             v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
-            tau = sum(float(self.roofs[q].prefill_s(float(s[v == q].sum()))) for q in np.unique(v).tolist())
+            tau = sum(self.variant_prefill_s(q, float(s[v == q].sum())) for q in np.unique(v).tolist())
             st.admitted_s[adm] = t
             st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
@@ -385,7 +404,7 @@ class SharedServer(ContinuousInstance):
             times = np.zeros(k)
             for q, n_q in enumerate(counts):
                 if n_q:
-                    times += self.roofs[q].decode_step_s(n_q, int(ctx_sum[q]) + n_q * steps)
+                    times += self.variant_decode_s(q, n_q, int(ctx_sum[q]) + n_q * steps)
             self.seg_ends = t + np.cumsum(times)
             self.seg_t0 = t
             self.event_k = k
