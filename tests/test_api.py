@@ -117,3 +117,15 @@ def test_metrics_definitions():
     assert m.mean_perplexity == pytest.approx((o * m.perplexity).sum() / o.sum())
     assert m.offloaded == int((r.profile != 0).sum())
     assert m.perplexity.min() >= game.ppl_of.min() and m.perplexity.max() <= game.ppl_of.max()
+
+
+def test_cli_help_does_not_load_numpy():
+    """``goalit --help`` builds every subcommand's parser without NumPy (benchmarks/import_time.py)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "goalit", "--help"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert "goalit.cli" in loaded
+    assert not {"numpy", "scipy"} & loaded

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from goalit.api import resolve_scenario
 from goalit.cli._common import add_scenario_argument, add_seed_argument, positive_float, print_json, table
-from goalit.game.model import build_game, check_feasible
-from goalit.solvers.compare import compare
+
+# The library is imported in ``run``: ``goalit --help`` builds this parser and must not load NumPy/SciPy.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from goalit.api import resolve_scenario
+    from goalit.game.model import build_game, check_feasible
+    from goalit.solvers.compare import compare
+
     scenario = resolve_scenario(args.scenario)
     game = build_game(scenario)
     check_feasible(game)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from goalit.api import resolve_scenario, solve
 from goalit.cli._common import add_scenario_argument, add_seed_argument, positive_float, print_json, table
 from goalit.cli.algorithms import solver_name
 from goalit.errors import GoalitInputError
-from goalit.game.model import build_game
-from goalit.solvers.registry import accepts
+
+# The library is imported in ``run``: ``goalit --help`` builds this parser and must not load NumPy/SciPy.
 
 
 def parse_key_values(items: list[str]) -> dict[str, object]:
@@ -61,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from goalit.api import resolve_scenario, solve
+    from goalit.game.model import build_game
+    from goalit.solvers.registry import accepts
+
     scenario = resolve_scenario(args.scenario)
     game = build_game(scenario)
     options = {"time_limit_s": args.time_limit} if accepts(args.algorithm, "time_limit_s") else {}
