@@ -8,8 +8,10 @@ import pytest
 
 from goalit.cli import main
 from goalit.experiments.catalogue import EXPERIMENTS, plan_points
+from goalit.experiments.markdown import est, num
 from goalit.experiments.plan import make_plan
 from goalit.experiments.reproduce import reproduce
+from goalit.experiments.results import estimate, load_rows
 from goalit.experiments.store import read_rows
 
 FIGURES = ("e1_throughput", "e2_latency", "e2_ttft_tpot", "e3_perplexity", "e3_level_share", "e4_convergence",
@@ -57,6 +59,33 @@ def test_reproduce_rerun_skips_everything_and_keeps_the_bytes(tiny_run):
     assert (out / "results.csv").read_bytes() == before
     assert (out / "report.md").read_bytes() == report
     assert (out / "figures" / "e5_updates.svg").read_bytes() == svg
+
+
+@pytest.mark.slow
+def test_reproduce_report_has_the_dynamic_decisions_of_e4_e5_from_the_rows(tiny_run):
+    out, _ = tiny_run
+    rows = [
+        r for r in load_rows(out / "results.csv") if r["experiment"] == "load" and r["policy"] == "goalit"
+    ]
+    assert rows and all(r["decisions"] > 0 and r["players_per_decision_mean"] >= 1 for r in rows)
+    report = (out / "report.md").read_text()
+    e4 = report[report.index("## E4") : report.index("## E5")]
+    e5 = report[report.index("## E5") : report.index("## E6")]
+    assert "### Dynamic decisions (E1-E3 runs)" in e4
+    for rate in sorted({r["config"]["rate_per_s"] for r in rows}):
+        g = [r for r in rows if r["config"]["rate_per_s"] == rate]
+        cells = [
+            "GOALIT",
+            num(rate),
+            est(estimate(g, "decisions")),
+            est(estimate(g, "players_per_decision_mean")),
+            est(estimate(g, "players_per_decision_p95")),
+            str(max(r["players_per_decision_max"] for r in g)),
+        ]
+        assert "| " + " | ".join(cells) + " |" in e4, cells
+        players = estimate(g, "players_per_decision_mean").mean
+        assert f"{num(players)} players and" in e5
+    assert "players: " in e5 and "slots per decision at" in e5
 
 
 def test_reproduce_cli_rejects_bad_flags_with_one_line_and_exit_2(tmp_path, capsys):

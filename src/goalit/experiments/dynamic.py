@@ -15,7 +15,9 @@ Every point is one ``goalit.simulate`` run: Poisson arrivals at ``rate_per_s`` o
 * ``window_curve_tps``: the same throughput over the first f D seconds for f in ``WINDOW_FRACTIONS``
   (requests arrived and completed before f D, divided by f D), which shows how Theta depends on the
   window length;
-* the share of completed requests served locally and at each edge quantization level.
+* the share of completed requests served locally and at each edge quantization level;
+* the simulator's decision statistics (``DECISION_KEYS``, docs/metrics.md): decisions, players per
+  decision (mean, p95, max), slots summed over decisions, converged and cycled shares (E4/E5 dynamic).
 
 The seed roots the simulator's streams: every policy sees the same requests under one seed.
 """
@@ -40,9 +42,14 @@ METRIC_KEYS = (
     "device_energy_per_token_j", "server_energy_per_token_j", "mean_queue_delay_s", "p95_queue_delay_s",
     "offloaded_share", "reroutes",
 )  # fmt: skip
+DECISION_KEYS = (
+    "decisions", "players_per_decision_mean", "players_per_decision_p95", "players_per_decision_max",
+    "decision_slots", "decisions_converged_share", "decisions_cycled_share",
+)  # fmt: skip
 STAT_KEYS = ("decisions", "slots", "updates", "messages", "nodes_explored")
 SIM_COLUMNS = (
     METRIC_KEYS
+    + DECISION_KEYS
     + ("window_throughput_tps", "goodput_tps", "offered_tps", "window_curve_tps", "share_local")
     + tuple(f"share_level_{q}" for q in LEVELS)
     + tuple(f"policy_{k}" for k in STAT_KEYS)
@@ -66,7 +73,7 @@ def sim_row(point: Point) -> dict[str, Any]:
     duration = float(cfg["duration_s"])
     res = simulate(variant(cfg), algorithm_of(point), seed=int(point.seed), rate=float(cfg["rate_per_s"]),
                    duration_s=duration, **opts)  # fmt: skip
-    row: dict[str, Any] = {k: res.metrics.get(k) for k in METRIC_KEYS}
+    row: dict[str, Any] = {k: res.metrics.get(k) for k in METRIC_KEYS + DECISION_KEYS}
     rec = res.records
     o = np.asarray(rec["output_tokens"], dtype=float)
     done = np.asarray(rec["status"]) == "completed"

@@ -16,10 +16,83 @@ from goalit.experiments.plan import Plan
 from goalit.experiments.results import Row, estimate, group, select
 
 
-def convergence(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
-    rs = select(rows, "convergence")
+def _dynamic_rows(rows: Sequence[Row]) -> list[Row]:
+    """GOALIT's rows (any ``goalit*`` policy) of the E1-E3 load runs that carry decision statistics."""
+    return [
+        r
+        for r in select(rows, "load")
+        if str(r["policy"]).startswith("goalit")
+        and isinstance(r.get("decisions"), int)
+        and r["decisions"] > 0
+    ]
+
+
+def _slots_per_decision(r: Row) -> float:
+    return float(r["decision_slots"]) / float(r["decisions"])
+
+
+def dynamic_decisions(rows: Sequence[Row]) -> str:
+    """Table per (GOALIT policy, arrival rate) of the decisions in the E1-E3 simulations: decisions,
+    players per decision (mean, p95, max), slots per decision, converged and cycled shares (mean ± 95 %
+    CI over seeds; max = largest over seeds)."""
+    rs = _dynamic_rows(rows)
     if not rs:
         return ""
+    body = []
+    for (policy, rate), g in sorted(group(rs, lambda r: (r["policy"], r["config"]["rate_per_s"])).items()):
+        spd = [{"v": _slots_per_decision(r)} for r in g]
+        body.append(
+            [
+                label(policy),
+                num(rate),
+                est(estimate(g, "decisions")),
+                est(estimate(g, "players_per_decision_mean")),
+                est(estimate(g, "players_per_decision_p95")),
+                str(max(int(r["players_per_decision_max"]) for r in g)),
+                est(estimate(spd, "v")),
+                _share_cell(g, "decisions_converged_share"),
+                _share_cell(g, "decisions_cycled_share"),
+            ]
+        )
+    headers = ["policy", "rate (req/s)", "decisions", "players mean", "players p95", "players max",
+               "slots / decision", "converged", "cycled"]  # fmt: skip
+    return md_table(headers, body)
+
+
+def _share_cell(g: Sequence[Row], column: str) -> str:
+    e = estimate(g, column)
+    if not np.isfinite(e.mean):
+        return "–"
+    return (
+        f"{e.mean * 100:.1f} %"
+        if not np.isfinite(e.half_width)
+        else f"{e.mean * 100:.1f} ± {e.half_width * 100:.1f} %"
+    )
+
+
+def convergence(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
+    rs = select(rows, "convergence")
+    dyn = dynamic_decisions(rows)
+    if not rs and not dyn:
+        return ""
+    dyn_part = (
+        [
+            "",
+            "### Dynamic decisions (E1-E3 runs)",
+            "",
+            "Every GOALIT decision of the E1-E3 simulations is a game: its players are the requests that have "
+            "arrived and not started service, the running ones are load. Per arrival rate (mean ± 95 % CI "
+            "over seeds; players max = largest over seeds): decisions per run, players per decision, slots "
+            "of the equilibrium search per decision, and the share of decisions that stopped at an "
+            "ε-equilibrium or because a profile repeated (cycled).",
+            "",
+            dyn,
+        ]
+        if dyn
+        else []
+    )
+    if not rs:
+        return "\n".join(["## E4: convergence to a Nash equilibrium", *dyn_part])
     body = []
     for n, g in sorted(group(rs, lambda r: r["n_users"]).items()):
         body.append(
@@ -57,14 +130,33 @@ def convergence(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             "ε = the scenario's tolerance; max regret ≤ ε means an ε-Nash equilibrium.",
             "",
             figure_links(figures_dir, "e4_convergence"),
+            *dyn_part,
         ]
+    )
+
+
+def _dynamic_cost(rows: Sequence[Row]) -> str:
+    """One sentence: GOALIT's players and slots per decision at the lowest and highest E1-E3 rate."""
+    rs = [r for r in _dynamic_rows(rows) if r["policy"] == "goalit"]
+    if not rs:
+        return ""
+    by_rate = sorted(group(rs, lambda r: r["config"]["rate_per_s"]).items())
+    parts = []
+    for rate, g in (by_rate[0], by_rate[-1]) if len(by_rate) > 1 else by_rate:
+        players = estimate(g, "players_per_decision_mean").mean
+        slots = float(np.mean([_slots_per_decision(r) for r in g]))
+        parts.append(f"{num(players)} players and {num(slots)} slots per decision at {num(rate)} req/s")
+    return (
+        "Under dynamic load (E1-E3 runs, table in E4), the number of users of a GOALIT decision is its "
+        "players: " + "; ".join(parts) + "."
     )
 
 
 def updates(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
     rs = select(rows, "updates")
+    dyn = _dynamic_cost(rows)
     if not rs:
-        return ""
+        return "\n".join(["## E5: convergence cost vs number of users", "", dyn]) if dyn else ""
     by_policy = group(rs, lambda r: r["policy"])
     ns = sorted({r["n_users"] for r in rs})
     headers = (
@@ -95,6 +187,7 @@ def updates(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
             md_table(headers, body),
             "",
             "Log-log slope of updates vs N (1 = linear, 2 = quadratic): " + (", ".join(slopes) or "–") + ".",
+            *(["", dyn] if dyn else []),
             "",
             figure_links(figures_dir, "e5_updates"),
         ]
