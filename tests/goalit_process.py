@@ -11,6 +11,24 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+# The smallest valid scenario file: one server, one user (tests mutate it into bad input).
+TINY_SCENARIO = """
+name = "t"
+[[servers]]
+name = "s"
+position_m = [0.0, 0.0]
+hardware = "rtx-4090"
+ap = { bandwidth_hz = 4e6, subchannel_hz = 1e6 }
+instances = [{ level = "q4_k_m", share = 1.0 }]
+[[users]]
+position_m = [10.0, 0.0]
+prompt_tokens = 100
+output_tokens = 100
+deadline_s = 10.0
+w_quality = 0.0
+w_energy = 0.0
+"""
+
 
 @dataclass(frozen=True)
 class CliResult:

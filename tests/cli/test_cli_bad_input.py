@@ -12,24 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from goalit_process import run_cli
+from goalit_process import TINY_SCENARIO, run_cli
 
-VALID = """
-name = "t"
-[[servers]]
-name = "s"
-position_m = [0.0, 0.0]
-hardware = "rtx-4090"
-ap = { bandwidth_hz = 4e6, subchannel_hz = 1e6 }
-instances = [{ level = "q4_k_m", share = 1.0 }]
-[[users]]
-position_m = [10.0, 0.0]
-prompt_tokens = 100
-output_tokens = 100
-deadline_s = 10.0
-w_quality = 0.0
-w_energy = 0.0
-"""
+VALID = TINY_SCENARIO
 
 
 def edit(old: str, new: str) -> str:

@@ -15,26 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from goalit_process import SRC, run_cli
+from goalit_process import SRC, TINY_SCENARIO, run_cli
 
 pytestmark = pytest.mark.slow
 
-SCENARIO = """
-name = "t"
-[[servers]]
-name = "s"
-position_m = [0.0, 0.0]
-hardware = "rtx-4090"
-ap = { bandwidth_hz = 4e6, subchannel_hz = 1e6 }
-instances = [{ level = "q4_k_m", share = 1.0 }]
-[[users]]
-position_m = [10.0, 0.0]
-prompt_tokens = 100
-output_tokens = 100
-deadline_s = 10.0
-w_quality = 0.0
-w_energy = 0.0
-"""
+SCENARIO = TINY_SCENARIO
 
 
 def one_error_line(r, *words: str) -> str:
