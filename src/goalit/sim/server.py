@@ -259,6 +259,15 @@ class ContinuousInstance(_InstanceBase):
                 self.host.decode_done(q, t)
             self._admit_blocked()
 
+    def _prefill_step_s(self, adm: np.ndarray, prompts: np.ndarray) -> float:
+        """Duration of the prefill step of the admitted requests ``adm`` (prompt lengths ``prompts``), s."""
+        return self.prefill_time(float(prompts.sum()))
+
+    def _segment_step_times(self, n: int, k: int) -> np.ndarray:
+        """Durations of the next k decode steps of the running batch of n sequences (s)."""
+        total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
+        return self.decode_times(n, total)
+
     def _schedule(self, t: float) -> None:
         st = self.state
         n = self.ids.shape[0]
@@ -267,7 +276,7 @@ class ContinuousInstance(_InstanceBase):
             self.accepted = []
             adm = np.asarray(admitted, np.int64)
             s = st.prompt[adm]
-            tau = self.prefill_time(float(s.sum()))
+            tau = self._prefill_step_s(adm, s)
             st.admitted_s[adm] = t
             st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
             self.busy_s += tau
@@ -279,8 +288,7 @@ class ContinuousInstance(_InstanceBase):
             self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
-            total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
-            self.seg_ends = t + np.cumsum(self.decode_times(n, total))
+            self.seg_ends = t + np.cumsum(self._segment_step_times(n, k))
             self.seg_t0 = t
             self.event_k = k
             self.phase = DECODE
@@ -377,43 +385,22 @@ class SharedServer(ContinuousInstance):
         super()._close_segment(t)
         self.var = self.var[keep]
 
-    def _schedule(self, t: float) -> None:
-        st = self.state
-        n = self.ids.shape[0]
-        if self.accepted:
-            adm = np.asarray(self.accepted, np.int64)
-            self.accepted = []
-            s = st.prompt[adm]
-            v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
-            tau = sum(self.variant_prefill_s(q, float(s[v == q].sum())) for q in np.unique(v).tolist())
-            st.admitted_s[adm] = t
-            st.server_energy_j[adm] += self.power_w * tau * s / max(float(s.sum()), 1.0)
-            self.busy_s += tau
-            self.prefill_steps += 1
-            self.prefilling = adm.tolist()
-            self.prefill_end = t + tau
-            self.phase = PREFILL
-            self.version += 1
-            self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
-        elif n:
-            k = int(self.rem.min())
-            steps = np.arange(1, k + 1, dtype=np.int64)
-            nv = len(self.actions)
-            counts = np.bincount(self.var, minlength=nv).tolist()
-            ctx_sum = np.bincount(self.var, weights=self.ctx, minlength=nv).tolist()  # exact: integer sums
-            times = np.zeros(k)
-            for q, n_q in enumerate(counts):
-                if n_q:
-                    times += self.variant_decode_s(q, n_q, int(ctx_sum[q]) + n_q * steps)
-            self.seg_ends = t + np.cumsum(times)
-            self.seg_t0 = t
-            self.event_k = k
-            self.phase = DECODE
-            self.max_batch_seen = max(self.max_batch_seen, n)
-            self.version += 1
-            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
-        else:
-            self.phase = IDLE
+    def _prefill_step_s(self, adm: np.ndarray, prompts: np.ndarray) -> float:
+        """One compute-bound prefill step per variant among the admitted requests, back to back (s)."""
+        v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
+        return sum(self.variant_prefill_s(q, float(prompts[v == q].sum())) for q in np.unique(v).tolist())
+
+    def _segment_step_times(self, n: int, k: int) -> np.ndarray:
+        """The server's next k iterations: one decode step of every active variant's batch each (s)."""
+        steps = np.arange(1, k + 1, dtype=np.int64)
+        nv = len(self.actions)
+        counts = np.bincount(self.var, minlength=nv).tolist()
+        ctx_sum = np.bincount(self.var, weights=self.ctx, minlength=nv).tolist()  # exact: integer sums
+        times = np.zeros(k)
+        for q, n_q in enumerate(counts):
+            if n_q:
+                times += self.variant_decode_s(q, n_q, int(ctx_sum[q]) + n_q * steps)
+        return times
 
     def close(self, t: float) -> None:
         if self.phase == DECODE:
