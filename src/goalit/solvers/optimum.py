@@ -90,6 +90,95 @@ class _Rows:
         return LinearConstraint(a, np.asarray(self.lo), np.asarray(self.hi))
 
 
+class _Program:
+    """A MILP built incrementally and solved with HiGHS. Its first ``n_x`` variables are the binary
+    assignments x_{i,r}, one per kept pair (``ui[k]``, ``ri[k]``, row-major), costing beta_i(r)."""
+
+    def __init__(self, game: Game, ui: np.ndarray, ri: np.ndarray) -> None:
+        self.game, self.ui, self.ri = game, ui, ri
+        self.n_x = ui.size
+        self.cost: list[np.ndarray] = [game.beta[ui, ri]]
+        self.integrality: list[np.ndarray] = [np.ones(self.n_x)]
+        self.upper: list[np.ndarray] = [np.ones(self.n_x)]
+        self.rows = _Rows()
+        self.n_vars = self.n_x
+
+    def new_vars(self, c: np.ndarray, integer: bool, ub: np.ndarray) -> np.ndarray:
+        """Indices of ``c.size`` new variables with objective ``c``, bounds [0, ub]."""
+        idx = np.arange(self.n_vars, self.n_vars + c.size)
+        self.n_vars += c.size
+        self.cost.append(np.asarray(c, dtype=float))
+        self.integrality.append(np.full(c.size, 1.0 if integer else 0.0))
+        self.upper.append(np.broadcast_to(np.asarray(ub, dtype=float), c.shape).copy())
+        return idx
+
+    def one_action_per_user(self) -> None:
+        starts = np.searchsorted(self.ui, np.arange(self.game.n_users + 1))
+        for i in range(self.game.n_users):
+            self.rows.add(np.arange(starts[i], starts[i + 1]), 1.0, 1.0, 1.0)
+
+    def ap_count(self, j: int, hard: bool) -> None:
+        """AP j's sub-channels: at most K_j offloaders (``hard``), else each offloader beyond K_j pays
+        alpha_i H, linearised with a binary p_j and a continuous q_j = H * sum of alphas if p_j."""
+        game, ui, ri, alpha = self.game, self.ui, self.ri, self.game.alpha
+        cols = np.flatnonzero((ri > 0) & (game.server_of[ri] == j))
+        if cols.size == 0:
+            return
+        users = np.unique(ui[cols])
+        m_max, k_j = users.size, int(game.subchannels[j])
+        if m_max <= k_j:
+            return
+        if hard:
+            self.rows.add(cols, 1.0, -np.inf, k_j)  # exceeding K_j cannot be optimal: a hard limit
+            return
+        a_max = float(alpha[users].sum())
+        p = self.new_vars(np.zeros(1), True, np.ones(1))
+        q = self.new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
+        self.rows.add(
+            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
+        )
+        self.rows.add(
+            np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
+        )
+
+    def solve(
+        self, incumbent: np.ndarray, incumbent_cost: float, time_limit_s: float | None, mip_rel_gap: float,
+        t0: float, reported_incumbent_cost: float | None,
+    ) -> MilpOutcome:  # fmt: skip
+        """Solve; the better of HiGHS's answer and the incumbent (social cost ``incumbent_cost``).
+        ``reported_incumbent_cost`` goes to the outcome (None: the objective found)."""
+        game = self.game
+        options: dict[str, Any] = {"disp": False, "mip_rel_gap": mip_rel_gap, "presolve": True}
+        if time_limit_s is not None:
+            options["time_limit"] = float(time_limit_s)
+        res = milp(
+            np.concatenate(self.cost),
+            constraints=self.rows.constraint(self.n_vars),
+            integrality=np.concatenate(self.integrality),
+            bounds=Bounds(np.zeros(self.n_vars), np.concatenate(self.upper)),
+            options=options,
+        )
+        profile, objective = incumbent.copy(), incumbent_cost
+        if res.x is not None:
+            x = res.x[: self.n_x] > 0.5
+            found = np.zeros(game.n_users, dtype=np.int64)
+            found[self.ui[x]] = self.ri[x]
+            cost_found = float(dynamics.user_costs(game, found).sum())
+            if cost_found <= objective:
+                profile, objective = found, cost_found
+        bound = getattr(res, "mip_dual_bound", None)
+        bound = float("nan") if bound is None else float(bound)
+        gap = (
+            max(0.0, (objective - bound) / max(abs(objective), 1e-12)) if np.isfinite(bound) else float("nan")
+        )
+        return MilpOutcome(
+            profile=profile, objective=objective, dual_bound=bound, mip_gap=gap,
+            status=MILP_STATUS.get(int(res.status), "other"), nodes=int(getattr(res, "mip_node_count", 0) or 0),
+            variables=int(self.n_vars), constraints=len(self.rows.lo), runtime_s=time.perf_counter() - t0,
+            incumbent_cost=objective if reported_incumbent_cost is None else reported_incumbent_cost,
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Reduction:
     """Variables that a known profile (the incumbent, social cost UB) proves useless (spec-free, exact).
@@ -182,26 +271,10 @@ def solve_milp(
         red = Reduction(game.allowed, np.bincount(np.nonzero(game.allowed)[1], minlength=n_act),
                         np.ones(game.n_servers, dtype=bool), np.inf, -np.inf)  # fmt: skip
     ui, ri = np.nonzero(red.keep)  # x variables, row-major (user by user)
-    n_x = ui.size
-    cost: list[np.ndarray] = [game.beta[ui, ri]]
-    integrality: list[np.ndarray] = [np.ones(n_x)]
-    upper: list[np.ndarray] = [np.ones(n_x)]
-    rows = _Rows()
-    nxt = n_x
+    prog = _Program(game, ui, ri)
+    rows, new_vars = prog.rows, prog.new_vars
 
-    def new_vars(c: np.ndarray, integer: bool, ub: np.ndarray) -> np.ndarray:
-        nonlocal nxt
-        idx = np.arange(nxt, nxt + c.size)
-        nxt += c.size
-        cost.append(np.asarray(c, dtype=float))
-        integrality.append(np.full(c.size, 1.0 if integer else 0.0))
-        upper.append(np.asarray(ub, dtype=float))
-        return idx
-
-    # one action per user
-    starts = np.searchsorted(ui, np.arange(n_users + 1))
-    for i in range(n_users):
-        rows.add(np.arange(starts[i], starts[i + 1]), 1.0, 1.0, 1.0)
+    prog.one_action_per_user()
 
     alpha = game.alpha
     for r in range(1, n_act):
@@ -235,61 +308,10 @@ def solve_milp(
             rows.add([v[q], z[q + 1]], [1.0, -lower_w[q]], 0.0, np.inf)
 
     for j in range(game.n_servers):
-        cols = np.flatnonzero((ri > 0) & (game.server_of[ri] == j))
-        if cols.size == 0:
-            continue
-        users = np.unique(ui[cols])
-        m_max, k_j = users.size, int(game.subchannels[j])
-        if m_max <= k_j:
-            continue
-        if not red.ap_over[j]:
-            rows.add(cols, 1.0, -np.inf, k_j)  # exceeding K_j cannot be optimal: a hard limit
-            continue
-        a_max = float(alpha[users].sum())
-        p = new_vars(np.zeros(1), True, np.ones(1))
-        q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
-        rows.add(
-            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
-        )
-        rows.add(
-            np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
-        )
+        prog.ap_count(j, hard=not red.ap_over[j])
 
-    c = np.concatenate(cost)
-    options: dict[str, Any] = {"disp": False, "mip_rel_gap": mip_rel_gap, "presolve": True}
-    if time_limit_s is not None:
-        options["time_limit"] = float(time_limit_s)
-    res = milp(
-        c,
-        constraints=rows.constraint(nxt),
-        integrality=np.concatenate(integrality),
-        bounds=Bounds(np.zeros(nxt), np.concatenate(upper)),
-        options=options,
-    )
-    profile = inc.copy()
-    objective = float(dynamics.user_costs(game, inc).sum())
-    if res.x is not None:
-        x = res.x[:n_x] > 0.5
-        found = np.zeros(n_users, dtype=np.int64)
-        found[ui[x]] = ri[x]
-        cost_found = float(dynamics.user_costs(game, found).sum())
-        if cost_found <= objective:
-            profile, objective = found, cost_found
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = float("nan") if bound is None else float(bound)
-    gap = max(0.0, (objective - bound) / max(abs(objective), 1e-12)) if np.isfinite(bound) else float("nan")
-    return MilpOutcome(
-        profile=profile,
-        objective=objective,
-        dual_bound=bound,
-        mip_gap=gap,
-        status=MILP_STATUS.get(int(res.status), "other"),
-        nodes=int(getattr(res, "mip_node_count", 0) or 0),
-        variables=int(nxt),
-        constraints=len(rows.lo),
-        runtime_s=time.perf_counter() - t0,
-        incumbent_cost=float(red.upper_bound) if reduce else objective,
-    )
+    return prog.solve(inc, float(dynamics.user_costs(game, inc).sum()), time_limit_s, mip_rel_gap, t0,
+                      float(red.upper_bound) if reduce else None)  # fmt: skip
 
 
 @dataclass(frozen=True)

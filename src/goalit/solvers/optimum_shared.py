@@ -28,7 +28,6 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy.optimize import Bounds, milp
 
 from goalit.game import dynamics
 from goalit.game.goalit import goalit
@@ -72,10 +71,9 @@ def solve_milp_shared(
     incumbent: np.ndarray | None = None,
 ) -> Any:
     """Minimise the social cost of a game with shared servers; returns an ``optimum.MilpOutcome``."""
-    from goalit.solvers.optimum import MILP_STATUS, MilpOutcome, _Rows
+    from goalit.solvers.optimum import _Program
 
     t0 = time.perf_counter()
-    n_users = game.n_users
     if incumbent is None:
         start = dynamics.isolated_start(game)
         ne = goalit(
@@ -87,25 +85,9 @@ def solve_milp_shared(
     alpha = game.alpha
     keep, k_bound, inc_cost = shared_reduction(game, inc)
     ui, ri = np.nonzero(keep)
-    n_x = ui.size
-    cost: list[np.ndarray] = [game.beta[ui, ri]]
-    integrality: list[np.ndarray] = [np.ones(n_x)]
-    upper: list[np.ndarray] = [np.ones(n_x)]
-    rows = _Rows()
-    nxt = n_x
-
-    def new_vars(c: np.ndarray, integer: bool, ub: np.ndarray) -> np.ndarray:
-        nonlocal nxt
-        idx = np.arange(nxt, nxt + c.size)
-        nxt += c.size
-        cost.append(np.asarray(c, dtype=float))
-        integrality.append(np.full(c.size, 1.0 if integer else 0.0))
-        upper.append(np.broadcast_to(np.asarray(ub, dtype=float), c.shape).copy())
-        return idx
-
-    starts = np.searchsorted(ui, np.arange(n_users + 1))
-    for i in range(n_users):
-        rows.add(np.arange(starts[i], starts[i + 1]), 1.0, 1.0, 1.0)
+    prog = _Program(game, ui, ri)
+    rows, new_vars = prog.rows, prog.new_vars
+    prog.one_action_per_user()
 
     group_of = game.group_of
     for g in range(game.n_groups):
@@ -156,47 +138,6 @@ def solve_milp_shared(
                 )
 
     for j in range(game.n_servers):
-        cols = np.flatnonzero((ri > 0) & (game.server_of[ri] == j))
-        if cols.size == 0:
-            continue
-        users = np.unique(ui[cols])
-        m_max, k_j = users.size, int(game.subchannels[j])
-        if m_max <= k_j:
-            continue
-        a_max = float(alpha[users].sum())
-        p = new_vars(np.zeros(1), True, np.ones(1))
-        q = new_vars(np.array([game.penalty_s]), False, np.array([a_max]))
-        rows.add(
-            np.concatenate([cols, p]), np.concatenate([np.ones(cols.size), [-(m_max - k_j)]]), -np.inf, k_j
-        )
-        rows.add(
-            np.concatenate([q, cols, p]), np.concatenate([[1.0], -alpha[ui[cols]], [-a_max]]), -a_max, np.inf
-        )
+        prog.ap_count(j, hard=False)
 
-    options: dict[str, Any] = {"disp": False, "mip_rel_gap": mip_rel_gap, "presolve": True}
-    if time_limit_s is not None:
-        options["time_limit"] = float(time_limit_s)
-    res = milp(
-        np.concatenate(cost),
-        constraints=rows.constraint(nxt),
-        integrality=np.concatenate(integrality),
-        bounds=Bounds(np.zeros(nxt), np.concatenate(upper)),
-        options=options,
-    )
-    profile = inc.copy()
-    objective = inc_cost
-    if res.x is not None:
-        x = res.x[:n_x] > 0.5
-        found = np.zeros(n_users, dtype=np.int64)
-        found[ui[x]] = ri[x]
-        cost_found = float(dynamics.user_costs(game, found).sum())
-        if cost_found <= objective:
-            profile, objective = found, cost_found
-    bound = getattr(res, "mip_dual_bound", None)
-    bound = float("nan") if bound is None else float(bound)
-    gap = max(0.0, (objective - bound) / max(abs(objective), 1e-12)) if np.isfinite(bound) else float("nan")
-    return MilpOutcome(
-        profile=profile, objective=objective, dual_bound=bound, mip_gap=gap,
-        status=MILP_STATUS.get(int(res.status), "other"), nodes=int(getattr(res, "mip_node_count", 0) or 0),
-        variables=int(nxt), constraints=len(rows.lo), runtime_s=time.perf_counter() - t0, incumbent_cost=inc_cost,
-    )  # fmt: skip
+    return prog.solve(inc, inc_cost, time_limit_s, mip_rel_gap, t0, inc_cost)
