@@ -9,7 +9,9 @@ below what exhausts a 2-core, 8-24 GB machine; each states why.
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
 
 from goalit.errors import GoalitInputError
 
@@ -88,8 +90,6 @@ FLAGS = ("reduce", "reroute_queued", "one_level_per_server", "model_capacity")
 
 def check_options(options: dict, what: str) -> None:
     """Check the options in ``OPTION_BOUNDS`` / ``CHOICES`` / ``FLAGS``; ``None`` means the default."""
-    from goalit.scenario._reader import check_number
-
     for key, value in options.items():
         if value is None:
             continue
@@ -105,3 +105,35 @@ def check_options(options: dict, what: str) -> None:
             )
         elif key in FLAGS and not isinstance(value, bool):
             raise GoalitInputError(f"{what}: option {key}: must be true or false, not {type(value).__name__}")
+
+
+MAX_INTEGER = 2**53  # the largest range of integers a float64 holds exactly
+
+
+def check_number(
+    value: Any,
+    fail: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    integer: bool = False,
+) -> float | int:
+    """Return ``value`` if it is a finite number within the bounds, else call ``fail(problem)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(f"must be a number, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        fail("must be finite")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            fail("must be an integer")
+        if abs(value) > MAX_INTEGER:  # counts are stored as int64 and used as exact floats
+            fail(f"must be <= {MAX_INTEGER} (2^53)")
+        value = int(value)
+    if gt is not None and not value > gt:
+        fail(f"must be > {gt:g}")
+    if ge is not None and not value >= ge:
+        fail(f"must be >= {ge:g}")
+    if le is not None and not value <= le:
+        fail(f"must be <= {le:g}")
+    return value

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-import goalit
 from goalit.calibrate._llama import llama_cpp
 from goalit.calibrate.machine import OtherLoad
 from goalit.errors import GoalitInputError
@@ -31,7 +30,7 @@ TEXT_NAME = "wikitext-2-raw-test.txt"
 
 def default_text_path() -> Path | None:
     """The development copy of WikiText-2 raw test, ``../shared/data/text/`` next to the repository."""
-    repo = Path(goalit.__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]  # src/goalit/calibrate/measure.py
     path = repo.parent / "shared" / "data" / "text" / TEXT_NAME
     return path if path.is_file() else None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-import goalit
+from goalit._version import __version__
 from goalit.calibrate import _llama, fit, ladder, machine, measure
 from goalit.calibrate.model import ModelInfo, base_gguf, read_model_info
 from goalit.errors import GoalitInputError
@@ -243,7 +243,7 @@ def calibrate(
         mem_bw_bytes_per_s=bw,
         flops=flops,
         llama_cpp_version=lc_version,
-        goalit_version=goalit.__version__,
+        goalit_version=__version__,
         base_file=base.name,
         text_name=text.name,
         text_sha256=sha256(text),

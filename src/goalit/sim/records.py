@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from goalit import outputs
+import goalit.outputs as outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
