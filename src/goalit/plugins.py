@@ -22,7 +22,9 @@ from typing import Any
 
 from goalit.errors import GoalitInputError
 
-GROUP = "goalit.algorithms"
+__all__ = ["GROUP", "Plugin", "is_policy_class", "load", "plugins", "refresh"]
+
+GROUP = "goalit.algorithms"  # the entry-point group plug-ins declare
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,12 @@ def test_catalogue_is_well_formed():
     assert len(set(NAMES)) == len(NAMES) > 30
     for m in SIM_METRICS:
         assert m.description and m.unit, m.name
-        assert m.direction in ("higher", "lower", "none") and m.kind in ("count", "value", "share", "breakdown")
+        assert m.direction in ("higher", "lower", "none") and m.kind in (
+            "count",
+            "value",
+            "share",
+            "breakdown",
+        )
         assert m.source in ("records", "decisions")
 
 

@@ -161,7 +161,7 @@ def test_random_shared_worlds_conserve_tokens_and_repeat_bytes(scenario, seed, p
     assert sum(i["output_tokens"] for i in a.instances) == int(np.asarray(rec["output_tokens"])[on].sum())
     assert (np.asarray(rec["status"]) != "unfinished").all()
     assert json.dumps(a.metrics.as_dict(), sort_keys=True, default=str) == json.dumps(
-        b.metrics, sort_keys=True, default=str
+        b.metrics.as_dict(), sort_keys=True, default=str
     )
     assert np.array_equal(
         np.asarray(a.records["latency_s"]), np.asarray(b.records["latency_s"]), equal_nan=True
