@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from goalit.errors import ScenarioError
-from goalit.limits import MAX_INTEGER, check_number  # noqa: F401 - re-exported for the scenario readers
+from goalit.limits import check_number
 
 _MISSING = object()
 
