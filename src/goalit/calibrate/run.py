@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from goalit._version import __version__
 from goalit.calibrate import _llama, fit, ladder, machine, measure
+from goalit.calibrate.fit import Constants, Fit
 from goalit.calibrate.model import ModelInfo, base_gguf, read_model_info
 from goalit.errors import GoalitInputError
 
@@ -55,9 +56,9 @@ class Calibration:
     quiet: float | None
     settings: measure.LatencySettings
     levels: dict[str, LevelResult]
-    fit: fit.Fit
-    fit_variant: fit.Fit  # with a separate decode compute efficiency (not in the game's cost model)
-    constants: fit.Constants
+    fit: Fit
+    fit_variant: Fit  # with a separate decode compute efficiency (not in the game's cost model)
+    constants: Constants
     fit_batches: tuple[int, ...] | None  # decode batch sizes the fit used (None: all measured)
     samples: dict[str, list[measure.LatencySample]] = field(default_factory=dict, repr=False)
 
