@@ -128,3 +128,12 @@ def test_testbed_compares_catalogue_keys():
     assert set(tb.METRICS) <= set(NAMES)
     picked = tb._pick_metrics(dict.fromkeys(NAMES, 0))
     assert picked and set(picked) <= set(NAMES)
+
+
+def test_metrics_pickle_and_compare(run):
+    """Results cross process boundaries (sweep workers): SimMetrics pickles and compares by value."""
+    import pickle
+
+    m = run.metrics
+    assert pickle.loads(pickle.dumps(m)) == m
+    assert m != SimMetrics.from_dict({**m.as_dict(), "reroutes": m.reroutes + 1})
