@@ -14,9 +14,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from goalit._version import __version__
+
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: importing typing costs the command ~10 ms
 
-__version__ = "0.1.0"
 
 _EXPORTS = {
     "default_scenario": "goalit.api", "load_scenario": "goalit.api", "resolve_scenario": "goalit.api",

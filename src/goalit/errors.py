@@ -1,5 +1,7 @@
 """The exception hierarchy: every user-facing input problem is a one-line ``GoalitInputError``."""
 
+__all__ = ["GoalitError", "GoalitInputError", "ScenarioError", "TraceError"]
+
 
 class GoalitError(Exception):
     """Base class of goalit's own errors."""

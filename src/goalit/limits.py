@@ -9,7 +9,9 @@ below what exhausts a 2-core, 8-24 GB machine; each states why.
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any, SupportsIndex, cast
 
 from goalit.errors import GoalitInputError
 
@@ -36,9 +38,10 @@ def check_seed(seed: object, field: str = "seed") -> int:
     """A root seed: an integer in [0, MAX_SEED] (bools and floats are refused), else a one-line error."""
     if isinstance(seed, bool) or not isinstance(seed, int) and not _is_np_int(seed):
         raise GoalitInputError(f"{field}: must be an integer in [0, 2^63-1], not {type(seed).__name__}")
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise GoalitInputError(f"{field}: must be in [0, 2^63-1], not {_fmt(int(seed))}")
-    return int(seed)
+    value = int(cast(SupportsIndex, seed))
+    if not 0 <= value <= MAX_SEED:
+        raise GoalitInputError(f"{field}: must be in [0, 2^63-1], not {_fmt(value)}")
+    return value
 
 
 def _is_np_int(v: object) -> bool:
@@ -68,7 +71,7 @@ def _fmt(v: float) -> str:
 # cannot ask for years of computation (GOALIT converges in O(100) slots on the paper's scenarios).
 MAX_ITERATIONS = 10_000_000
 _POSITIVE = {"gt": 0}
-OPTION_BOUNDS: dict[str, dict] = {
+OPTION_BOUNDS: dict[str, dict[str, Any]] = {
     "epsilon": _POSITIVE, "time_limit_s": _POSITIVE, "mip_rel_gap": {"ge": 0, "le": 1},
     "max_slots": {"gt": 0, "le": MAX_ITERATIONS, "integer": True},
     "max_rounds": {"gt": 0, "le": MAX_ITERATIONS, "integer": True},
@@ -81,15 +84,13 @@ OPTION_BOUNDS: dict[str, dict] = {
     "max_output_tokens": {"ge": 1, "le": MAX_TOKENS, "integer": True},
     "max_batch": {"ge": 1, "le": MAX_REQUESTS, "integer": True},
 }  # fmt: skip
-CHOICES: dict[str, tuple] = {"grant": ("parallel", "max-gain", "random"), "trace_format": ("azure", "mooncake"),
+CHOICES: dict[str, tuple[str, ...]] = {"grant": ("parallel", "max-gain", "random"), "trace_format": ("azure", "mooncake"),
                              "formulation": ("extended", "aggregated")}  # fmt: skip
 FLAGS = ("reduce", "reroute_queued", "one_level_per_server", "model_capacity")
 
 
-def check_options(options: dict, what: str) -> None:
+def check_options(options: dict[str, Any], what: str) -> None:
     """Check the options in ``OPTION_BOUNDS`` / ``CHOICES`` / ``FLAGS``; ``None`` means the default."""
-    from goalit.scenario._reader import check_number
-
     for key, value in options.items():
         if value is None:
             continue
@@ -105,3 +106,36 @@ def check_options(options: dict, what: str) -> None:
             )
         elif key in FLAGS and not isinstance(value, bool):
             raise GoalitInputError(f"{what}: option {key}: must be true or false, not {type(value).__name__}")
+
+
+MAX_INTEGER = 2**53  # the largest range of integers a float64 holds exactly
+
+
+def check_number(
+    value: Any,
+    fail: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    le: float | None = None,
+    integer: bool = False,
+) -> float | int:
+    """Return ``value`` if it is a finite number within the bounds, else call ``fail(problem)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail(f"must be a number, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        fail("must be finite")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            fail("must be an integer")
+        if abs(value) > MAX_INTEGER:  # counts are stored as int64 and used as exact floats
+            fail(f"must be <= {MAX_INTEGER} (2^53)")
+        value = int(value)
+    number: float | int = value
+    if gt is not None and not value > gt:
+        fail(f"must be > {gt:g}")
+    if ge is not None and not value >= ge:
+        fail(f"must be >= {ge:g}")
+    if le is not None and not value <= le:
+        fail(f"must be <= {le:g}")
+    return number

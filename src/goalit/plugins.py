@@ -14,6 +14,7 @@ and an object is imported only when its name is used. A plug-in cannot replace a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -21,7 +22,9 @@ from typing import Any
 
 from goalit.errors import GoalitInputError
 
-GROUP = "goalit.algorithms"
+__all__ = ["GROUP", "Plugin", "is_policy_class", "load", "plugins", "refresh"]
+
+GROUP = "goalit.algorithms"  # the entry-point group plug-ins declare
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,10 @@ def load(name: str) -> Any:
 
 
 def is_policy_class(obj: Any) -> bool:
-    """True for a simulator policy (a ``goalit.sim.Policy`` subclass), False for a solver function."""
-    from goalit.sim.policies import Policy
+    """True for a simulator policy (a ``goalit.sim.Policy`` subclass), False for a solver function.
 
-    return isinstance(obj, type) and issubclass(obj, Policy)
+    Looked up in ``sys.modules`` rather than imported: this module sits below the simulator (the solver
+    registry reads it), and a class can only subclass ``Policy`` once its module has been imported.
+    """
+    base = sys.modules.get("goalit.sim.policies.base")
+    return base is not None and isinstance(obj, type) and issubclass(obj, base.Policy)

@@ -13,7 +13,9 @@ import numpy as np
 
 from goalit.limits import check_seed
 
-STREAMS = ("workload", "radio", "algorithm")
+__all__ = ["STREAMS", "stream", "streams"]
+
+STREAMS = ("workload", "radio", "algorithm")  # the named streams of a run
 
 
 def stream(seed: int, name: str) -> np.random.Generator:

@@ -123,7 +123,7 @@ def test_tokens_are_conserved_and_same_seed_same_bytes(shared):
     on_server = np.asarray(rec["action"]) > 0
     served = int(np.asarray(rec["output_tokens"])[done & on_server].sum())
     assert sum(i["output_tokens"] for i in a.instances) == served
-    key = [json.dumps(x.metrics, sort_keys=True, default=str) for x in (a, b)]
+    key = [json.dumps(x.metrics.as_dict(), sort_keys=True, default=str) for x in (a, b)]
     assert key[0] == key[1]
     h = [hashlib.md5(np.asarray(x.records["latency_s"]).tobytes()).hexdigest() for x in (a, b)]
     assert h[0] == h[1]
@@ -160,8 +160,8 @@ def test_random_shared_worlds_conserve_tokens_and_repeat_bytes(scenario, seed, p
     on = done & (np.asarray(rec["action"]) > 0)
     assert sum(i["output_tokens"] for i in a.instances) == int(np.asarray(rec["output_tokens"])[on].sum())
     assert (np.asarray(rec["status"]) != "unfinished").all()
-    assert json.dumps(a.metrics, sort_keys=True, default=str) == json.dumps(
-        b.metrics, sort_keys=True, default=str
+    assert json.dumps(a.metrics.as_dict(), sort_keys=True, default=str) == json.dumps(
+        b.metrics.as_dict(), sort_keys=True, default=str
     )
     assert np.array_equal(
         np.asarray(a.records["latency_s"]), np.asarray(b.records["latency_s"]), equal_nan=True

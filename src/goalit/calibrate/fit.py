@@ -16,6 +16,7 @@ points exceeds the number of unknowns, and the residual errors are a real test o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -82,7 +83,7 @@ class Fit:
         errs = [abs(r.error) for r in self.rows if r.kind == kind and (level is None or r.level == level)]
         return max(errs) if errs else float("nan")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["rows"] = [{**asdict(r), "error": r.error} for r in self.rows]
         return d
@@ -142,7 +143,8 @@ def fit(
 
     def residuals(x: np.ndarray) -> np.ndarray:
         eta_m, eta_c, d0, eta_dec = unpack(x)
-        return np.log(predict(train, k, eta_m, eta_c, d0, eta_dec) / measured)
+        out: np.ndarray = np.log(predict(train, k, eta_m, eta_c, d0, eta_dec) / measured)
+        return out
 
     lo = np.r_[np.full(n_eta, np.log(ETA_MIN)), 0.0]
     hi = np.r_[np.zeros(n_eta), 0.95 * decode_min]
@@ -153,6 +155,7 @@ def fit(
             res = least_squares(residuals, x0, bounds=(lo, hi), method="trf", x_scale="jac")
             if best is None or res.cost < best.cost:
                 best = res
+    assert best is not None  # the loops above ran at least once
     eta_m, eta_c, d0, eta_dec = unpack(best.x)
     pred = predict(points, k, eta_m, eta_c, d0, eta_dec)
     rows = tuple(

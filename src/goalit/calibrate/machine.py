@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class MachineInfo:
         gib = self.memory_bytes / 2**30
         return f"{self.cpu_model}, {self.logical_cpus} logical CPUs, {gib:.1f} GiB RAM, {self.system}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -141,6 +142,9 @@ class OtherLoad:
     0 means this process had the machine to itself; 0.5 on a 2-CPU machine means one CPU was busy
     elsewhere on average. Returns NaN where ``/proc`` is unavailable.
     """
+
+    _m0: tuple[int, int] | None = None
+    _s0: int = 0
 
     def start(self) -> OtherLoad:
         try:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-import goalit
 from goalit.calibrate._llama import llama_cpp
 from goalit.calibrate.machine import OtherLoad
 from goalit.errors import GoalitInputError
@@ -31,7 +32,7 @@ TEXT_NAME = "wikitext-2-raw-test.txt"
 
 def default_text_path() -> Path | None:
     """The development copy of WikiText-2 raw test, ``../shared/data/text/`` next to the repository."""
-    repo = Path(goalit.__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]  # src/goalit/calibrate/measure.py
     path = repo.parent / "shared" / "data" / "text" / TEXT_NAME
     return path if path.is_file() else None
 
@@ -88,7 +89,8 @@ class Perplexity:
     chunks: int
 
 
-def perplexity(model_path: Path, tokens: list[int], chunks: int, threads: int, on_chunk=None) -> Perplexity:
+def perplexity(model_path: Path, tokens: list[int], chunks: int, threads: int,
+               on_chunk: Callable[[], None] | None = None) -> Perplexity:  # fmt: skip
     """Perplexity on ``chunks`` chunks of ``N_CTX`` tokens of ``tokens`` (llama.cpp convention)."""
     lc = llama_cpp()
     if len(tokens) < chunks * N_CTX:
@@ -153,7 +155,7 @@ class LatencySample:
     context_tokens: dict[int, float]  # mean total context (all sequences) during the decode steps
     other_load: float = float("nan")  # share of the machine used by other processes meanwhile
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -186,7 +188,7 @@ def latency_sample(model_path: Path, prompt: list[int], settings: LatencySetting
         n_vocab = model.n_vocab()
         mem = lc.llama_get_memory(ctx.ctx)
 
-        def run(b) -> float:
+        def run(b: LlamaBatch) -> float:
             t0 = time.perf_counter()
             rc = lc.llama_decode(ctx.ctx, b.batch)
             lc.llama_synchronize(ctx.ctx)
@@ -282,7 +284,7 @@ class Latency:
         s = self.prompt_tokens if self.prompt_tokens in self.prefill_best_s else max(self.prefill_best_s)
         return s / self.prefill_best_s[s]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-import goalit
+from goalit._version import __version__
 from goalit.calibrate import _llama, fit, ladder, machine, measure
+from goalit.calibrate.fit import Constants, Fit
 from goalit.calibrate.model import ModelInfo, base_gguf, read_model_info
 from goalit.errors import GoalitInputError
 
@@ -55,9 +56,9 @@ class Calibration:
     quiet: float | None
     settings: measure.LatencySettings
     levels: dict[str, LevelResult]
-    fit: fit.Fit
-    fit_variant: fit.Fit  # with a separate decode compute efficiency (not in the game's cost model)
-    constants: fit.Constants
+    fit: Fit
+    fit_variant: Fit  # with a separate decode compute efficiency (not in the game's cost model)
+    constants: Constants
     fit_batches: tuple[int, ...] | None  # decode batch sizes the fit used (None: all measured)
     samples: dict[str, list[measure.LatencySample]] = field(default_factory=dict, repr=False)
 
@@ -243,7 +244,7 @@ def calibrate(
         mem_bw_bytes_per_s=bw,
         flops=flops,
         llama_cpp_version=lc_version,
-        goalit_version=goalit.__version__,
+        goalit_version=__version__,
         base_file=base.name,
         text_name=text.name,
         text_sha256=sha256(text),

@@ -49,10 +49,10 @@ class StepTableSettings:
     n_ctx: int = 640  # per slot
 
 
-async def _stream(client, url: str, body: dict) -> tuple[list[float], dict]:
+async def _stream(client: Any, url: str, body: dict[str, Any]) -> tuple[list[float], dict[str, Any]]:
     """Arrival times (perf_counter) of the content chunks of one streamed /completion, and its timings."""
     times: list[float] = []
-    timings: dict = {}
+    timings: dict[str, Any] = {}
     import json
 
     async with client.stream("POST", url + "/completion", json={**body, "stream": True}) as resp:

@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="goalit",
         description="Game-theoretic offloading of LLM inference in edge computing systems.",
     )
-    from goalit import __version__
+    from goalit._version import __version__
 
     parser.add_argument("--version", action="version", version=f"goalit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)

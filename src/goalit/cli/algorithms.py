@@ -51,7 +51,7 @@ def policy_name(text: str) -> str:
 
 def catalogue() -> list[dict[str, str]]:
     """One entry per name: kind (solver / policy), where it runs, source and first docstring line."""
-    from goalit import plugins
+    import goalit.plugins as plugins
     from goalit.solvers.registry import REGISTRY, algorithm_names
 
     out = []

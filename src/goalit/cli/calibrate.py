@@ -293,10 +293,10 @@ def run(args: argparse.Namespace) -> int:
     )
     batches = sorted(cal.settings.batches)
     lengths = sorted(cal.settings.prefill_lengths)
-    rows = []
+    level_rows: list[tuple[object, ...]] = []
     for lv in cal.levels:
         de, pe = f.errors("decode", lv), f.errors("prefill", lv)
-        rows.append(
+        level_rows.append(
             (
                 lv,
                 round(f.eta_m[lv], 3),
@@ -306,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
         )
     print(
         table(
-            ["level", "eta_m", *(f"d({n}) err %" for n in batches), *(f"pre{s} err %" for s in lengths)], rows
+            ["level", "eta_m", *(f"d({n}) err %" for n in batches), *(f"pre{s} err %" for s in lengths)],
+            level_rows,
         )
     )
     print(f"\nprofile written to {path}")

@@ -50,17 +50,17 @@ def run(args: argparse.Namespace) -> int:
         f"scenario {scenario.name}: {scenario.n_users} users, {len(scenario.servers)} servers; "
         f"seed {args.seed}"
     )
-    rows = []
+    cells: list[tuple[object, ...]] = []
     for r in cmp.results:
         s = r.summary()
-        rows.append((
+        cells.append((
             r.algorithm, s["social_cost"], cmp.ratio(r.algorithm), s["mean_latency_s"], s["p95_latency_s"],
             s["token_throughput_tps"], s["mean_perplexity"], s["offloaded"], s["max_regret"], s["runtime_s"],
             note(s),
         ))  # fmt: skip
     headers = ["algorithm", "social cost (s)", "cost/opt", "mean lat (s)", "p95 lat (s)", "tokens/s",
                "mean PPL", "offloaded", "max regret", "runtime (s)", "notes"]  # fmt: skip
-    print(table(headers, rows))
+    print(table(headers, cells))
     print()
     tag = "" if cmp.optimum_status == "optimal" else f" (optimum not proven: MILP {cmp.optimum_status})"
     print(f"price of anarchy of GOALIT's equilibrium: {cmp.poa:.4f}{tag}")

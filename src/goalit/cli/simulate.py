@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from goalit.cli._common import (
     add_scenario_argument,
@@ -15,6 +16,9 @@ from goalit.cli._common import (
 )
 from goalit.cli.algorithms import policy_name
 from goalit.limits import MAX_TOKENS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from goalit.sim.metric_catalogue import SimMetrics
 
 tokens = int_at_most(MAX_TOKENS, ge=1)
 
@@ -97,11 +101,11 @@ def non_negative_float(text: str) -> float:
     return x
 
 
-def _decisions(m: dict) -> str:
-    if not m["decisions"]:
+def _decisions(m: SimMetrics) -> str:
+    if not m.decisions:
         return "0"
-    return (f"{m['decisions']} / {m['players_per_decision_mean']:.3g}, {m['players_per_decision_p95']:.3g}, "
-            f"{m['players_per_decision_max']}")  # fmt: skip
+    return (f"{m.decisions} / {m.players_per_decision_mean:.3g}, {m.players_per_decision_p95:.3g}, "
+            f"{m.players_per_decision_max}")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,22 +171,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"  transform: {note}")
     print()
     rows = [
-        ("completed / unfinished / rejected", f"{m['completed']} / {m['unfinished']} / {m['rejected']}"),
-        ("simulated time (s)", m["sim_time_s"]),
-        ("token throughput (tokens/s)", m["token_throughput_tps"]),
-        ("latency mean / p50 / p95 / p99 (s)", _slash(m, "mean_latency_s", "p50_latency_s", "p95_latency_s",
-                                                      "p99_latency_s")),
-        ("TTFT mean / p95 (s)", _slash(m, "mean_ttft_s", "p95_ttft_s")),
-        ("TPOT mean / p95 (s)", _slash(m, "mean_tpot_s", "p95_tpot_s")),
-        ("mean perplexity (token-weighted)", m["mean_perplexity"]),
+        ("completed / unfinished / rejected", f"{m.completed} / {m.unfinished} / {m.rejected}"),
+        ("simulated time (s)", m.sim_time_s),
+        ("token throughput (tokens/s)", m.token_throughput_tps),
+        ("latency mean / p50 / p95 / p99 (s)", _slash(m.mean_latency_s, m.p50_latency_s, m.p95_latency_s, m.p99_latency_s)),
+        ("TTFT mean / p95 (s)", _slash(m.mean_ttft_s, m.p95_ttft_s)),
+        ("TPOT mean / p95 (s)", _slash(m.mean_tpot_s, m.p95_tpot_s)),
+        ("mean perplexity (token-weighted)", m.mean_perplexity),
         ("decisions / players per decision mean, p95, max", _decisions(m)),
-        ("decisions converged / cycled (share)", _slash(m, "decisions_converged_share", "decisions_cycled_share")),
+        ("decisions converged / cycled (share)", _slash(m.decisions_converged_share, m.decisions_cycled_share)),
         ("met deadline / PPL bound / both",
-         _slash(m, "deadline_met_share", "perplexity_met_share", "slo_met_share")),
+         _slash(m.deadline_met_share, m.perplexity_met_share, m.slo_met_share)),
         ("energy per token device / server (J)",
-         _slash(m, "device_energy_per_token_j", "server_energy_per_token_j")),
-        ("queueing delay mean / p95 (s)", _slash(m, "mean_queue_delay_s", "p95_queue_delay_s")),
-        ("offloaded share", m["offloaded_share"]),
+         _slash(m.device_energy_per_token_j, m.server_energy_per_token_j)),
+        ("queueing delay mean / p95 (s)", _slash(m.mean_queue_delay_s, m.p95_queue_delay_s)),
+        ("offloaded share", m.offloaded_share),
     ]  # fmt: skip
     print(table(["metric", "value"], rows))
     print()
@@ -206,5 +209,5 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.4g}"
 
 
-def _slash(m: dict, *keys: str) -> str:
-    return " / ".join(_num(m[k]) for k in keys)
+def _slash(*values: float | None) -> str:
+    return " / ".join(_num(v) for v in values)

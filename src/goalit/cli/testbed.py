@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from goalit import limits
+import goalit.limits as limits
 from goalit.cli._common import add_seed_argument, int_at_most, jobs_int, positive_float, print_json
 from goalit.cli.algorithms import solver_name
 

@@ -23,7 +23,9 @@ from goalit.rng import stream
 from goalit.scenario.model import Scenario
 from goalit.sim.api import make_workload, simulate
 from goalit.sim.policies import Decision, Policy, View
+from goalit.sim.result import SimResult
 from goalit.sim.simulator import request_game
+from goalit.sim.state import StateView
 from goalit.sim.workload import Workload
 
 WORKLOAD_OPTIONS = ("rate", "duration_s", "time_scale", "length_scale", "max_prompt_tokens", "max_output_tokens",
@@ -81,8 +83,8 @@ class SimulatorDriver:
         self.template_game = request_game(scenario, scenario.users)  # same actions and APs as every run's
         self._workloads: dict[int, Workload] = {}
         self._thread: threading.Thread | None = None
-        self.result = None
-        self.sim = None
+        self.result: SimResult | None = None
+        self.sim: StateView | None = None
 
     def requests(self, seed: int) -> Workload:
         """The workload of the run of ``seed``: the one ``simulate`` draws (same stream, same options)."""
@@ -151,6 +153,7 @@ class SimulatorDriver:
         kind, payload = self._to_env.get()
         if kind == "view":
             return payload
+        assert self._thread is not None  # a run is under way until its last message
         self._thread.join()
         self._thread = None
         if kind == "error":

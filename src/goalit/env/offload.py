@@ -42,6 +42,7 @@ from goalit.game import dynamics
 from goalit.game.model import Game, build_game, check_feasible
 from goalit.rng import stream
 from goalit.scenario.model import Scenario
+from goalit.sim.result import SimResult
 
 ENV_NAME = "goalit_offload_v0"
 MODES = ("static", "dynamic")
@@ -116,7 +117,7 @@ class OffloadEnv(ParallelEnv):
         self._act_spaces: dict[str, spaces.Space] = {}
         self.possible_agents = self._possible_agents(0)
         self.agents: list[str] = []
-        self.result = None
+        self.result: SimResult | None = None
         self.view = None
         self.profile = dynamics.isolated_start(g) if self.driver is None else None
         self._opt: float | None = None
@@ -192,7 +193,7 @@ class OffloadEnv(ParallelEnv):
         for k, (name, i) in enumerate(zip(agents, rows.tolist(), strict=True)):
             x = actions.get(name)
             ok = x is not None and 0 <= int(x) < game.n_actions and bool(np.isfinite(game.beta[i, int(x)]))
-            a[k] = int(x) if ok else fallback[k]
+            a[k] = int(x) if ok and x is not None else fallback[k]
             invalid[k] = not ok
         return a, invalid
 
@@ -212,6 +213,7 @@ class OffloadEnv(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     def _observe_static(self) -> dict[str, dict[str, np.ndarray]]:
+        assert self.profile is not None  # a static episode has a profile
         n, m = dynamics.loads(self.game, self.profile)
         x, mask = features.observe(self.game, np.arange(self.game.n_users), n, m)
         return {
@@ -253,6 +255,7 @@ class OffloadEnv(ParallelEnv):
     def _begin_decision(self, view) -> tuple[dict, dict]:
         """Observations and empty infos of the agents of ``view`` (None: the simulation ended)."""
         self.view = view
+        assert self.driver is not None  # only dynamic episodes decide
         if view is None:
             self.agents = []
             self.result = self.driver.result
@@ -264,6 +267,7 @@ class OffloadEnv(ParallelEnv):
 
     def _step_dynamic(self, actions: dict[str, Any]):
         view = self.view
+        assert view is not None and self.driver is not None  # a dynamic episode mid-decision
         sub = view.subgame(potential=False)  # the decision game: players on the background load
         rows = np.arange(view.ids.shape[0])
         a, invalid = self._actions(sub, rows, self.agents, actions)
@@ -309,6 +313,7 @@ class OffloadEnv(ParallelEnv):
         if self.render_mode != "ansi":
             return None
         if self.driver is None:
+            assert self.profile is not None
             n, _ = dynamics.loads(self.game, self.profile)
             return " ".join(f"{self.action_names[r]}={int(n[r])}" for r in range(self.n_actions))
         return f"t={self.view.t:.3f}s, {len(self.agents)} deciding" if self.view is not None else "done"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from goalit import __version__
+from goalit._version import __version__
 from goalit.experiments import analysis, sections
 from goalit.experiments.analysis import Comparison, LoadTable, compare
 from goalit.experiments.figure import label

@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from goalit import outputs
+import goalit.outputs as outputs
 from goalit.errors import GoalitInputError
 from goalit.experiments.catalogue import EXPERIMENTS, all_columns, cost_hint, plan_points, run_point
 from goalit.experiments.plan import Plan, make_plan

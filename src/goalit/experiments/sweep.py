@@ -183,9 +183,9 @@ def _run_dask(fn: PointFn, todo: list[Point], jobs: int, scheduler: str | None) 
 
 
 def _goalit_version() -> str:
-    import goalit
+    from goalit._version import __version__
 
-    return goalit.__version__
+    return __version__
 
 
 def _check_worker_versions(client: Any) -> None:

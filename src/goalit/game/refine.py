@@ -27,6 +27,7 @@ plain GOALIT's S / S(optimum) is the empirical price of anarchy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,12 @@ def refine(
     The first GOALIT run is exactly plain GOALIT's (same ``rng`` draws first), so ``plain`` is what
     ``goalit(game, rng, initial, grant, epsilon, max_slots)`` returns.
     """
-    kw = {"grant": grant, "epsilon": epsilon, "max_slots": max_slots, "record_potential": False}
+    kw: dict[str, Any] = {
+        "grant": grant,
+        "epsilon": epsilon,
+        "max_slots": max_slots,
+        "record_potential": False,
+    }
     plain = goalit(game, rng, initial=initial, **kw)
     plain_cost = social_cost(game, plain.profile)
     tr = RefineTrace(plain.profile, plain_cost, plain.converged, plain, plain_cost)

@@ -10,11 +10,13 @@ def offload_energy_j(
     uplink_s: ArrayLike, wait_s: ArrayLike, radio_tx_power_w: ArrayLike, idle_power_w: ArrayLike
 ) -> np.ndarray:
     """E = p_tx T_up + p_idle (T_pre + o d): radio while sending, idle while the edge computes."""
-    return np.asarray(radio_tx_power_w, float) * np.asarray(uplink_s, float) + np.asarray(
+    out: np.ndarray = np.asarray(radio_tx_power_w, float) * np.asarray(uplink_s, float) + np.asarray(
         idle_power_w, float
     ) * np.asarray(wait_s, float)
+    return out
 
 
 def local_energy_j(local_s: ArrayLike, device_power_w: ArrayLike) -> np.ndarray:
     """E = P_dev T_loc."""
-    return np.asarray(device_power_w, float) * np.asarray(local_s, float)
+    out: np.ndarray = np.asarray(device_power_w, float) * np.asarray(local_s, float)
+    return out

@@ -13,13 +13,13 @@ from numpy.typing import ArrayLike
 
 def prefill_time_s(
     prompt_tokens: ArrayLike,
-    params: float,
-    weight_bytes: float,
-    share: float,
-    flops: float,
-    mem_bw: float,
-    eta_c: float,
-    eta_m: float,
+    params: float | np.ndarray,
+    weight_bytes: float | np.ndarray,
+    share: float | np.ndarray,
+    flops: float | np.ndarray,
+    mem_bw: float | np.ndarray,
+    eta_c: float | np.ndarray,
+    eta_m: float | np.ndarray,
 ) -> np.ndarray:
     """T_pre = max{2 P s / (eta_c theta F), M_q / (eta_m theta BW)} (seconds)."""
     s = np.asarray(prompt_tokens, dtype=float)
@@ -30,15 +30,15 @@ def prefill_time_s(
 def decode_step_time_s(
     batch: ArrayLike,
     context_tokens: ArrayLike,
-    params: float,
-    weight_bytes: float,
-    kv_bytes_per_token: float,
-    share: float,
-    flops: float,
-    mem_bw: float,
-    eta_c: float,
-    eta_m: float,
-    overhead_s: float,
+    params: float | np.ndarray,
+    weight_bytes: float | np.ndarray,
+    kv_bytes_per_token: float | np.ndarray,
+    share: float | np.ndarray,
+    flops: float | np.ndarray,
+    mem_bw: float | np.ndarray,
+    eta_c: float | np.ndarray,
+    eta_m: float | np.ndarray,
+    overhead_s: float | np.ndarray,
 ) -> np.ndarray:
     """d(n) = max{(M_q + kappa * sum of contexts) / (eta_m theta BW), 2 P n / (eta_c theta F)} + delta_0.
 

@@ -8,4 +8,5 @@ from numpy.typing import ArrayLike
 
 def quality_loss(perplexity: ArrayLike, reference_perplexity: float) -> np.ndarray:
     """Q(q) = ln PPL(q) - ln PPL(ref), in nats per token (0 for the reference level)."""
-    return np.log(np.asarray(perplexity, dtype=float)) - np.log(reference_perplexity)
+    out: np.ndarray = np.log(np.asarray(perplexity, dtype=float)) - np.log(reference_perplexity)
+    return out

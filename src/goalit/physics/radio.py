@@ -17,7 +17,8 @@ def path_loss_umi_los_db(d3d_m: ArrayLike, carrier_ghz: float) -> np.ndarray:
     ``d3d_m`` is clipped below at 10 m, the model's validity limit.
     """
     d = np.maximum(np.asarray(d3d_m, dtype=float), 10.0)
-    return 32.4 + 21.0 * np.log10(d) + 20.0 * np.log10(carrier_ghz)
+    out: np.ndarray = 32.4 + 21.0 * np.log10(d) + 20.0 * np.log10(carrier_ghz)
+    return out
 
 
 def breakpoint_distance_m(bs_height_m: float, ue_height_m: float, carrier_ghz: float) -> float:
@@ -44,7 +45,8 @@ def path_loss_umi_los_two_slope_db(
 
 def distance_3d_m(dx_m: ArrayLike, dy_m: ArrayLike, dh_m: float) -> np.ndarray:
     """3-D distance between a user and an AP whose antenna heights differ by ``dh_m``."""
-    return np.sqrt(np.asarray(dx_m, float) ** 2 + np.asarray(dy_m, float) ** 2 + dh_m**2)
+    out: np.ndarray = np.sqrt(np.asarray(dx_m, float) ** 2 + np.asarray(dy_m, float) ** 2 + dh_m**2)
+    return out
 
 
 def shannon_rate_bps(
@@ -70,4 +72,5 @@ def transfer_delay_s(
 ) -> np.ndarray:
     """T = D / r + t_0 with payload D = tokens * token_bits (spec B.4)."""
     with np.errstate(divide="ignore"):  # rate 0 (out of reach): an infinite delay, not a warning
-        return np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s
+        out: np.ndarray = np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s
+        return out

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from goalit.errors import GoalitInputError
 
@@ -66,24 +67,28 @@ def _weights(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, w
 
 
-def interp1(grid: np.ndarray, values: np.ndarray, x) -> np.ndarray:
+def interp1(grid: np.ndarray, values: np.ndarray, x: ArrayLike) -> np.ndarray:
     """Piecewise-linear interpolation with linear extrapolation at both ends."""
     x = np.asarray(x, float)
     i, w = _weights(grid, x)
-    return values[i] * (1 - w) + values[i + 1] * w
+    out: np.ndarray = values[i] * (1 - w) + values[i + 1] * w
+    return out
 
 
-def interp2(bgrid: np.ndarray, cgrid: np.ndarray, table: np.ndarray, b, c) -> np.ndarray:
+def interp2(
+    bgrid: np.ndarray, cgrid: np.ndarray, table: np.ndarray, b: ArrayLike, c: ArrayLike
+) -> np.ndarray:
     """Bilinear interpolation of ``table[b, c]`` with linear extrapolation outside the grid."""
     b, c = np.broadcast_arrays(np.asarray(b, float), np.asarray(c, float))
     i, u = _weights(bgrid, b)
     k, v = _weights(cgrid, c)
-    return (
+    out: np.ndarray = (
         table[i, k] * (1 - u) * (1 - v)
         + table[i + 1, k] * u * (1 - v)
         + table[i, k + 1] * (1 - u) * v
         + table[i + 1, k + 1] * u * v
     )
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,18 +106,20 @@ class StepTable:
                 f"step table: no measurements for level {level!r} (measured: {', '.join(self.levels)})"
             ) from None
 
-    def step_time(self, level: str, batch, context) -> np.ndarray | float:
+    def step_time(self, level: str, batch: ArrayLike, context: ArrayLike) -> np.ndarray | float:
         """Decode step of ``batch`` sequences of mean context ``context`` tokens (s)."""
         t = self._level(level)
         out = np.maximum(interp2(t.batches, t.contexts, t.step_s, batch, context), FLOOR * t.step_s.min())
         return float(out) if out.ndim == 0 else out
 
-    def decode_step_time_s(self, level: str, batch, context_tokens) -> np.ndarray | float:
+    def decode_step_time_s(
+        self, level: str, batch: ArrayLike, context_tokens: ArrayLike
+    ) -> np.ndarray | float:
         """Decode step of ``batch`` sequences holding ``context_tokens`` tokens in total (s)."""
         b = np.maximum(np.asarray(batch, float), 1.0)
         return self.step_time(level, b, np.asarray(context_tokens, float) / b)
 
-    def prefill_time(self, level: str, prompt) -> np.ndarray | float:
+    def prefill_time(self, level: str, prompt: ArrayLike) -> np.ndarray | float:
         """Prefill of one prompt of ``prompt`` tokens (s); 0 for an empty prompt."""
         t = self._level(level)
         p = np.asarray(prompt, float)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from goalit.errors import ScenarioError
+from goalit.limits import check_number
 
 _MISSING = object()
-MAX_INTEGER = 2**53  # the largest range of integers a float64 holds exactly
 
 
 def _describe(value: Any) -> str:
@@ -102,32 +101,3 @@ class Table:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
             self.fail("unknown key", unknown[0])
-
-
-def check_number(
-    value: Any,
-    fail: Any,
-    *,
-    gt: float | None = None,
-    ge: float | None = None,
-    le: float | None = None,
-    integer: bool = False,
-) -> float | int:
-    """Return ``value`` if it is a finite number within the bounds, else call ``fail(problem)``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(f"must be a number, not {_describe(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        fail("must be finite")
-    if integer:
-        if isinstance(value, float) and not value.is_integer():
-            fail("must be an integer")
-        if abs(value) > MAX_INTEGER:  # counts are stored as int64 and used as exact floats
-            fail(f"must be <= {MAX_INTEGER} (2^53)")
-        value = int(value)
-    if gt is not None and not value > gt:
-        fail(f"must be > {gt:g}")
-    if ge is not None and not value >= ge:
-        fail(f"must be >= {ge:g}")
-    if le is not None and not value <= le:
-        fail(f"must be <= {le:g}")
-    return value

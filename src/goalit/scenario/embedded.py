@@ -5,14 +5,17 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
+from typing import cast
 
 from goalit.errors import ScenarioError
 from goalit.scenario.model import Scenario
 from goalit.scenario.toml_io import parse_scenario
 
 
-def _folder():
-    return files("goalit") / "data" / "scenarios"
+def _folder() -> Path:
+    # a regular install (not a zip): importlib.resources hands back a pathlib.Path
+    return cast(Path, files("goalit") / "data" / "scenarios")
 
 
 def embedded_names() -> tuple[str, ...]:
@@ -29,7 +32,8 @@ def embedded_text(name: str) -> str:
         raise ScenarioError(
             f"unknown scenario {name!r} (embedded: {', '.join(embedded_names())}; or a file path)"
         )
-    return (_folder() / f"{name}.toml").read_text(encoding="utf-8")
+    out: str = (_folder() / f"{name}.toml").read_text(encoding="utf-8")
+    return out
 
 
 @cache

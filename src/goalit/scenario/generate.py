@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from goalit.limits import MAX_USERS
-from goalit.scenario._reader import Table, check_number
+from goalit.limits import MAX_USERS, check_number
+from goalit.scenario._reader import Table
 from goalit.scenario.model import Users
 
 Dist = tuple[str, tuple[Any, ...]]

@@ -292,7 +292,8 @@ def _parse_sharing(t: Table) -> str:
     ``"partitioned"`` (files written before sharing modes keep their meaning)."""
     raw = t.data.get("instances")
     legacy = isinstance(raw, list) and any(isinstance(i, dict) and "share" in i for i in raw)
-    return t.string("sharing", "partitioned" if legacy else "shared", choices=SHARING_MODES)
+    out: str = t.string("sharing", "partitioned" if legacy else "shared", choices=SHARING_MODES)
+    return out
 
 
 def _parse_server(t: Table, cat: ProfileCatalogue, levels: set[str], default_name: str) -> Server:

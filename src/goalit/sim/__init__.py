@@ -7,6 +7,7 @@
 """
 
 from goalit.sim.api import simulate
+from goalit.sim.metric_catalogue import SIM_METRICS, Metric, SimMetrics
 from goalit.sim.policies import Policy, make_policy, policy_names, register_policy
 from goalit.sim.result import SimResult
 from goalit.sim.view import Background, Decision, View
@@ -15,7 +16,10 @@ from goalit.sim.workload import Workload, load_trace, poisson
 __all__ = [
     "Background",
     "Decision",
+    "Metric",
     "Policy",
+    "SIM_METRICS",
+    "SimMetrics",
     "SimResult",
     "View",
     "Workload",

@@ -10,6 +10,7 @@ from goalit.limits import MAX_GAME_CELLS, MAX_REQUESTS, check_at_most, check_opt
 from goalit.rng import stream
 from goalit.scenario.model import Scenario
 from goalit.sim import metrics as M
+from goalit.sim.metric_catalogue import SimMetrics
 from goalit.sim.policies import Policy, make_policy
 from goalit.sim.records import build_records
 from goalit.sim.result import SimResult
@@ -152,7 +153,7 @@ def simulate(
         seed=int(seed),
         workload=wl,
         horizon_s=horizon,
-        metrics={**M.aggregate(rec, sim.t_end), **sim.decision_metrics()},
+        metrics=SimMetrics.from_dict({**M.aggregate(rec, sim.t_end), **sim.decision_metrics()}),
         instances=M.instance_metrics(sim, names),
         records=rec,
         policy_stats=dict(pol.stats),

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from goalit import outputs
+import goalit.outputs as outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from goalit.sim.simulator import Simulation
@@ -104,7 +104,7 @@ def build_records(sim: Simulation, user_index: np.ndarray, server_names: list[st
     }
 
 
-def _cell_formatter(col: np.ndarray) -> Callable[[object], str]:
+def _cell_formatter(col: np.ndarray) -> Callable[[Any], str]:
     if col.dtype == bool:
         return lambda v: "true" if v else "false"
     if np.issubdtype(col.dtype, np.floating):

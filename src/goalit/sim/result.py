@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from goalit.sim.metric_catalogue import SimMetrics
 from goalit.sim.records import parquet_bytes, to_csv_text, write_atomic
 
 
@@ -16,7 +17,8 @@ from goalit.sim.records import parquet_bytes, to_csv_text, write_atomic
 class SimResult:
     """Everything a run produced. ``summary()`` is deterministic (no wall-clock fields) and JSON-ready.
 
-    ``metrics``: aggregate metrics (keys in docs/metrics.md, "Simulation metrics"); ``instances``: one
+    ``metrics``: aggregate metrics, a typed :class:`SimMetrics` (goalit.sim.metric_catalogue; formulas in
+    docs/metrics.md, "Simulation metrics"; a plain dict with the same keys is converted); ``instances``: one
     dict per model instance; ``records``: per-request columns (``goalit.sim.records.COLUMNS``);
     ``workload``: source and the transforms applied; ``policy``: name and options; ``policy_stats``:
     decisions, GOALIT slots/updates/messages, OT-GAH nodes explored; ``events``: events processed;
@@ -29,7 +31,7 @@ class SimResult:
     seed: int
     workload: dict[str, Any]
     horizon_s: float | None
-    metrics: dict[str, Any]
+    metrics: SimMetrics
     instances: list[dict[str, Any]]
     records: dict[str, np.ndarray]
     policy_stats: dict[str, Any] = field(default_factory=dict)
@@ -37,6 +39,10 @@ class SimResult:
     stalled: bool = False
     wall_s: float = 0.0
     decide_wall_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, SimMetrics):
+            self.metrics = SimMetrics.from_dict(self.metrics)
 
     def __getattr__(self, name: str) -> Any:
         # metrics as attributes: result.mean_latency_s, result.completed, ...

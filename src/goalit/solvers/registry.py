@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from goalit import plugins
+import goalit.plugins as plugins
 from goalit.errors import GoalitInputError
 from goalit.game.model import Game
 from goalit.solvers import baselines

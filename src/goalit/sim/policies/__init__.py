@@ -132,7 +132,7 @@ def make_policy(name: str, **options: Any) -> Policy:
     if name in POLICIES:
         return POLICIES[name].configured(name, options, _build)
     if name not in REGISTRY:
-        from goalit import plugins
+        import goalit.plugins as plugins
 
         cls = plugins.load(name)
         if plugins.is_policy_class(cls):
