@@ -100,15 +100,19 @@ def run(args: argparse.Namespace) -> int:
         plan = make_plan_for(mode, args.seeds, policies, args.traces)
         lines = estimate_cost(plan, check_experiments(only))
         print(f"goalit reproduce ({plan.mode}) plan: {plan.seeds} seeds, {plan.tuning_seeds} tuning seeds")
-        print(f"{'experiment':<12} {'points':>8} {'simulations':>12} {'sim. requests':>14}")
-        for c in lines:
-            print(f"{c.experiment:<12} {c.points:>8} {c.simulations:>12} {c.requests:>14,.0f}")
-        tot = (
-            sum(c.points for c in lines),
-            sum(c.simulations for c in lines),
-            sum(c.requests for c in lines),
+        print(
+            f"{'experiment':<12} {'points':>8} {'simulations':>12} {'sim. requests':>14} {'est. CPU-s':>11}"
         )
-        print(f"{'total':<12} {tot[0]:>8} {tot[1]:>12} {tot[2]:>14,.0f}")
+        for c in lines:
+            cpu = "–" if c.cpu_s is None else f"{c.cpu_s:,.0f}"
+            print(f"{c.experiment:<12} {c.points:>8} {c.simulations:>12} {c.requests:>14,.0f} {cpu:>11}")
+        n_pts, n_sims = sum(c.points for c in lines), sum(c.simulations for c in lines)
+        n_req, cpu_tot = sum(c.requests for c in lines), sum(c.cpu_s or 0.0 for c in lines)
+        print(f"{'total':<12} {n_pts:>8} {n_sims:>12} {n_req:>14,.0f} {cpu_tot:>11,.0f}")
+        print(
+            "est. CPU-s: simulations only, at the simulated requests per CPU-second measured per policy "
+            "(goalit.experiments.reproduce.REQUESTS_PER_CPU_S); static experiments (–) not estimated"
+        )
         if plan.traces_dir is None:
             print("traces: skipped (no --traces DIR)")
         return 0

@@ -179,14 +179,24 @@ def _write_text(path: Path, text: str) -> None:
     outputs.write_atomic(path, text)
 
 
+# Simulated requests per CPU-second by policy [M]: `default`, 60 s windows at 6-20 req/s, one process
+# (time.process_time) on the shared 2-core development machine, before the speed issue's work on OT-GAH;
+# OT-GAH's rate falls with the load (871 at 6 req/s, 185 at 20 req/s; 300 s windows are slower still).
+# Used only for the dry run's estimate; other policies (baselines) ~5,000.
+REQUESTS_PER_CPU_S = {"goalit": 2000.0, "ot-gah": 250.0, "ot-gah-continuous": 600.0, "goalit-epochs": 900.0}
+BASELINE_REQUESTS_PER_CPU_S = 5000.0
+
+
 @dataclass(frozen=True)
 class CostLine:
-    """The planned work of one experiment: points, simulations and simulated requests (estimates)."""
+    """The planned work of one experiment: points, simulations, simulated requests and CPU-seconds
+    (estimates; ``cpu_s`` counts simulations only, None for the static experiments)."""
 
     experiment: str
     points: int
     simulations: int
     requests: float
+    cpu_s: float | None = None
 
 
 def estimate_cost(plan: Plan, names: tuple[str, ...] | None = None) -> list[CostLine]:
@@ -206,16 +216,21 @@ def estimate_cost(plan: Plan, names: tuple[str, ...] | None = None) -> list[Cost
         pts = e.points(plan)
         extra = [(k, cfg) for k, cfg in _groups(pts).items()]
         n_pts = len(pts) + sum(len(seeds_for(plan, k[0])) for k, _ in extra)
-        cfgs = [p.config for p in pts] + [cfg for k, cfg in extra for _ in seeds_for(plan, k[0])]
+        work = [(p.policy, p.config) for p in pts] + [
+            (k[1], cfg) for k, cfg in extra for _ in seeds_for(plan, k[0])
+        ]
+        speed = lambda policy: REQUESTS_PER_CPU_S.get(policy, BASELINE_REQUESTS_PER_CPU_S)  # noqa: E731
         if name == "capacity":
             probes = probes_per_point(plan)
             rate = math.sqrt(plan.capacity_min_rps * plan.capacity_max_rps)
             sims = n_pts * probes
-            req = sum(probes * rate * float(c["duration_s"]) for c in cfgs)
-        elif cfgs and "rate_per_s" in cfgs[0]:
+            reqs = [(p, probes * rate * float(c["duration_s"])) for p, c in work]
+        elif work and "rate_per_s" in work[0][1]:
             sims = n_pts
-            req = sum(float(c["rate_per_s"]) * float(c["duration_s"]) for c in cfgs)
+            reqs = [(p, float(c["rate_per_s"]) * float(c["duration_s"])) for p, c in work]
         else:
-            sims, req = 0, 0.0
-        out.append(CostLine(name, n_pts, sims, req))
+            out.append(CostLine(name, n_pts, 0, 0.0, None))
+            continue
+        cpu = sum(n / speed(p) for p, n in reqs)
+        out.append(CostLine(name, n_pts, sims, sum(n for _, n in reqs), cpu))
     return out
