@@ -155,6 +155,7 @@ def render(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
         "independent, primary) and on window throughput (secondary).",
         "",
     ]
+    out += _summary(table, cap, rates, have_load)
     if cap:
         out += _capacity_section(cap, capacity_chosen(rows), plan)
     if have_load:
@@ -164,6 +165,39 @@ def render(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
                 out += _decomposition_table(table, metric, title, digits, rates, upper)
     out.append(figure_links(figures_dir, "headline_decomposition"))
     return "\n".join(out)
+
+
+def _summary(
+    table: LoadTable, cap: dict[str, list[Row]], rates: Sequence[float], have_load: bool
+) -> list[str]:
+    """Two computed sentences: where the gap comes from (capacity, then the primary per-rate metrics)."""
+    names = [n for n, _, _ in EFFECTS]
+    out = []
+    eff = paired_effects({p: seed_values(cap.get(p, []), "capacity_rps") for p in cap}, relative=False)
+    if eff:
+        m = {p: estimate(cap[p], "capacity_rps").mean for p in DECOMPOSITION}
+        out.append(
+            f"* **Capacity at SLO**: GOALIT {num(m['goalit'])} req/s, OT-GAH {num(m['ot-gah'])}, OT-GAH's planner "
+            f"on continuous batching {num(m['ot-gah-continuous'])}, GOALIT on epochs {num(m['goalit-epochs'])}. "
+            f"Of the total gap ({est(eff[names[4]][0])} req/s), batching accounts for {est(eff[names[0]][0])} "
+            f"and the decision for {est(eff[names[1]][0])} on path A; under static batching (path B) GOALIT's "
+            f"decision changes OT-GAH's capacity by {est(eff[names[2]][0])} req/s."
+        )
+    if have_load and rates:
+        for metric, what in (
+            ("steady_throughput_tps", "steady-state throughput"),
+            ("mean_latency_s", "mean latency"),
+        ):
+            if not table.has(metric):
+                continue
+            e = averaged_effects(table, metric, rates)
+            if e:
+                out.append(
+                    f"* **{what[0].upper() + what[1:]}**, all rates: total {pct_est(e[names[4]][0])}; batching "
+                    f"{pct_est(e[names[0]][0])} and decision {pct_est(e[names[1]][0])} (path A); decision "
+                    f"{pct_est(e[names[2]][0])} and batching {pct_est(e[names[3]][0])} (path B)."
+                )
+    return (["**In short** (computed from the rows below):", "", *out, ""]) if out else []
 
 
 def _capacity_section(cap: dict[str, list[Row]], chosen: dict[str, float | None], plan: Plan) -> list[str]:
