@@ -38,7 +38,10 @@ def test_reproduce_tiny_writes_csv_figures_and_report(tiny_run):
     assert {r["experiment"] for r in rows} == set(EXPERIMENTS) - {"traces"}  # no --traces: skipped
     # stage 2 evaluates every tuned (policy, config) on the evaluation seeds only, at one epoch each
     assert stage2 and {p.seed for p in stage2} == set(plan.seed_list) | set(plan.capacity_seed_list)
-    assert all(p.seed >= TUNE_SEED_BASE for p in stage1 if p.config.get("epoch_s") is not None)
+    tuned1 = [
+        p for p in stage1 if p.experiment in ("load", "capacity") and p.config.get("epoch_s") is not None
+    ]
+    assert tuned1 and all(p.seed >= TUNE_SEED_BASE for p in tuned1)  # E1-E3: grid on tuning seeds only
     assert res.sweep.computed == len(points)
     for name in FIGURES:
         png, svg = out / "figures" / f"{name}.png", out / "figures" / f"{name}.svg"
@@ -160,3 +163,21 @@ def test_reproduce_selection_by_id_or_name_and_bad_out(tmp_path):
     f.write_text("x")
     with pytest.raises(GoalitInputError, match="not a directory"):
         reproduce(f, "tiny", progress=False)
+
+
+def test_reproduce_dry_run_prints_the_cost_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    from goalit.experiments.reproduce import estimate_cost
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "--mode", "tiny", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "capacity" in out and "total" in out and "traces: skipped" in out
+    assert not (tmp_path / "results").exists()
+    plan = make_plan("tiny")
+    lines = {c.experiment: c for c in estimate_cost(plan)}
+    stage1 = plan_points(plan)
+    # stage 2 adds one evaluation point per tuned configuration and evaluation seed
+    assert lines["load"].points > len([p for p in stage1 if p.experiment == "load"])
+    assert lines["capacity"].simulations > lines["capacity"].points  # a capacity point bisects
+    assert lines["poa"].simulations == 0 and lines["poa"].cpu_s is None
+    assert main(["reproduce", "--mode", "tiny", "--dry-run", "--traces", str(tmp_path / "none")]) == 2

@@ -91,7 +91,8 @@ def _header(
         + "; raw data in `results.csv` (one row per config and seed), grids in `plan.json`.",
         f"* Produced by commit `{commit or 'unknown'}`"
         + (
-            f"; this run took {wall_s / 60:.1f} min wall (points already in the CSV were not re-run)"
+            f'; the points took {wall_s / 60:.1f} min wall in all (`plan.json`, "runs": one entry per invocation '
+            "that computed points)"
             if wall_s
             else ""
         )

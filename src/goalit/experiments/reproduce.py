@@ -106,8 +106,12 @@ def reproduce(
     csv_path = out / "results.csv"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)}, indent=2) + "\n"
-        _write_text(out / "plan.json", text)
+        plan_info = {
+            **asdict(plan),
+            "experiments": list(names or EXPERIMENTS),
+            "runs": _runs(out / "plan.json"),
+        }
+        _write_text(out / "plan.json", json.dumps(plan_info, indent=2) + "\n")
         sweep = run_sweep(
             points, run_point, csv_path, all_columns(), backend=backend, jobs=jobs, scheduler=scheduler,
             progress=progress, desc=f"reproduce ({plan.mode}, stage 1)", cost=cost_hint,
@@ -135,9 +139,14 @@ def reproduce(
 
     figures = make_figures(rows, plan, out / "figures", jobs=jobs if backend == "local" else 1)
     report = out / "report.md"
-    wall = time.perf_counter() - t0
-    text = render_report(rows, plan, figures_dir="figures", n_points=len(points), wall_s=wall,
-                         commit=_commit())  # fmt: skip
+    runs = plan_info["runs"]
+    if sweep.computed > 0:  # a rerun that computed nothing redraws the same report bytes
+        runs.append({"commit": _commit() or "unknown", "wall_s": round(time.perf_counter() - t0, 1),
+                     "points_computed": sweep.computed})  # fmt: skip
+        _write_text(out / "plan.json", json.dumps(plan_info, indent=2) + "\n")
+    text = render_report(rows, plan, figures_dir="figures", n_points=len(points),
+                         wall_s=sum(r["wall_s"] for r in runs) or None,
+                         commit=", ".join(dict.fromkeys(str(r["commit"]) for r in runs)) or None)  # fmt: skip
     _write_text(report, text)
     return ReproduceSummary(out, plan, sweep, figures, report, time.perf_counter() - t0)
 
@@ -155,6 +164,16 @@ def make_plan_for(
             raise GoalitInputError(f"--traces: {traces} is not a directory")
         plan = replace(plan, traces_dir=str(d.resolve()))
     return plan
+
+
+def _runs(path: Path) -> list[dict]:
+    """The invocations that computed points into this directory, kept in ``plan.json`` ("runs": commit,
+    wall time in s, points computed); the report states their summed wall time and their commits."""
+    try:
+        runs = json.loads(path.read_text()).get("runs", [])
+    except (ValueError, AttributeError, OSError):
+        return []
+    return [r for r in runs if isinstance(r, dict) and "wall_s" in r] if isinstance(runs, list) else []
 
 
 def _commit() -> str | None:
