@@ -47,7 +47,9 @@ class Plan:
     # Capacity at SLO (E1c): highest Poisson rate at which >= slo_deadline_share of the requests meet
     # their deadline and the p95 TTFT is <= slo_p95_ttft_s, by geometric bisection on [capacity_min_rps,
     # capacity_max_rps] to a relative tolerance, per policy and seed (common random numbers).
-    capacity_policies: tuple[str, ...] = ("goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs", "local")
+    capacity_policies: tuple[str, ...] = (
+        "goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs", "local", "nearest-fp16", "random", "greedy",
+    )  # fmt: skip
     capacity_seeds: int = 10
     capacity_horizon_s: float = 60.0
     capacity_min_rps: float = 1.0
@@ -130,6 +132,7 @@ TINY = Plan(
     load_policies=("goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs", "local"),
     epoch_grid_s=(1.0, 2.0),
     tuning_seeds=1,
+    capacity_policies=("goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs", "local"),
     capacity_seeds=2,
     capacity_horizon_s=10.0,
     capacity_max_rps=16.0,
