@@ -220,7 +220,9 @@ def trace_points(plan: Plan) -> list[Point]:
     rate over its whole span is each of ``plan.trace_rates_per_s``, then cut to the first
     ``plan.trace_window_s`` seconds; prompts clipped to TRACE_MAX_PROMPT and outputs to TRACE_MAX_OUTPUT
     tokens. The trace fixes arrivals and lengths; the seed draws the users (position, deadline, weights)."""
-    out = []
+    out: list[Point] = []
+    if plan.traces_dir is None:
+        return out
     for name in available_traces(plan.traces_dir):
         for rate in plan.trace_rates_per_s:
             base = {"scenario": plan.scenario, "trace": name, "trace_dir": str(Path(plan.traces_dir).resolve()),

@@ -108,7 +108,8 @@ def _averaged_change(
     table: LoadTable, metric: str, rates: Sequence[float], a: str, b: str
 ) -> tuple[float, Estimate]:
     """Mean over rates of mean(a)/mean(b) - 1; CI over seeds of each seed's mean paired ratio - 1."""
-    changes, per_seed = [], {}
+    changes: list[float] = []
+    per_seed: dict[int, list[float]] = {}
     for x in rates:
         va, vb = seed_values(table.rows(a, x), metric), seed_values(table.rows(b, x), metric)
         c, _ = _ratio_change(va, vb)

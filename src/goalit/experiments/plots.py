@@ -356,7 +356,7 @@ def headline_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     fig, axes = new_figure(ncols=len(panels), width=4.6, height=3.6)
     w = 0.8 / len(pols)
     for ax, (col, ylabel) in zip(axes[0], panels, strict=True):
-        groups = [None] if col == "capacity" else list(table.rates)
+        groups: list[float] = [0.0] if col == "capacity" else list(table.rates)
         for k, p in enumerate(pols):
             if col == "capacity":
                 est = [estimate(cap.get(p, []), "capacity_rps")]

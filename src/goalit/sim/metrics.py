@@ -167,7 +167,6 @@ def aggregate(rec: dict[str, np.ndarray], t_sim: float) -> dict[str, Any]:
         "rejected": cons["rejected"],
         "sim_time_s": _f(t_sim),
         "token_throughput_tps": _ratio(float(od.sum()), t_sim),
-        "steady_throughput_tps": steady_throughput(rec),
         "mean_latency_s": _mean(lat),
         "p50_latency_s": _pct(lat, 50),
         "p95_latency_s": _pct(lat, 95),
