@@ -51,7 +51,7 @@ def test_analysis_load_table_compares_goalit_to_the_best_otgah():
     rows += [_row("ot-gah", s, epoch=1.0, thr=100.0, lat=10.0) for s in range(3)]
     rows += [_row("ot-gah", s, epoch=2.0, thr=90.0, lat=9.0) for s in range(3)]
     table = analysis.load_table(rows)
-    assert table.chosen_epoch == {2.0: 1.0}
+    assert table.chosen_epoch == {("ot-gah", 2.0): 1.0}  # no tuning rows: chosen on these rows
     c = analysis.compare(table.rows("goalit", 2.0), table.rows("ot-gah", 2.0), "window_throughput_tps")
     assert c.change == pytest.approx(0.3) and c.paired.mean == pytest.approx(0.3)
 

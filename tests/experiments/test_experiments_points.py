@@ -31,7 +31,7 @@ def test_points_plans_are_unique_and_cover_every_experiment(mode):
     plan = make_plan(mode)
     pts = plan_points(plan)
     assert len({p.key for p in pts}) == len(pts)
-    assert {p.experiment for p in pts} == set(EXPERIMENTS)
+    assert {p.experiment for p in pts} == set(EXPERIMENTS) - {"traces"}  # traces only with a directory
     assert all(set(e.columns) <= set(all_columns()) for e in EXPERIMENTS.values())
     load = [p for p in pts if p.experiment == "load"]
     assert {p.policy for p in load} >= {"goalit", "ot-gah"}
@@ -40,8 +40,47 @@ def test_points_plans_are_unique_and_cover_every_experiment(mode):
     if plan.mode == "full":  # the full reproduction tunes OT-GAH over its declared grid
         assert set(grid) == {0.25, 0.5, 1.0, 2.0, 4.0}
     assert all("epoch_s" not in p.config for p in load if not traits_of(p.policy).epoch_grid_s)
+    # the four policies of the decomposition; the tuned ones run their grid on the tuning seeds only
+    assert {p.policy for p in load} >= {"goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs"}
+    tuned = [p for p in load if traits_of(p.policy).epoch_grid_s]
+    assert tuned and {p.seed for p in tuned} == set(plan.tuning_seed_list)
+    assert not set(plan.tuning_seed_list) & set(plan.seed_list)
+    cap = [p for p in pts if p.experiment == "capacity"]
+    assert {p.policy for p in cap} == set(plan.capacity_policies)
     if mode == "full":
         assert plan.seeds >= 20
+        assert plan.capacity_rel_tol <= 0.05 and plan.capacity_seeds >= 10
+
+
+def test_points_traces_run_only_with_a_directory_and_only_the_files_present(tmp_path):
+    from dataclasses import replace
+
+    plan = make_plan("tiny")
+    assert dynamic.trace_points(plan) == []
+    (tmp_path / dynamic.TRACES["mooncake"]).write_text("")
+    pts = dynamic.trace_points(replace(plan, traces_dir=str(tmp_path)))
+    assert pts and {p.config["trace"] for p in pts} == {"mooncake"}
+    assert {p.policy for p in pts} == set(dynamic.TRACE_POLICIES)
+    assert {p.config["rate_per_s"] for p in pts} == set(plan.trace_rates_per_s)
+
+
+def test_points_trace_row_replays_the_scaled_trace():
+    from pathlib import Path
+
+    d = Path("/work/shared/data/traces")
+    if not (d / dynamic.TRACES["azure-conv"]).is_file():
+        pytest.skip("real traces not present")
+    cfg = {
+        "scenario": "default",
+        "trace": "azure-conv",
+        "trace_dir": str(d),
+        "rate_per_s": 4.0,
+        "duration_s": 8.0,
+    }
+    row = dynamic.sim_row(Point("traces", "goalit", cfg, 0))
+    # time-scaled to 4 req/s over the whole trace, cut to 8 s: a handful of requests, all served
+    assert 1 <= row["arrived"] <= 100 and row["completed"] == row["arrived"]
+    assert row["offered_tps"] > 0 and row["steady_throughput_tps"] is not None
 
 
 def test_points_variants_change_what_they_say():
@@ -101,6 +140,7 @@ def test_points_simulation_row_has_the_window_metrics():
     assert set(row) == set(dynamic.SIM_COLUMNS)
     assert row["unfinished"] == 0 and row["completed"] == row["arrived"] > 0
     assert 0 <= row["window_throughput_tps"] <= row["offered_tps"]
+    assert 0 < row["steady_throughput_tps"] <= 3 * row["offered_tps"]
     assert 0 <= row["goodput_tps"] <= row["offered_tps"]
     assert row["window_curve_tps"][-1] == pytest.approx(row["window_throughput_tps"])
     shares = [row["share_local"]] + [row[f"share_level_{q}"] for q in dynamic.LEVELS]

@@ -61,6 +61,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="comma-separated policies of the load sweep E1-E3, built-in or plug-in (see goalit algorithms; "
         "default: the plan's)",
     )
+    p.add_argument(
+        "--traces",
+        default=None,
+        metavar="DIR",
+        help="directory of the real traces (Azure code/conversation CSV, Mooncake JSONL): also run E1-E3 on "
+        "them; without it those runs are skipped",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the number of points, simulations and simulated requests per experiment; run nothing",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
@@ -81,6 +93,29 @@ def run(args: argparse.Namespace) -> int:
             "pip install 'goalit[experiments]'"
         ) from None
     only = tuple(s for s in args.only.split(",") if s.strip()) if args.only else None
+    policies = tuple(args.policies.split(",")) if args.policies is not None else None
+    if args.dry_run:
+        from goalit.experiments.reproduce import check_experiments, estimate_cost, make_plan_for
+
+        plan = make_plan_for(mode, args.seeds, policies, args.traces)
+        lines = estimate_cost(plan, check_experiments(only))
+        print(f"goalit reproduce ({plan.mode}) plan: {plan.seeds} seeds, {plan.tuning_seeds} tuning seeds")
+        print(
+            f"{'experiment':<12} {'points':>8} {'simulations':>12} {'sim. requests':>14} {'est. CPU-s':>11}"
+        )
+        for c in lines:
+            cpu = "–" if c.cpu_s is None else f"{c.cpu_s:,.0f}"
+            print(f"{c.experiment:<12} {c.points:>8} {c.simulations:>12} {c.requests:>14,.0f} {cpu:>11}")
+        n_pts, n_sims = sum(c.points for c in lines), sum(c.simulations for c in lines)
+        n_req, cpu_tot = sum(c.requests for c in lines), sum(c.cpu_s or 0.0 for c in lines)
+        print(f"{'total':<12} {n_pts:>8} {n_sims:>12} {n_req:>14,.0f} {cpu_tot:>11,.0f}")
+        print(
+            "est. CPU-s: simulations only, at the simulated requests per CPU-second measured per policy "
+            "(goalit.experiments.reproduce.REQUESTS_PER_CPU_S); static experiments (–) not estimated"
+        )
+        if plan.traces_dir is None:
+            print("traces: skipped (no --traces DIR)")
+        return 0
     out = args.out or os.path.join("results", mode)
     res = reproduce(
         out,
@@ -91,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         experiments=only,
         progress=not args.no_progress,
-        policies=tuple(args.policies.split(",")) if args.policies is not None else None,
+        policies=policies,
+        traces=args.traces,
     )
     s = res.sweep
     print(
@@ -104,4 +140,6 @@ def run(args: argparse.Namespace) -> int:
     n_png = len([p for p in res.figures if p.suffix == ".png"])
     print(f"figures: {n_png} (PNG + SVG) in {res.out_dir / 'figures'}")
     print(f"report:  {res.report}")
+    if res.plan.traces_dir is None:
+        print("traces:  skipped (no --traces DIR given: E1-E3 on real arrivals not run)")
     return 0

@@ -1,10 +1,14 @@
-"""Turning rows into the comparisons of the report: OT-GAH at its best epoch length, GOALIT vs OT-GAH.
+"""Turning rows into the comparisons of the report: epoch-tuned policies at their chosen epoch, GOALIT vs
+OT-GAH, and the decomposition of the gap into a batching and a decision effect.
 
-OT-GAH gets a fair chance: every OT-GAH configuration is simulated for each epoch length T_e of the
-plan's grid, and each comparison uses, per configuration (load, servers, variant), the epoch length
-with the highest mean token throughput in the window (``window_throughput_tps``) across seeds, ties
-(relative 1e-9) broken by the lower mean latency. The choice is made on the same seeds it is evaluated
-on, which can only favour OT-GAH.
+Epoch choice (fixed before any run; docs/experiments.md): every epoch-tuned policy (OT-GAH and the
+decomposition variants, ``Traits.epoch_grid_s``) is simulated at every epoch length T_e of the plan's
+grid on separate *tuning* seeds (``Plan.tuning_seed_list``). Per configuration (load, servers, variant)
+the chosen T_e is, for simulator rows, the one with the lowest mean latency among those whose mean
+steady-state throughput is within ``THROUGHPUT_TIE`` of the best (throughput first, then latency), and
+for capacity rows the one with the highest mean capacity at SLO (ties: the shorter T_e). The comparison
+then uses the evaluation seeds at that T_e only. Without tuning rows (``tuning_seeds = 0``) the choice
+is made on the evaluation rows themselves, which can only favour the tuned policy.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from goalit.experiments.plan import TUNE_SEED_BASE
 from goalit.experiments.results import Row, estimate, group, select
-from goalit.experiments.stats import Estimate, relative_change
+from goalit.experiments.stats import Estimate, mean_ci, relative_change
 from goalit.solvers.contract import traits_of
 
 EPOCH_KEY = "epoch_s"
-SELECT_BY = ("window_throughput_tps", "mean_latency_s")
+SELECT_BY = ("steady_throughput_tps", "mean_latency_s")
+THROUGHPUT_TIE = 0.01  # relative: throughputs within 1 % of the best count as tied
 
 
 def config_without_epoch(r: Row) -> str:
@@ -29,30 +35,58 @@ def config_without_epoch(r: Row) -> str:
 
 
 def epoch_tuned(policy: str) -> bool:
-    """Whether the experiments tune ``policy`` over epoch lengths (``Traits.epoch_grid_s``: OT-GAH)."""
+    """Whether the experiments tune ``policy`` over epoch lengths (``Traits.epoch_grid_s``)."""
     return bool(traits_of(policy).epoch_grid_s)
 
 
-def best_epoch(rows: Sequence[Row]) -> tuple[float | None, dict[float, tuple[Estimate, Estimate]]]:
-    """(chosen epoch, {epoch: (throughput, latency)}) among OT-GAH rows of ONE configuration."""
+def _tuning(r: Row) -> bool:
+    return int(r["seed"]) >= TUNE_SEED_BASE
+
+
+def best_epoch(
+    rows: Sequence[Row], experiment: str = "load"
+) -> tuple[float | None, dict[float, tuple[Estimate, Estimate]]]:
+    """(chosen epoch, {epoch: (score, tie-break)}) among the rows of ONE configuration of an epoch-tuned
+    policy (module docstring); tuning rows are used when there are any."""
+    tuning = [r for r in rows if _tuning(r)]
+    rows = tuning or list(rows)
     by_epoch = group(rows, lambda r: r["config"].get(EPOCH_KEY))
-    scores = {e: (estimate(rs, SELECT_BY[0]), estimate(rs, SELECT_BY[1])) for e, rs in by_epoch.items()}
+    if experiment == "capacity":
+        scores = {
+            e: (estimate(rs, "capacity_rps"), estimate(rs, "capacity_rps")) for e, rs in by_epoch.items()
+        }
+        if not scores:
+            return None, {}
+        top = max(s.mean for s, _ in scores.values())
+        return min(e for e, (s, _) in scores.items() if s.mean >= top - 1e-12), dict(sorted(scores.items()))
+    key = (
+        SELECT_BY[0]
+        if any(isinstance(r.get(SELECT_BY[0]), (int, float)) for r in rows)
+        else "window_throughput_tps"
+    )
+    scores = {e: (estimate(rs, key), estimate(rs, SELECT_BY[1])) for e, rs in by_epoch.items()}
     if not scores:
         return None, {}
     top = max(thr.mean for thr, _ in scores.values())
-    tied = [e for e, (thr, _) in scores.items() if thr.mean >= top - 1e-9 * abs(top)]
+    tied = [e for e, (thr, _) in scores.items() if thr.mean >= top - THROUGHPUT_TIE * abs(top)]
     return min(tied, key=lambda e: (scores[e][1].mean, e)), dict(sorted(scores.items()))
 
 
+def _evaluated(rs: Sequence[Row], e: float | None) -> list[Row]:
+    """The evaluation rows at epoch ``e`` (tuning rows never enter a comparison)."""
+    return [r for r in rs if not _tuning(r) and r["config"].get(EPOCH_KEY) == e]
+
+
 def with_best_epochs(rows: Sequence[Row]) -> tuple[list[Row], dict[str, float | None]]:
-    """Rows where every configuration of an epoch-tuned policy (OT-GAH) keeps only its best epoch; the
-    choices by configuration."""
-    out = [r for r in rows if not epoch_tuned(r["policy"])]
+    """Rows where every configuration of an epoch-tuned policy keeps only its evaluation rows at the
+    chosen epoch; the choices by configuration."""
+    out = [r for r in rows if not epoch_tuned(r["policy"]) and not _tuning(r)]
     chosen: dict[str, float | None] = {}
-    for cfg, rs in group([r for r in rows if epoch_tuned(r["policy"])], config_without_epoch).items():
-        e, _ = best_epoch(rs)
+    tuned = [r for r in rows if epoch_tuned(r["policy"])]
+    for (_, cfg), rs in group(tuned, lambda r: (r["policy"], config_without_epoch(r))).items():
+        e, _ = best_epoch(rs, rs[0]["experiment"])
         chosen[cfg] = e
-        out += [r for r in rs if r["config"].get(EPOCH_KEY) == e]
+        out += _evaluated(rs, e)
     return out, chosen
 
 
@@ -63,8 +97,11 @@ class LoadTable:
     rates: list[float]
     policies: list[str]
     series: dict[tuple[str, float], list[Row]]
-    chosen_epoch: dict[float, float | None] = field(default_factory=dict)
-    epoch_scores: dict[float, dict[float, tuple[Estimate, Estimate]]] = field(default_factory=dict)
+    # keyed by (policy, rate), for the epoch-tuned policies
+    chosen_epoch: dict[tuple[str, float], float | None] = field(default_factory=dict)
+    epoch_scores: dict[tuple[str, float], dict[float, tuple[Estimate, Estimate]]] = field(
+        default_factory=dict
+    )
     columns: list[str] = field(default_factory=list)
 
     def has(self, column: str) -> bool:
@@ -93,9 +130,12 @@ def load_table(rows: Sequence[Row], experiment: str = "load") -> LoadTable:
     for (policy, rate), g in group(rs, lambda r: (r["policy"], r["config"]["rate_per_s"])).items():
         if epoch_tuned(policy):
             e, sc = best_epoch(g)
-            chosen[rate], scores[rate] = e, sc
-            g = [r for r in g if r["config"].get(EPOCH_KEY) == e]
-        series[(policy, rate)] = sorted(g, key=lambda r: r["seed"])
+            chosen[(policy, rate)], scores[(policy, rate)] = e, sc
+            g = _evaluated(g, e)
+        else:
+            g = [r for r in g if not _tuning(r)]
+        if g:
+            series[(policy, rate)] = sorted(g, key=lambda r: r["seed"])
     columns = sorted({k for r in rs for k in r})
     return LoadTable(rates, policies, series, chosen, scores, columns)
 
@@ -177,3 +217,67 @@ def _sortable(v: Any) -> tuple[int, Any]:
 
 def _f(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) else float("nan")
+
+
+# --- decomposition: batching effect and decision effect ---------------------------------------------
+# The four policies: GOALIT (G), OT-GAH (O: static batches, epochs), OT-GAH's planner on continuous
+# batching (C), GOALIT on epochs with static batches (E). Two paths from O to G:
+#   path A: O -> C (batching effect) -> G (decision effect),
+#   path B: O -> E (decision effect) -> G (batching effect).
+# Per seed s (common random numbers) every effect is a difference normalised by OT-GAH's value,
+# (x_to - x_from) / x_O (``relative``) or the plain difference x_to - x_from (capacity, in req/s),
+# so on each seed batching + decision = total exactly, on both paths, and so do their means.
+EFFECTS = (
+    (
+        "batching effect, path A (OT-GAH → OT-GAH planner on continuous batching)",
+        "ot-gah",
+        "ot-gah-continuous",
+    ),
+    ("decision effect, path A (OT-GAH planner continuous → GOALIT)", "ot-gah-continuous", "goalit"),
+    ("decision effect, path B (OT-GAH → GOALIT on epochs)", "ot-gah", "goalit-epochs"),
+    ("batching effect, path B (GOALIT on epochs → GOALIT)", "goalit-epochs", "goalit"),
+    ("total (OT-GAH → GOALIT)", "ot-gah", "goalit"),
+)
+
+
+def paired_effects(
+    by_policy: dict[str, dict[int, float]], relative: bool = True
+) -> dict[str, tuple[Estimate, dict[int, float]]]:
+    """{effect: (Estimate over seeds, per-seed values)} for ``EFFECTS``; ``by_policy[p][seed]`` = metric.
+    Only seeds where all four policies have a finite value (and OT-GAH's is non-zero if ``relative``)."""
+    need = ("goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs")
+    if not all(p in by_policy for p in need):
+        return {}
+    seeds = sorted(set.intersection(*(set(by_policy[p]) for p in need)))
+    seeds = [s for s in seeds if all(np.isfinite(by_policy[p][s]) for p in need)]
+    if relative:
+        seeds = [s for s in seeds if by_policy["ot-gah"][s] != 0]
+    out = {}
+    for name, a, b in EFFECTS:
+        vals = {}
+        for s in seeds:
+            d = by_policy[b][s] - by_policy[a][s]
+            vals[s] = d / by_policy["ot-gah"][s] if relative else d
+        out[name] = (mean_ci(list(vals.values())), vals)
+    return out
+
+
+def seed_values(rows: Sequence[Row], metric: str) -> dict[int, float]:
+    return {int(r["seed"]): _f(r.get(metric)) for r in rows}
+
+
+def averaged_effects(
+    table: LoadTable, metric: str, rates: Sequence[float]
+) -> dict[str, tuple[Estimate, dict[int, float]]]:
+    """Effects averaged over ``rates``: per seed, the mean over rates of its per-rate effect."""
+    per_seed: dict[str, dict[int, list[float]]] = {}
+    for x in rates:
+        eff = paired_effects({p: seed_values(table.rows(p, x), metric) for p in table.policies})
+        for name, (_, vals) in eff.items():
+            for s, v in vals.items():
+                per_seed.setdefault(name, {}).setdefault(s, []).append(v)
+    out = {}
+    for name, by in per_seed.items():
+        full = {s: float(np.mean(v)) for s, v in by.items() if len(v) == len(rates)}
+        out[name] = (mean_ci(list(full.values())), full)
+    return out

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from goalit.experiments import dynamic, placement, static
+from goalit.experiments import capacity, dynamic, placement, static
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.solvers.contract import traits_of
@@ -37,6 +37,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     for e in (
         Experiment("load", ("E1", "E2", "E3"), "Throughput, latency and perplexity vs arrival rate",
                    dynamic.SIM_COLUMNS, dynamic.load_points, dynamic.sim_row),
+        Experiment("capacity", ("E1c",), "Capacity at SLO: the highest arrival rate each policy sustains",
+                   capacity.CAPACITY_COLUMNS, capacity.capacity_points, capacity.capacity_row),
+        Experiment("traces", ("E1t",), "E1-E3 on real arrivals (Azure code and conversation, Mooncake)",
+                   dynamic.SIM_COLUMNS, dynamic.trace_points, dynamic.sim_row),
         Experiment("convergence", ("E4",), "GOALIT convergence to a Nash equilibrium",
                    static.CONVERGENCE_COLUMNS, static.convergence_points, static.convergence_row),
         Experiment("updates", ("E5",), "Updates to equilibrium vs number of users",
@@ -83,6 +87,8 @@ def plan_points(plan: Plan, names: tuple[str, ...] | None = None) -> list[Point]
 def cost_hint(point: Point) -> float:
     """Relative cost of a point for scheduling: simulated requests x ``Traits.relative_cost`` (OT-GAH: 3)."""
     cfg = point.config
+    if point.experiment == "capacity":  # ~7 probes around the capacity (~10 req/s)
+        return 7 * 10.0 * float(cfg["duration_s"]) * traits_of(point.policy).relative_cost
     if "rate_per_s" in cfg:
         return float(cfg["rate_per_s"]) * float(cfg["duration_s"]) * traits_of(point.policy).relative_cost
     return float(cfg.get("n_users", 0)) / 100.0

@@ -6,7 +6,9 @@ Every point is one ``goalit.simulate`` run: Poisson arrivals at ``rate_per_s`` o
 
 * latency-type metrics over ALL requests (no request is cut off by the end of the window, so slow
   policies are not flattered by censoring): the simulator's aggregate metrics, unchanged;
-* ``window_throughput_tps`` = sum of o_k over requests completed by D, divided by D: the token
+* ``steady_throughput_tps``: the primary, window-independent throughput: tokens generated inside
+  [w, D], w = 0.1 D, divided by D - w (``goalit.sim.metrics.steady_throughput``; no warm-up, no drain);
+* ``window_throughput_tps`` (secondary) = sum of o_k over requests completed by D, divided by D: the token
   throughput observed during the loaded window (what a run with ``horizon_s = D`` reports as
   ``token_throughput_tps``; the simulation is causal, so both are equal),
   ``goodput_tps`` = sum of o_k over requests completed within their deadline tau_k, divided by D (the
@@ -24,6 +26,7 @@ The seed roots the simulator's streams: every policy sees the same requests unde
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,7 +53,14 @@ STAT_KEYS = ("decisions", "slots", "updates", "messages", "nodes_explored")
 SIM_COLUMNS = (
     METRIC_KEYS
     + DECISION_KEYS
-    + ("window_throughput_tps", "goodput_tps", "offered_tps", "window_curve_tps", "share_local")
+    + (
+        "steady_throughput_tps",
+        "window_throughput_tps",
+        "goodput_tps",
+        "offered_tps",
+        "window_curve_tps",
+        "share_local",
+    )
     + tuple(f"share_level_{q}" for q in LEVELS)
     + tuple(f"policy_{k}" for k in STAT_KEYS)
     + ("sim_wall_s",)
@@ -65,12 +75,16 @@ def algorithm_of(point: Point) -> str:
 def sim_row(point: Point) -> dict[str, Any]:
     """Simulate the point and summarise the run (see the module docstring)."""
     from goalit.sim import simulate
+    from goalit.sim.metrics import steady_throughput
 
     cfg = point.config
     opts: dict[str, Any] = {}
     if cfg.get("epoch_s") is not None:
         opts["epoch_s"] = float(cfg["epoch_s"])
     duration = float(cfg["duration_s"])
+    if cfg.get("trace"):  # real arrivals (E1-E3 on traces): the transforms of ``trace_points``
+        opts.update(workload=str(Path(cfg["trace_dir"]) / TRACES[cfg["trace"]]),
+                    max_prompt_tokens=TRACE_MAX_PROMPT, max_output_tokens=TRACE_MAX_OUTPUT)  # fmt: skip
     res = simulate(variant(cfg), algorithm_of(point), seed=int(point.seed), rate=float(cfg["rate_per_s"]),
                    duration_s=duration, **opts)  # fmt: skip
     row: dict[str, Any] = {k: res.metrics.get(k) for k in METRIC_KEYS + DECISION_KEYS}
@@ -80,6 +94,7 @@ def sim_row(point: Point) -> dict[str, Any]:
     done_s = np.asarray(rec["done_s"], dtype=float)
     in_window = done & (done_s <= duration)
     row["window_throughput_tps"] = float(o[in_window].sum() / duration)
+    row["steady_throughput_tps"] = steady_throughput(rec, duration)
     arr = np.asarray(rec["arrival_s"], dtype=float)
     row["window_curve_tps"] = [
         float(o[done & (arr < f * duration) & (done_s <= f * duration)].sum() / (f * duration))
@@ -108,15 +123,19 @@ def _policy_points(
     policies: tuple[str, ...],
     epochs_s: tuple[float, ...] | None,
 ) -> list[Point]:
-    """One point per (policy, seed); a policy tuned over epochs (``Traits.epoch_grid_s``, OT-GAH) once per
-    epoch length of ``epochs_s`` (None: its own grid)."""
+    """One point per (policy, seed). A policy tuned over epochs (``Traits.epoch_grid_s``: OT-GAH and the
+    decomposition variants) runs once per epoch length of ``epochs_s`` (None: its own grid) on the
+    tuning seeds; its evaluation points, at the chosen epoch, come from ``tuning.evaluation_points``
+    once these rows exist. A single epoch (nothing to tune), or ``plan.tuning_seeds == 0``, runs the
+    evaluation seeds directly."""
     out = []
     for policy in policies:
         grid = traits_of(policy).epoch_grid_s
         epochs = (grid if epochs_s is None else epochs_s) if grid else (None,)
+        seeds = plan.tuning_seed_list if (len(epochs) > 1 and plan.tuning_seeds > 0) else plan.seed_list
         for e in epochs:
             cfg = dict(base) if e is None else {**base, "epoch_s": e}
-            out += [Point(experiment, policy, cfg, s) for s in plan.seed_list]
+            out += [Point(experiment, policy, cfg, s) for s in seeds]
     return out
 
 
@@ -173,6 +192,42 @@ def sensitivity_points(plan: Plan) -> list[Point]:
     out = []
     for cfg in configs:
         out += _policy_points("sensitivity", plan, cfg, ("goalit", "ot-gah"), plan.epoch_grid_other_s)
+    return out
+
+
+# Real arrivals (/work/shared/data/traces/README.md): trace name -> file name in the traces directory.
+TRACES = {
+    "azure-code": "AzureLLMInferenceTrace_code.csv",
+    "azure-conv": "AzureLLMInferenceTrace_conv.csv",
+    "mooncake": "mooncake_conversation_trace.jsonl",
+}
+# Length clips of the trace runs [R]: the default scenario serves Llama-3-8B (8,192-token context), so a
+# request must fit prompt + output <= 8,192; Mooncake prompts reach 126k tokens (median 6,909).
+TRACE_MAX_PROMPT = 6144
+TRACE_MAX_OUTPUT = 2048
+TRACE_POLICIES = ("goalit", "ot-gah", "ot-gah-continuous", "goalit-epochs")
+
+
+def available_traces(traces_dir: str | None) -> tuple[str, ...]:
+    """The traces of ``TRACES`` present in ``traces_dir`` (none without a directory)."""
+    if not traces_dir:
+        return ()
+    return tuple(n for n, f in TRACES.items() if (Path(traces_dir) / f).is_file())
+
+
+def trace_points(plan: Plan) -> list[Point]:
+    """E1-E3 on real arrivals (only with ``plan.traces_dir``): each trace time-scaled so that its mean
+    rate over its whole span is each of ``plan.trace_rates_per_s``, then cut to the first
+    ``plan.trace_window_s`` seconds; prompts clipped to TRACE_MAX_PROMPT and outputs to TRACE_MAX_OUTPUT
+    tokens. The trace fixes arrivals and lengths; the seed draws the users (position, deadline, weights)."""
+    out: list[Point] = []
+    if plan.traces_dir is None:
+        return out
+    for name in available_traces(plan.traces_dir):
+        for rate in plan.trace_rates_per_s:
+            base = {"scenario": plan.scenario, "trace": name, "trace_dir": str(Path(plan.traces_dir).resolve()),
+                    "rate_per_s": rate, "duration_s": plan.trace_window_s}  # fmt: skip
+            out += _policy_points("traces", plan, base, TRACE_POLICIES, plan.epoch_grid_s)
     return out
 
 

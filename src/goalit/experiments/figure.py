@@ -29,7 +29,7 @@ COLORS = {
     "goalit": "#1f77b4", "ot-gah": "#d62728", "local": "#7f7f7f", "nearest-fp16": "#2ca02c",
     "nearest-q4": "#98df8a", "random": "#9467bd", "least-loaded": "#8c564b", "greedy": "#ff7f0e",
     "optimum": "#000000", "goalit-random": "#1f77b4", "goalit-max-gain": "#17becf",
-    "goalit-parallel": "#bcbd22",
+    "goalit-parallel": "#bcbd22", "ot-gah-continuous": "#ff9896", "goalit-epochs": "#aec7e8",
 }  # fmt: skip
 MARKERS = "osD^v<>ph*"
 
@@ -39,6 +39,7 @@ LABELS = {
     "greedy": "myopic greedy", "optimum": "optimum (MILP)", "goalit-random": "GOALIT, random grant",
     "goalit-max-gain": "GOALIT, max-gain grant", "goalit-parallel": "GOALIT, parallel grant",
     "goalit-partitioned": "GOALIT, ladder on partitioned servers",
+    "ot-gah-continuous": "OT-GAH planner, continuous batching", "goalit-epochs": "GOALIT on epochs, static batches",
 }  # fmt: skip
 
 

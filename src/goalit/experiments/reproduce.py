@@ -25,6 +25,7 @@ from goalit.experiments.catalogue import EXPERIMENTS, all_columns, cost_hint, pl
 from goalit.experiments.plan import Plan, make_plan
 from goalit.experiments.results import load_rows
 from goalit.experiments.sweep import BACKENDS, SweepSummary, check_jobs, run_sweep
+from goalit.experiments.tuning import evaluation_points
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,16 @@ def reproduce(
     experiments: tuple[str, ...] | None = None,
     progress: bool = True,
     policies: tuple[str, ...] | None = None,
+    traces: str | Path | None = None,
 ) -> ReproduceSummary:
     """Run the plan of ``mode`` into ``out_dir``; resumes from its ``results.csv`` if present.
 
     ``policies`` replaces the plan's policies of the load sweep E1-E3 (built-in or plug-in names).
+    ``traces``: directory of the real traces (E1-E3 on real arrivals); None skips those runs.
+    Two stages: every point of the plan (epoch-tuned policies on their tuning seeds), then the tuned
+    policies' evaluation points at the chosen epochs (``tuning.evaluation_points``).
     """
-    plan = make_plan(mode, seeds)
-    if policies is not None:
-        plan = replace(plan, load_policies=check_policies(policies))
+    plan = make_plan_for(mode, seeds, policies, traces)
     names = check_experiments(experiments)
     if backend not in BACKENDS:
         raise GoalitInputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -103,12 +106,27 @@ def reproduce(
     csv_path = out / "results.csv"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({**asdict(plan), "experiments": list(names or EXPERIMENTS)}, indent=2) + "\n"
-        _write_text(out / "plan.json", text)
+        plan_info = {
+            **asdict(plan),
+            "experiments": list(names or EXPERIMENTS),
+            "runs": _runs(out / "plan.json"),
+        }
+        _write_text(out / "plan.json", json.dumps(plan_info, indent=2) + "\n")
         sweep = run_sweep(
             points, run_point, csv_path, all_columns(), backend=backend, jobs=jobs, scheduler=scheduler,
-            progress=progress, desc=f"reproduce ({plan.mode})", cost=cost_hint,
+            progress=progress, desc=f"reproduce ({plan.mode}, stage 1)", cost=cost_hint,
         )  # fmt: skip
+        stage2 = evaluation_points(plan, points, load_rows(csv_path, points))
+        if stage2:
+            points = points + stage2
+            s2 = run_sweep(
+                points, run_point, csv_path, all_columns(), backend=backend, jobs=jobs, scheduler=scheduler,
+                progress=progress, desc=f"reproduce ({plan.mode}, stage 2: chosen epochs)", cost=cost_hint,
+            )  # fmt: skip
+            computed = sweep.computed + s2.computed
+            sweep = replace(
+                s2, computed=computed, skipped=s2.total - computed, repaired=sweep.repaired + s2.repaired
+            )
     except GoalitInputError:
         # raised before any point ran (scheduler unreachable, worker versions, locked or foreign CSV):
         # leave nothing behind in a directory this call created
@@ -121,10 +139,117 @@ def reproduce(
 
     figures = make_figures(rows, plan, out / "figures", jobs=jobs if backend == "local" else 1)
     report = out / "report.md"
-    _write_text(report, render_report(rows, plan, figures_dir="figures", n_points=len(points)))
+    runs = plan_info["runs"]
+    if sweep.computed > 0:  # a rerun that computed nothing redraws the same report bytes
+        runs.append({"commit": _commit() or "unknown", "wall_s": round(time.perf_counter() - t0, 1),
+                     "points_computed": sweep.computed})  # fmt: skip
+        _write_text(out / "plan.json", json.dumps(plan_info, indent=2) + "\n")
+    text = render_report(rows, plan, figures_dir="figures", n_points=len(points),
+                         wall_s=sum(r["wall_s"] for r in runs) or None,
+                         commit=", ".join(dict.fromkeys(str(r["commit"]) for r in runs)) or None)  # fmt: skip
+    _write_text(report, text)
     return ReproduceSummary(out, plan, sweep, figures, report, time.perf_counter() - t0)
+
+
+def make_plan_for(
+    mode: str, seeds: int | None, policies: tuple[str, ...] | None = None, traces: str | Path | None = None
+) -> Plan:
+    """The plan of ``mode`` with the CLI's overrides (checked: one-line errors)."""
+    plan = make_plan(mode, seeds)
+    if policies is not None:
+        plan = replace(plan, load_policies=check_policies(policies))
+    if traces is not None:
+        d = Path(traces)
+        if not d.is_dir():
+            raise GoalitInputError(f"--traces: {traces} is not a directory")
+        plan = replace(plan, traces_dir=str(d.resolve()))
+    return plan
+
+
+def _runs(path: Path) -> list[dict]:
+    """The invocations that computed points into this directory, kept in ``plan.json`` ("runs": commit,
+    wall time in s, points computed); the report states their summed wall time and their commits."""
+    try:
+        runs = json.loads(path.read_text()).get("runs", [])
+    except (ValueError, AttributeError, OSError):
+        return []
+    return [r for r in runs if isinstance(r, dict) and "wall_s" in r] if isinstance(runs, list) else []
+
+
+def _commit() -> str | None:
+    """The git commit of the source tree this package runs from (None outside a checkout)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=False)  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def _write_text(path: Path, text: str) -> None:
     """Write atomically: a reader never sees a half-written file."""
     outputs.write_atomic(path, text)
+
+
+# Simulated requests per CPU-second by policy [M]: `default`, 60 s windows at 6-20 req/s, one process
+# (time.process_time) on the shared 2-core development machine, before the speed issue's work on OT-GAH;
+# OT-GAH's rate falls with the load (871 at 6 req/s, 185 at 20 req/s; 300 s windows are slower still).
+# Used only for the dry run's estimate; other policies (baselines) ~5,000.
+REQUESTS_PER_CPU_S = {"goalit": 2000.0, "ot-gah": 250.0, "ot-gah-continuous": 600.0, "goalit-epochs": 900.0}
+BASELINE_REQUESTS_PER_CPU_S = 5000.0
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """The planned work of one experiment: points, simulations, simulated requests and CPU-seconds
+    (estimates; ``cpu_s`` counts simulations only, None for the static experiments)."""
+
+    experiment: str
+    points: int
+    simulations: int
+    requests: float
+    cpu_s: float | None = None
+
+
+def estimate_cost(plan: Plan, names: tuple[str, ...] | None = None) -> list[CostLine]:
+    """What ``reproduce`` will run, before running it (``goalit reproduce --dry-run``). Stage 2 (the
+    tuned policies' evaluation points) is counted in full. A capacity point runs at most
+    ``capacity.probes_per_point`` simulations, counted at the bracket's geometric-mean rate; static
+    experiments simulate no requests."""
+    import math
+
+    from goalit.experiments.capacity import probes_per_point
+    from goalit.experiments.tuning import _groups, seeds_for
+
+    out = []
+    for name, e in EXPERIMENTS.items():
+        if names is not None and name not in names:
+            continue
+        pts = e.points(plan)
+        extra = [(k, cfg) for k, cfg in _groups(pts).items()]
+        n_pts = len(pts) + sum(len(seeds_for(plan, k[0])) for k, _ in extra)
+        work = [(p.policy, p.config) for p in pts] + [
+            (k[1], cfg) for k, cfg in extra for _ in seeds_for(plan, k[0])
+        ]
+        speed = lambda policy: REQUESTS_PER_CPU_S.get(policy, BASELINE_REQUESTS_PER_CPU_S)  # noqa: E731
+        if name == "capacity":
+            probes = probes_per_point(plan)
+            rate = math.sqrt(plan.capacity_min_rps * plan.capacity_max_rps)
+            sims = n_pts * probes
+            reqs = [(p, probes * rate * float(c["duration_s"])) for p, c in work]
+        elif work and "rate_per_s" in work[0][1]:
+            sims = n_pts
+            reqs = [(p, float(c["rate_per_s"]) * float(c["duration_s"])) for p, c in work]
+        else:
+            out.append(CostLine(name, n_pts, 0, 0.0, None))
+            continue
+        cpu = sum(n / speed(p) for p, n in reqs)
+        out.append(CostLine(name, n_pts, sims, sum(n for _, n in reqs), cpu))
+    return out

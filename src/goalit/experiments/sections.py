@@ -490,9 +490,14 @@ def caveats(plan: Plan) -> str:
             "greedy allocation, spec B.10). Its epoch length was tuned on a grid (above); other readings "
             "could "
             "do better or worse.",
-            '* Throughput is measured over a finite window; see "Why". Run times (E6) are wall-clock on a '
-            "shared "
-            "2-core machine.",
+            '* Window throughput is measured over a finite window (see "Why"); the primary throughputs, '
+            "capacity at SLO and steady-state throughput, are not. Capacity depends on the SLO it is measured "
+            f"against (here ≥ {plan.slo_deadline_share:.0%} deadlines met and p95 TTFT ≤ {plan.slo_p95_ttft_s:g} s). "
+            "Run times (E6) are wall-clock on a shared 2-core machine.",
+            "* The decomposition variants are our constructions: OT-GAH's planner on continuous batching sends "
+            "each planned batch to a continuous-batching instance request by request; GOALIT on epochs starts "
+            "a static batch only on an instance free at the epoch boundary, as OT-GAH does. Other ways to "
+            "combine a decision rule with a serving discipline could split the gap differently.",
         ]
     )
 

@@ -55,6 +55,17 @@ BUILTIN_TRAITS: dict[str, Traits] = {
         epoch_grid_s=OTGAH_EPOCH_GRID_S,
         relative_cost=3.0,
     ),
+    # the decomposition variants (issue 13): OT-GAH's planner on continuous batching, GOALIT on OT-GAH's
+    # epochs and static batches; both tuned over the same epoch grid as OT-GAH
+    "ot-gah-continuous": Traits(
+        epoch_based=True, default_epoch_s=DEFAULT_EPOCH_S, epoch_grid_s=OTGAH_EPOCH_GRID_S, relative_cost=3.0
+    ),
+    "goalit-epochs": Traits(
+        epoch_based=True,
+        static_batching=True,
+        default_epoch_s=DEFAULT_EPOCH_S,
+        epoch_grid_s=OTGAH_EPOCH_GRID_S,
+    ),
     # "everyone best-responds at once" needs several players: with one newcomer per decision its
     # best response is exactly GOALIT's, so myopic greedy decides at epoch boundaries.
     "greedy": Traits(epoch_based=True, default_epoch_s=DEFAULT_EPOCH_S, needs_players=True),
