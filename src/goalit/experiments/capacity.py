@@ -15,7 +15,7 @@ Cost: about log2(ln(hi/lo) / ln(1 + rel_tol)) + 1 simulations per point (7 for 1
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from goalit.experiments.plan import Plan
@@ -56,7 +56,7 @@ def bisect_rate(
     return good, "", probes
 
 
-def meets_slo(metrics: dict[str, Any], deadline_share: float, p95_ttft_s: float) -> bool:
+def meets_slo(metrics: Mapping[str, Any], deadline_share: float, p95_ttft_s: float) -> bool:
     """The SLO predicate on a run's aggregate metrics (module docstring)."""
     met = metrics.get("deadline_met_share")
     ttft = metrics.get("p95_ttft_s")
