@@ -196,6 +196,37 @@ class Game:
         """(N, K) beta at ``candidates``."""
         return np.take_along_axis(self.beta, self.candidates, axis=1)
 
+    @cached_property
+    def candidate_padding(self) -> np.ndarray:
+        """(N, K) True where ``candidates`` only repeats the user's first allowed action (padding)."""
+        return np.arange(self.candidates.shape[1])[None, :] >= self.allowed.sum(axis=1)[:, None]
+
+    @cached_property
+    def candidate_beta_search(self) -> np.ndarray:
+        """(N, K) ``candidate_beta`` with inf at the padding: a padded entry repeats an earlier candidate,
+        so it never is the first minimum; inf keeps it out of the search without recomputing it."""
+        return np.where(self.candidate_padding, np.inf, self.candidate_beta)
+
+    @cached_property
+    def candidate_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(first, count), each (N, M + 1): position in ``candidates`` of user i's first candidate on
+        server j (column j + 1; column 0: local) and how many of its (non-padding) candidates are there.
+
+        Candidates are in action order and actions are numbered server by server, so the candidates of
+        one server are consecutive. None if the actions are not numbered server by server.
+        """
+        srv = self.server_of
+        if (np.diff(srv) < 0).any():
+            return None
+        n, k = self.candidates.shape
+        cols = self.n_servers + 1
+        col = srv[self.candidates] + 1
+        flat = (np.arange(n)[:, None] * cols + col)[~self.candidate_padding]
+        count = np.bincount(flat, minlength=n * cols).reshape(n, cols)
+        first = np.cumsum(count, axis=1) - count
+        small = np.int16 if k < np.iinfo(np.int16).max else np.int64
+        return first.astype(small), count.astype(small)
+
     def step_time(self, action: np.ndarray, load: np.ndarray) -> np.ndarray:
         """d_r(n) for arrays of actions and loads (s/token)."""
         cols = self.step_table.shape[1] - 1
