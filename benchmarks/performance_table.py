@@ -28,10 +28,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 TRACE = HERE.parent / ".." / "shared" / "data" / "traces" / "AzureLLMInferenceTrace_conv.csv"
 
-# Published simulator speeds (docs/performance.md gives the sources and how each was measured).
+# Published simulator speeds (docs/performance.md gives the sources and how each was measured): name,
+# simulated requests per second of wall time, simulated (real) time / wall time.
 PUBLISHED = [
-    ("BLIS (llm-d inference-sim, discrete-event, blackbox latency model)", "~1,600", "212x"),
-    ("Vidur (Microsoft, discrete-event, profiled operator runtimes)", "-", "141x"),
+    ("BLIS-Roofline (inference-sim blog 2026-04-03, median of 38 single-instance vLLM runs)", "-", "766x"),
+    ("BLIS-Evolved (same source)", "-", "1,479x"),
+    ("Vidur (same source, 4 of the 38 runs)", "-", "134x"),
+    ("BLIS as quoted in issue 12 (source not located)", "~1,600", "212x"),
+    ("Vidur as quoted in issue 12 (source not located)", "-", "141x"),
 ]
 
 

@@ -7,6 +7,8 @@ and the same per-slot traces, on random games and profiles and on the embedded s
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import goalit_reference as ref
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from goalit.api import default_scenario
-from goalit.game import dynamics
+from goalit.game import dynamics, model
 from goalit.game.goalit import GRANTS, goalit
 from goalit.game.model import build_game
 from goalit_strategies import feasible, scenarios
@@ -61,6 +63,19 @@ def test_best_responses_equal_the_old_evaluation(scenario, seed):
 
 
 @settings(max_examples=60, deadline=None)
+@given(scenario=GAMES, seed=st.integers(0, 2**32 - 1))
+def test_bucketed_search_equals_the_old_evaluation(scenario, seed):
+    """Users grouped by candidate count (forced on small games) give the same floats."""
+    with patch.object(model, "BUCKET_MIN_ENTRIES", 0), patch.object(model, "BUCKET_MIN_SAVING", 0.0):
+        game = build_game(scenario)
+        assume(feasible(game) and game.candidate_buckets is not None)
+    rng = np.random.default_rng(seed)
+    assert_same_evaluation(game, random_profile(game, rng))
+    assert_same_evaluation(game, ref.isolated_start(game))
+    assert_same_run(game, "parallel", seed)
+
+
+@settings(max_examples=60, deadline=None)
 @given(scenario=GAMES, grant=st.sampled_from(GRANTS), seed=st.integers(0, 2**32 - 1))
 def test_protocol_equals_the_old_protocol(scenario, grant, seed):
     game = build_game(scenario)
@@ -92,6 +107,8 @@ def test_actions_not_numbered_server_by_server_scan_the_table():
 def test_embedded_scenarios_take_the_same_path(name):
     game = build_game(default_scenario(name))
     assert_same_evaluation(game, random_profile(game, np.random.default_rng(1)))
+    if name == "large":  # 10,000 users: the bucketed search
+        assert build_game(default_scenario(name)).candidate_buckets is not None
     grants = GRANTS if name != "large" else ("parallel",)
     for grant in grants:
         assert_same_run(game, grant, 4)

@@ -273,19 +273,34 @@ def best_responses_and_stay(
     """
     if n is None or m is None:
         n, m = loads(game, a)
+    tables = _action_tables(game, n, m)
+    n_act = game.n_actions
     if rows is None:
-        cand, cbeta, alpha, ar = game.candidates, game.candidate_beta_search, game.alpha, a
-        users, beta_a = np.arange(game.n_users), game.beta[np.arange(game.n_users), a]
+        users = np.arange(game.n_users)
+        alpha, ar = game.alpha, a
     else:
-        cand, cbeta, alpha, ar = (
-            game.candidates[rows],
-            game.candidate_beta_search[rows],
-            game.alpha[rows],
-            a[rows],
-        )
-        users, beta_a = rows, game.beta[rows, ar]
-    stay_tok, join, within, leave, join_h, h_cur = _action_tables(game, n, m)
-    stay = alpha * stay_tok[ar] + beta_a
+        users = rows
+        alpha, ar = game.alpha[rows], a[rows]
+    beta_a = np.take(game.beta, users * n_act + ar)  # beta_i(a_i)
+    stay = alpha * tables[0][ar] + beta_a
+    if rows is None and game.candidate_buckets is not None:  # users by candidate count: less padding
+        br = np.empty(game.n_users, dtype=np.int64)
+        gain = np.empty(game.n_users)
+        for ub, cand_b, cbeta_b in game.candidate_buckets:
+            br[ub], gain[ub] = _search(game, tables, ub, a[ub], alpha[ub], stay[ub], cand_b, cbeta_b)
+        return br, gain, stay
+    if rows is None:
+        cand, cbeta = game.candidates, game.candidate_beta_search
+    else:
+        cand, cbeta = game.candidates[rows], game.candidate_beta_search[rows]
+    br, gain = _search(game, tables, users, ar, alpha, stay, cand, cbeta)
+    return br, gain, stay
+
+
+def _search(game: Game, tables, users, ar, alpha, stay, cand, cbeta) -> tuple[np.ndarray, np.ndarray]:
+    """(br, gain) of ``users`` (actions ``ar``, weights ``alpha``, staying costs ``stay``) over their
+    candidate table ``cand`` / ``cbeta`` (padding at inf); ``tables``: ``_action_tables``."""
+    _, join, within, leave, join_h, h_cur = tables
     cost = np.take(join_h, cand)
     cost *= alpha[:, None]
     cost += cbeta
@@ -305,7 +320,7 @@ def best_responses_and_stay(
     with np.errstate(invalid="ignore"):
         gain = np.where(best < stay, (stay - best) / alpha, 0.0)
     br = np.where(gain > 0, np.take(cand, flat), ar)
-    return br, gain, stay
+    return br, gain
 
 
 def _own_server_entries(
