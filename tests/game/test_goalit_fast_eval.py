@@ -98,6 +98,10 @@ def test_actions_not_numbered_server_by_server_scan_the_table():
     assert shuffled.candidate_runs is None and game.candidate_runs is not None
     inv = np.argsort(perm)
     assert_same_evaluation(shuffled, inv[a])
+    with patch.object(model, "BUCKET_MIN_ENTRIES", 0), patch.object(model, "BUCKET_MIN_SAVING", 0.0):
+        bucketed = type(game)(**kw)
+        assert bucketed.candidate_buckets is not None
+    assert_same_evaluation(bucketed, inv[a])
     br, gain = dynamics.best_responses(game, a)
     br_s, gain_s = dynamics.best_responses(shuffled, inv[a])
     assert np.array_equal(perm[br_s], br) and np.array_equal(gain, gain_s)

@@ -234,11 +234,11 @@ def best_responses(
 
 
 def _action_tables(game: Game, n: np.ndarray, m: np.ndarray):
-    """Per action x under loads (n, m): (stay, join, within, leave, h_cur) per token (s/token).
+    """Per action x under loads (n, m): (stay, join, within, leave, join_h, h_cur) per token (s/token).
 
     stay: tok + h(m) of a user already on x; join: the per-token time after joining x from outside its
-    group (``join_times``) plus the AP penalty h(m + 1) of a user from another AP; within, leave: the
-    shared-server terms of ``_shared_tables`` (None when no server is shared); h_cur: h(m) of x's AP.
+    group (``join_times``); within, leave: the shared-server terms of ``_shared_tables`` (None when no
+    server is shared); join_h: join + h(m + 1), what a user from another AP pays; h_cur: h(m) of x's AP.
     """
     srv = game.server_of
     if game.shared:
@@ -269,7 +269,9 @@ def best_responses_and_stay(
     gather); only candidates on the user's own server (a move within the server: h(m), and on a shared
     server the old variant leaves) and the current action are recomputed, sparsely. Every entry is the
     float ``response_costs`` gives (same operations in the same order), so the argmin, its ties and the
-    gains are the same.
+    gains are the same. Padding (a repeat of the user's first candidate, never its first minimum) is
+    set to inf, and large tables are searched in buckets of users with similar candidate counts
+    (``Game.candidate_buckets``) so that little padding is searched at all.
     """
     if n is None or m is None:
         n, m = loads(game, a)
@@ -331,7 +333,7 @@ def _own_server_entries(
     runs = game.candidate_runs
     if runs is None:  # actions not numbered server by server: scan the table
         key = np.where(ar > 0, game.server_of[ar], -2)
-        own = (game.server_of[cand] == key[:, None]) & ~game.candidate_padding[users]
+        own = (game.server_of[cand] == key[:, None]) & ~game.candidate_padding[users, : cand.shape[1]]
         return np.nonzero(own)
     off = np.flatnonzero(ar > 0)
     col = game.server_of[ar[off]] + 1
