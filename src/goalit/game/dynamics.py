@@ -229,27 +229,121 @@ def best_responses(
     (``Game.candidates``). Ties keep the current action (gain 0). ``rows``: evaluate only these users
     (same floats as their entries of the full evaluation; ``br`` and ``gain`` then have len(rows)).
     """
+    br, gain, _ = best_responses_and_stay(game, a, n, m, rows)
+    return br, gain
+
+
+def _action_tables(game: Game, n: np.ndarray, m: np.ndarray):
+    """Per action x under loads (n, m): (stay, join, within, leave, join_h, h_cur) per token (s/token).
+
+    stay: tok + h(m) of a user already on x; join: the per-token time after joining x from outside its
+    group (``join_times``); within, leave: the shared-server terms of ``_shared_tables`` (None when no
+    server is shared); join_h: join + h(m + 1), what a user from another AP pays; h_cur: h(m) of x's AP.
+    """
+    srv = game.server_of
+    if game.shared:
+        tok, join, within, leave = _shared_tables(game, n)
+    else:
+        cols = game.step_table.shape[1] - 1
+        r = np.arange(game.n_actions)
+        tok = game.step_table[r, np.minimum(n, cols)]
+        join = game.step_time(r, n + 1)
+        join[0] = 0.0
+        within = leave = None
+    m_x = m[np.maximum(srv, 0)]
+    h_cur = game.ap_penalty(srv, m_x)
+    return tok + h_cur, join, within, leave, join + game.ap_penalty(srv, m_x + 1), h_cur
+
+
+def best_responses_and_stay(
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray | None = None,
+    m: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(br, gain, stay): ``best_responses`` and the users' current costs C_i(a) (``user_costs``).
+
+    One pass over the (user, candidate) table: the cost of a candidate x on another server than the
+    user's is alpha_i * J_x + beta_i(x) with J_x = join_x + h(m_x + 1) the same for every user (one
+    gather); only candidates on the user's own server (a move within the server: h(m), and on a shared
+    server the old variant leaves) and the current action are recomputed, sparsely. Every entry is the
+    float ``response_costs`` gives (same operations in the same order), so the argmin, its ties and the
+    gains are the same. Padding (a repeat of the user's first candidate, never its first minimum) is
+    set to inf, and large tables are searched in buckets of users with similar candidate counts
+    (``Game.candidate_buckets``) so that little padding is searched at all.
+    """
     if n is None or m is None:
         n, m = loads(game, a)
+    tables = _action_tables(game, n, m)
+    n_act = game.n_actions
     if rows is None:
-        cand, cbeta, alpha, ar = game.candidates, game.candidate_beta, game.alpha, a
+        users = np.arange(game.n_users)
+        alpha, ar = game.alpha, a
     else:
-        cand, cbeta, alpha, ar = game.candidates[rows], game.candidate_beta[rows], game.alpha[rows], a[rows]
-    idx = np.arange(ar.shape[0])
-    if game.shared:
-        tables = _shared_tables(game, n)
-        cost = alpha[:, None] * _moving_step_shared(game, ar, n, m, cand, tables) + cbeta
-        stay = _staying_cost(game, ar, n, m, tables[0], rows)
+        users = rows
+        alpha, ar = game.alpha[rows], a[rows]
+    beta_a = np.take(game.beta, users * n_act + ar)  # beta_i(a_i)
+    stay = alpha * tables[0][ar] + beta_a
+    if rows is None and game.candidate_buckets is not None:  # users by candidate count: less padding
+        br = np.empty(game.n_users, dtype=np.int64)
+        gain = np.empty(game.n_users)
+        for ub, cand_b, cbeta_b in game.candidate_buckets:
+            br[ub], gain[ub] = _search(game, tables, ub, a[ub], alpha[ub], stay[ub], cand_b, cbeta_b)
+        return br, gain, stay
+    if rows is None:
+        cand, cbeta = game.candidates, game.candidate_beta_search
     else:
-        cost = alpha[:, None] * _moving_step(game, ar, n, m, cand) + cbeta
-        stay = _staying_cost(game, ar, n, m, rows=rows)
-    cost = np.where(cand == ar[:, None], stay[:, None], cost)
+        cand, cbeta = game.candidates[rows], game.candidate_beta_search[rows]
+    br, gain = _search(game, tables, users, ar, alpha, stay, cand, cbeta)
+    return br, gain, stay
+
+
+def _search(game: Game, tables, users, ar, alpha, stay, cand, cbeta) -> tuple[np.ndarray, np.ndarray]:
+    """(br, gain) of ``users`` (actions ``ar``, weights ``alpha``, staying costs ``stay``) over their
+    candidate table ``cand`` / ``cbeta`` (padding at inf); ``tables``: ``_action_tables``."""
+    _, join, within, leave, join_h, h_cur = tables
+    cost = np.take(join_h, cand)
+    cost *= alpha[:, None]
+    cost += cbeta
+    ii, kk = _own_server_entries(game, users, ar, cand)
+    if ii.size:
+        x, ai = cand[ii, kk], ar[ii]
+        tok = join[x]
+        if within is not None:
+            grp = game.group_full
+            same = game.shared_action[ai] & (grp[x] == grp[ai]) & (x != ai)
+            tok = np.where(same, within[x] - leave[ai], tok)
+        cost[ii, kk] = np.where(x == ai, stay[ii], alpha[ii] * (tok + h_cur[x]) + cbeta[ii, kk])
+    n_k = cost.shape[1]
     k = np.argmin(cost, axis=1)
-    best = cost[idx, k]
+    flat = np.arange(0, cost.size, n_k) + k
+    best = np.take(cost, flat)
     with np.errstate(invalid="ignore"):
         gain = np.where(best < stay, (stay - best) / alpha, 0.0)
-    br = np.where(gain > 0, cand[idx, k], ar)
+    br = np.where(gain > 0, np.take(cand, flat), ar)
     return br, gain
+
+
+def _own_server_entries(
+    game: Game, users: np.ndarray, ar: np.ndarray, cand: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) in ``cand`` of every non-padding candidate on the server of the user's current
+    action (local users: none; their local entry is alpha_i * 0 + beta_i(0), the staying cost)."""
+    runs = game.candidate_runs
+    if runs is None:  # actions not numbered server by server: scan the table
+        key = np.where(ar > 0, game.server_of[ar], -2)
+        own = (game.server_of[cand] == key[:, None]) & ~game.candidate_padding[users, : cand.shape[1]]
+        return np.nonzero(own)
+    off = np.flatnonzero(ar > 0)
+    col = game.server_of[ar[off]] + 1
+    first, count = runs[0][users[off], col], runs[1][users[off], col].astype(np.int64)
+    total = int(count.sum())
+    if total == 0:
+        return off[:0], off[:0]
+    ends = np.cumsum(count)
+    kk = np.arange(total) - np.repeat(ends - count, count) + np.repeat(first, count)
+    return np.repeat(off, count), kk
 
 
 def max_regret(game: Game, a: np.ndarray) -> float:

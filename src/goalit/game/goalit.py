@@ -138,6 +138,23 @@ class Dirty:
         return np.flatnonzero(mask)
 
 
+def _grant_order(game: Game, req: np.ndarray, g: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The requests the parallel grant considers, largest gain first (ties: lower user index first).
+
+    Only the top requester of each target instance can win it (every local target is kept): that is the
+    first of its target in the (-gain, index) order, found without sorting all requests. ``req``:
+    requesters in increasing index order; ``g``, ``target``: their gains and best responses.
+    """
+    top = np.full(game.n_actions, -np.inf)
+    np.maximum.at(top, target, g)
+    at_top = np.flatnonzero(g == top[target])
+    _, first = np.unique(target[at_top], return_index=True)  # the lowest index among equal top gains
+    keep = target == 0
+    keep[at_top[first]] = True
+    sub = req[keep]
+    return sub[np.argsort(-g[keep], kind="stable")]
+
+
 def goalit(
     game: Game,
     rng: np.random.Generator,
@@ -179,18 +196,25 @@ def goalit(
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     n, m = dynamics.loads(game, a)
     trace = GoalitTrace(profile=a, converged=False, slots=0, updates=0, messages=0)
-    if record_potential:
+    # shared servers: Phi is the normalised social cost, the sum of the staying costs the next slot's
+    # evaluation computes anyway (same floats as ``dynamics.potential``); it is appended then
+    reuse_stay = record_potential and game.shared
+    if record_potential and not reuse_stay:
         trace.potential.append(dynamics.potential(game, a, n, m))
     seen = {a.tobytes()} if game.shared else None
     dirty = Dirty(game) if incremental else None
-    br = gain = None
+    br = gain = stay = None
     rows = None  # users to re-evaluate (None: all)
+    pending = reuse_stay  # a potential is owed for the current profile
     while trace.slots < cap:
         trace.slots += 1
         if br is None or rows is None:
-            br, gain = dynamics.best_responses(game, a, n, m)
+            br, gain, stay = dynamics.best_responses_and_stay(game, a, n, m)
         elif rows.size:
-            br[rows], gain[rows] = dynamics.best_responses(game, a, n, m, rows)
+            br[rows], gain[rows], stay[rows] = dynamics.best_responses_and_stay(game, a, n, m, rows)
+        if pending:
+            trace.potential.append(float((stay / game.alpha).sum()))
+            pending = False
         req = np.flatnonzero(gain > eps)
         trace.requests.append(int(req.size))
         if req.size == 0:
@@ -203,16 +227,10 @@ def goalit(
             break
         if grant == "random":
             chosen = rng.choice(req, size=1)
+        elif grant == "max-gain":  # the largest gain, the lowest index among equal ones
+            chosen = req[np.argmax(gain[req])][None]
         else:
-            order = req[np.argsort(-gain[req], kind="stable")]
-            if grant == "max-gain":
-                chosen = order[:1]
-            else:  # only the top requester per target instance can win it: prune before the greedy pass
-                target = br[order]
-                _, first = np.unique(target, return_index=True)
-                keep = np.zeros(order.size, dtype=bool)
-                keep[first] = True
-                chosen = select_disjoint(game, a, br, order[keep | (target == 0)], m)
+            chosen = select_disjoint(game, a, br, _grant_order(game, req, gain[req], br[req]), m)
         old, new = a[chosen], br[chosen]
         np.subtract.at(n, old, 1)
         np.add.at(n, new, 1)
@@ -226,7 +244,9 @@ def goalit(
         trace.messages += int(req.size) + int(chosen.size) + 1  # RTUs + grants + load broadcast
         trace.granted.append(int(chosen.size))
         trace.granted_gain.append(float(gain[chosen].sum()))
-        if record_potential:
+        if reuse_stay:
+            pending = True
+        elif record_potential:
             trace.potential.append(dynamics.potential(game, a, n, m))
         if observe is not None:
             observe(a)
@@ -236,6 +256,8 @@ def goalit(
                 trace.cycled = True
                 break
             seen.add(key)
+    if pending:
+        trace.potential.append(dynamics.potential(game, a, n, m))
     trace.profile = a
     return trace
 

@@ -23,7 +23,9 @@ from goalit.physics.roofline import Roofline
 from goalit.scenario.model import Scenario, Users
 
 LOCAL = 0
-UNLIMITED = int(np.iinfo(np.int64).max // 4)  # capacity / sub-channel count that never binds (fits int64)
+UNLIMITED = int(np.iinfo(np.int64).max // 4)
+BUCKET_MIN_ENTRIES = 50_000  # (user, candidate) tables at least this large are searched in buckets
+BUCKET_MIN_SAVING = 0.2  # ... when the buckets are this much smaller than the padded table  # capacity / sub-channel count that never binds (fits int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +197,64 @@ class Game:
     def candidate_beta(self) -> np.ndarray:
         """(N, K) beta at ``candidates``."""
         return np.take_along_axis(self.beta, self.candidates, axis=1)
+
+    @cached_property
+    def candidate_padding(self) -> np.ndarray:
+        """(N, K) True where ``candidates`` only repeats the user's first allowed action (padding)."""
+        return np.arange(self.candidates.shape[1])[None, :] >= self.allowed.sum(axis=1)[:, None]
+
+    @cached_property
+    def candidate_beta_search(self) -> np.ndarray:
+        """(N, K) ``candidate_beta`` with inf at the padding: a padded entry repeats an earlier candidate,
+        so it never is the first minimum; inf keeps it out of the search without recomputing it."""
+        return np.where(self.candidate_padding, np.inf, self.candidate_beta)
+
+    @cached_property
+    def candidate_buckets(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Users grouped by how many allowed actions they have, for the full best-response search:
+        [(users, candidates[users, :K_b], candidate_beta_search[users, :K_b])], K_b the group's largest
+        count, in at most three groups that minimise the table size (the columns dropped are padding
+        only). None when the table is small or the groups save little (``BUCKET_MIN_*``)."""
+        n, k = self.candidates.shape
+        if n * k < BUCKET_MIN_ENTRIES:
+            return None
+        count = self.allowed.sum(axis=1)
+        hist = np.bincount(count, minlength=k + 1)
+        below = np.cumsum(hist)  # users with at most c allowed actions
+        best, cuts = n * k, None
+        for c1 in range(1, k):
+            for c2 in range(c1, k):
+                size = below[c1] * c1 + (below[c2] - below[c1]) * c2 + (n - below[c2]) * k
+                if size < best:
+                    best, cuts = size, (c1, c2)
+        if cuts is None or best > (1.0 - BUCKET_MIN_SAVING) * n * k:
+            return None
+        out = []
+        for lo, hi in ((0, cuts[0]), (cuts[0], cuts[1]), (cuts[1], k)):
+            users = np.flatnonzero((count > lo) & (count <= hi))
+            if users.size:
+                out.append((users, self.candidates[users, :hi], self.candidate_beta_search[users, :hi]))
+        return out
+
+    @cached_property
+    def candidate_runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(first, count), each (N, M + 1): position in ``candidates`` of user i's first candidate on
+        server j (column j + 1; column 0: local) and how many of its (non-padding) candidates are there.
+
+        Candidates are in action order and actions are numbered server by server, so the candidates of
+        one server are consecutive. None if the actions are not numbered server by server.
+        """
+        srv = self.server_of
+        if (np.diff(srv) < 0).any():
+            return None
+        n, k = self.candidates.shape
+        cols = self.n_servers + 1
+        col = srv[self.candidates] + 1
+        flat = (np.arange(n)[:, None] * cols + col)[~self.candidate_padding]
+        count = np.bincount(flat, minlength=n * cols).reshape(n, cols)
+        first = np.cumsum(count, axis=1) - count
+        small = np.int16 if k < np.iinfo(np.int16).max else np.int64
+        return first.astype(small), count.astype(small)
 
     def step_time(self, action: np.ndarray, load: np.ndarray) -> np.ndarray:
         """d_r(n) for arrays of actions and loads (s/token)."""
