@@ -1,4 +1,4 @@
-"""Fit the roofline efficiencies of the cost model (spec B.5) to measured prefill and decode times.
+"""Fit the roofline efficiencies of the cost model (docs/model.md B.5) to measured prefill and decode times.
 
 The model is exactly the one the game uses (``goalit.physics.llm``), on a whole machine (share theta = 1):
 

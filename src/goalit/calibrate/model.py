@@ -74,12 +74,12 @@ class ModelInfo:
 
     @property
     def kv_bytes_per_token(self) -> int:
-        """kappa = 2 * L * n_kv_heads * d_head * 2 bytes (K and V, F16 cache; spec B.5)."""
+        """kappa = 2 * L * n_kv_heads * d_head * 2 bytes (K and V, F16 cache; docs/model.md B.5)."""
         return 2 * self.layers * self.n_kv_heads * self.d_head * KV_BYTES_PER_ELEMENT
 
     @property
     def token_bits(self) -> int:
-        """Bits to send one token id: ceil(log2 V) (spec C.5)."""
+        """Bits to send one token id: ceil(log2 V) (docs/model.md C.5)."""
         return math.ceil(math.log2(self.vocab))
 
 

@@ -1,7 +1,7 @@
 """What a reproduction runs: the parameter grids of E1-E10 in quick and full mode.
 
 Full mode follows the spec's protocol (part d): >= 20 seeds per point, 95 % confidence intervals, the
-load axis of spec C.5, N = 10..100 users, M = 2..8 servers. Quick mode keeps every experiment and
+load axis of docs/model.md C.5, N = 10..100 users, M = 2..8 servers. Quick mode keeps every experiment and
 every curve but uses fewer seeds, fewer grid values and a shorter simulated horizon, so that it finishes
 in a few minutes on a 2-core machine; its numbers carry wide intervals and are a smoke run, not the
 reproduction.
@@ -25,7 +25,7 @@ class Plan:
     seeds: int
     scenario: str = "default"
     # E1-E3: arrival-rate sweep (the "dynamic system loads" of the abstract). Total rates; with the
-    # default 50 users they are 0.04-0.4 req/s per user, inside spec C.5's lambda in [0.05, 1]
+    # default 50 users they are 0.04-0.4 req/s per user, inside docs/model.md C.5's lambda in [0.05, 1]
     # except the lowest point. The edge saturates around 8-10 req/s (GOALIT then also runs locally).
     rates_per_s: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0)
     horizon_s: float = 300.0  # arrival window D (s); every request is then served to completion

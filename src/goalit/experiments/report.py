@@ -1,7 +1,7 @@
 """``report.md``: GOALIT vs OT-GAH next to the paper's claims (E1-E3), then E4-E10, from the rows alone.
 
 Every number in the report is computed from ``results.csv``; the text states the rules by which a
-claim is said to agree (sign and rough magnitude at moderate-to-high load, spec part d). Wall-clock
+claim is said to agree (sign and rough magnitude at moderate-to-high load, docs/model.md part D). Wall-clock
 columns are not used, except E6's run times (labelled as such), so the same rows give the same report.
 """
 
@@ -22,7 +22,7 @@ from goalit.experiments.plan import Plan
 from goalit.experiments.results import Row, estimate
 from goalit.experiments.stats import Estimate, mean_ci
 
-# The paper's headline claims (abstract of Hou et al., IEEE TGCN 2026; spec A.2 item 6).
+# The paper's headline claims (abstract of Hou et al., IEEE TGCN 2026; docs/model.md A.2 item 6).
 # Primary throughput: window throughput; secondary: deadline goodput (DFTSP's objective), declared up front.
 PAPER = {
     "window_throughput_tps": ("token throughput Θ", 0.27, "+27 %"),
