@@ -116,9 +116,9 @@ def build_profile(
             "kv_bytes_per_token": (
                 "2 * L * n_kv_heads * d_head * 2 bytes = "
                 f"2*{first.layers}*{first.n_kv_heads}*{first.d_head}*2 "
-                "(F16 KV cache, llama.cpp default; spec B.5)"
+                "(F16 KV cache, llama.cpp default; docs/model.md B.5)"
             ),
-            "token_bits": f"ceil(log2 V) for V = {first.vocab} (spec C.5)",
+            "token_bits": f"ceil(log2 V) for V = {first.vocab} (docs/model.md C.5)",
             "weight_bytes": (
                 "measured: file size of each level, generated with llama_model_quantize from the F16 "
                 "dequantization of the shipped Q4_1 file (goalit.calibrate.ladder)"

@@ -62,11 +62,11 @@ def _header(rows: Sequence[Row], plan: Plan, n_points: int | None) -> str:
         'Paper: Hou, Gan, Ni, Zhai, Liu, "Game-based LLM inference task offloading for edge computing '
         'system", '
         "IEEE Trans. Green Commun. Netw. 10 (2026) 2490-2502. Its text is not public; the model, GOALIT and "
-        "OT-GAH are reconstructions (`../shared/spec/system-model.md`), so this report tests the claims of "
+        "OT-GAH are reconstructions (`docs/model.md`), so this report tests the claims of "
         "the "
         "abstract against our reconstruction, not against the paper's own simulator.",
         "",
-        f"* goalit {__version__}, mode **{plan.mode}**, scenario `{plan.scenario}` (spec C.6), "
+        f"* goalit {__version__}, mode **{plan.mode}**, scenario `{plan.scenario}` (docs/model.md C.6), "
         f"{plan.seeds} seed(s) per point ({seeds} found in the rows), 95 % Student-t confidence intervals "
         "(± half-width; intervals of relative changes are over per-seed paired ratios, common random "
         "numbers).",
@@ -223,7 +223,7 @@ def _headline(table: LoadTable, plan: Plan, figures_dir: str) -> str:
     )
     out += [
         "",
-        "Rule (spec part d): a claim is reproduced if sign and rough magnitude (within a factor of two) "
+        "Rule (docs/model.md part D): a claim is reproduced if sign and rough magnitude (within a factor of two) "
         "match at moderate-to-high load; the paper gives no magnitude for perplexity, so only its "
         "direction is checked.",
         "",
@@ -410,7 +410,7 @@ def _all_policies(table: LoadTable, figures_dir: str) -> str:
     out = [
         "## All policies vs load (E1-E3)",
         "",
-        "Means over seeds; OT-GAH at its best epoch length. Baselines: spec B.11 (myopic greedy = "
+        "Means over seeds; OT-GAH at its best epoch length. Baselines: docs/model.md B.11 (myopic greedy = "
         "everyone best-responds at once).",
         "",
     ]
