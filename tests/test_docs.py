@@ -1,0 +1,231 @@
+"""Every code block of the README and the docs runs here, and shown output is checked.
+
+Conventions (also in docs/index.md, "Code blocks in these pages"):
+
+* ```` ```python ````: executed; the blocks of one page share one namespace, in page order.
+* ```` ```bash ````: run by ``bash -euo pipefail`` with ``goalit`` on the PATH (this checkout's package).
+* ```` ```console ````: ``$ command`` lines, each followed by the output it must print (stdout and stderr,
+  trailing spaces ignored). ``...`` inside a line matches any text (timings, numbers that vary), a line
+  that is only ``...`` matches any number of lines. The exit code must be 0, or N when the command
+  ends with the comment ``# exit N``.
+* ```` ```toml ````: must parse.
+* ```` ```text ```` and untagged blocks: not run (formulas, layouts, synopses).
+* ``<!-- skip: REASON -->`` on the line before a fence: the block is not run (a full run of minutes or
+  hours, an install, a long-lived server); the reason is required and says where it is covered instead.
+
+All blocks of one page run in order in one fresh temporary directory, so a block may use a file an
+earlier block wrote. The file also checks that the code cites the model page (docs/model.md) by sections
+that exist there, and no longer the former external spec.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+import tomllib
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+RUN = {"python", "bash", "console", "toml"}
+NOT_RUN = {"", "text"}
+FENCE = re.compile(r"^(`{3,})([\w+-]*)\s*$")
+SKIP = re.compile(r"^<!--\s*skip:\s*(\S.*?)\s*-->$")
+BLOCK_TIMEOUT_S = 300
+
+
+@dataclass
+class Block:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    skip: str | None  # the reason, when marked <!-- skip: ... -->
+
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def blocks_of(page: Path) -> list[Block]:
+    lines = page.read_text().splitlines()
+    out, k = [], 0
+    while k < len(lines):
+        m = FENCE.match(lines[k])
+        if not m:
+            k += 1
+            continue
+        fence, lang, start = m.group(1), m.group(2), k
+        k += 1
+        body = []
+        while k < len(lines) and lines[k].strip() != fence:
+            body.append(lines[k])
+            k += 1
+        k += 1
+        prev = next((lines[j].strip() for j in range(start - 1, -1, -1) if lines[j].strip()), "")
+        skip = SKIP.match(prev)
+        out.append(Block(page, start + 1, lang, "\n".join(body) + "\n", skip.group(1) if skip else None))
+    return out
+
+
+def _goalit_env(tmp: Path) -> dict[str, str]:
+    """Environment in which ``goalit`` is this checkout's package, whatever is installed."""
+    bindir = tmp / ".bin"
+    bindir.mkdir(exist_ok=True)
+    shim = bindir / "goalit"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m goalit "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    env = dict(os.environ)
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
+    env["COLUMNS"] = "100"
+    return env
+
+
+def _bash(script: str, tmp: Path, block: Block) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=tmp, env=_goalit_env(tmp), capture_output=True,
+        text=True, timeout=BLOCK_TIMEOUT_S, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def console_steps(code: str) -> list[tuple[str, list[str], int]]:
+    """(command, expected output lines, expected exit code) for each ``$ `` line of a console block."""
+    steps: list[tuple[str, list[str], int]] = []
+    lines = code.splitlines()
+    k = 0
+    while k < len(lines):
+        line = lines[k]
+        if not line.startswith("$ "):
+            raise AssertionError(f"console block: output before the first '$ ' line: {line!r}")
+        cmd = line[2:]
+        while cmd.endswith("\\") and k + 1 < len(lines):
+            k += 1
+            cmd = cmd[:-1] + "\n" + lines[k]
+        k += 1
+        expected = []
+        while k < len(lines) and not lines[k].startswith("$ "):
+            expected.append(lines[k])
+            k += 1
+        code_m = re.search(r"#\s*exit\s+(\d+)\s*$", cmd)
+        steps.append((cmd, expected, int(code_m.group(1)) if code_m else 0))
+    return steps
+
+
+def output_pattern(expected: list[str]) -> re.Pattern:
+    parts = []
+    for line in _normalise(expected):
+        if line.strip() == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+        else:
+            parts.append(re.escape(line).replace(re.escape("..."), r"[^\n]*?") + r"\n")
+    return re.compile("".join(parts))
+
+
+def _normalise(lines: list[str]) -> list[str]:
+    out = [line.rstrip() for line in lines]
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def run_block(block: Block, tmp: Path, namespace: dict) -> None:
+    if block.lang == "python":
+        code = compile(block.code, block.where(), "exec")
+        exec(code, namespace)  # noqa: S102 (documentation examples, executed on purpose)
+    elif block.lang == "toml":
+        tomllib.loads(block.code)
+    elif block.lang == "bash":
+        proc = _bash(block.code, tmp, block)
+        assert proc.returncode == 0, f"{block.where()}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    elif block.lang == "console":
+        for cmd, expected, code in console_steps(block.code):
+            proc = _bash(f"{cmd}\n", tmp, block)
+            got = proc.stdout + proc.stderr
+            assert proc.returncode == code, (
+                f"{block.where()}: `{cmd}` exit {proc.returncode}, not {code}\n{got}"
+            )
+            actual = "".join(line + "\n" for line in _normalise(got.splitlines()))
+            assert output_pattern(expected).fullmatch(actual), (
+                f"{block.where()}: `{cmd}` printed\n{actual}\nwhich does not match the page:\n"
+                + "\n".join(expected)
+            )
+
+
+def _runnable_pages() -> list[Path]:
+    return [p for p in PAGES if any(b.lang in RUN and b.skip is None for b in blocks_of(p))]
+
+
+def test_every_block_has_a_known_language_and_skips_give_a_reason() -> None:
+    for page in PAGES:
+        for block in blocks_of(page):
+            assert block.lang in RUN | NOT_RUN, f"{block.where()}: unknown block language {block.lang!r}"
+            assert block.skip is None or block.lang in RUN, (
+                f"{block.where()}: skip marker on a block never run"
+            )
+
+
+@pytest.mark.parametrize("page", _runnable_pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "100")
+    # a real module, so that dataclasses and pickling find the classes a page defines
+    module = types.ModuleType("goalit_docs_page")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for block in blocks_of(page):
+        if block.lang in RUN and block.skip is None:
+            run_block(block, tmp_path, module.__dict__)
+
+
+def test_console_blocks_compare_output_with_ellipsis() -> None:
+    pattern = output_pattern(["a ... b", "...", "end"])
+    assert pattern.fullmatch("a 1.5 s b\nx\ny\nend\n")
+    assert pattern.fullmatch("a  b\nend\n")
+    assert not pattern.fullmatch("a 1 b\nend\nmore\n")
+    assert not output_pattern(["3 users"]).fullmatch("4 users\n")
+    assert console_steps("$ goalit x  # exit 2\nerr\n$ ls\n") == [
+        ("goalit x  # exit 2", ["err"], 2),
+        ("ls", [], 0),
+    ]
+
+
+# ---- the model page is the one the code cites -------------------------------------------------------
+
+OLD_CITATION = re.compile(r"\bspec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/system-model\.md")
+CITATION = re.compile(r"docs/model\.md (?:([A-E])\.(\d+)|part ([A-E]))")
+CITING = ("src", "tests", "benchmarks", "examples")
+
+
+def _citing_files() -> list[Path]:
+    files = [p for d in CITING for p in (ROOT / d).rglob("*") if p.suffix in {".py", ".toml", ".md"}]
+    return [p for p in files if p.is_file() and p.name != "test_docs.py"] + [ROOT / "README.md"]
+
+
+def test_code_cites_the_model_page_not_the_external_spec() -> None:
+    old = sorted({str(p.relative_to(ROOT)) for p in _citing_files() if OLD_CITATION.search(p.read_text())})
+    assert not old, f"citations of the former spec; run docs/_tools/rewrite_citations.py on: {' '.join(old)}"
+
+
+def test_cited_model_sections_exist() -> None:
+    anchors = set(re.findall(r'<a id="([\w-]+)"></a>', (ROOT / "docs" / "model.md").read_text()))
+    assert {"b9", "c5", "part-d", "e1", "references"} <= anchors
+    missing = set()
+    for path in _citing_files():
+        for m in CITATION.finditer(path.read_text()):
+            anchor = f"{m.group(1).lower()}{m.group(2)}" if m.group(1) else f"part-{m.group(3).lower()}"
+            if anchor not in anchors:
+                missing.add(f"{path.relative_to(ROOT)}: {m.group(0)}")
+    assert not missing, f"sections not in docs/model.md: {sorted(missing)}"
+
+
+def test_readme_links_resolve() -> None:
+    text = (ROOT / "README.md").read_text()
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if not re.match(r"[a-z]+://", target):
+            assert (ROOT / target).exists(), f"README.md links to a missing file: {target}"
