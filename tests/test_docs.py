@@ -197,7 +197,7 @@ def test_console_blocks_compare_output_with_ellipsis() -> None:
 
 # ---- the model page is the one the code cites -------------------------------------------------------
 
-OLD_CITATION = re.compile(r"\bspec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/system-model\.md")
+OLD_CITATION = re.compile(r"\b[Ss]pec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/system-model\.md")
 CITATION = re.compile(r"docs/model\.md (?:([A-E])\.(\d+)|part ([A-E]))")
 CITING = ("src", "tests", "benchmarks", "examples")
 

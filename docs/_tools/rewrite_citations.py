@@ -20,7 +20,7 @@ import re
 import sys
 import tokenize
 
-PAT = re.compile(r"\bspec (?:([A-E]\.\d+)|part ([a-e])\b)|(?:\.\./)?shared/spec/system-model\.md")
+PAT = re.compile(r"\b[Ss]pec (?:([A-E]\.\d+)|part ([a-e])\b)|(?:\.\./)?shared/spec/system-model\.md")
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)
 FSTRING_MIDDLE = getattr(tokenize, "FSTRING_MIDDLE", -1)
 STATEMENT_START = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)

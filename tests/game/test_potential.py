@@ -1,4 +1,4 @@
-"""Spec B.8: Model A is a weighted potential game, C_i(a') - C_i(a) = alpha_i (Phi(a') - Phi(a)) for every
+"""docs/model.md B.8: Model A is a weighted potential game, C_i(a') - C_i(a) = alpha_i (Phi(a') - Phi(a)) for every
 unilateral deviation; and the vectorised dynamics agree with the loop-by-loop reference (goalit_oracles)."""
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def poa_points(plan: Plan) -> list[Point]:
 
 
 def poa_local_bound(game: Game) -> float:
-    """Spec B.9 (i): PoA <= sum_i C_i(0) / sum_i C_i^min.
+    """docs/model.md B.9 (i): PoA <= sum_i C_i(0) / sum_i C_i^min.
 
     C_i^min = min(C_i(0), min_r alpha_i d_r(1) + beta_i(r)): no profile costs user i less.
     """
