@@ -20,8 +20,11 @@ that exist there, and no longer the former external spec.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -88,11 +91,98 @@ def _goalit_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _bash(script: str, tmp: Path, block: Block) -> subprocess.CompletedProcess:
+def _bash(script: str, tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script], cwd=tmp, env=_goalit_env(tmp), capture_output=True,
         text=True, timeout=BLOCK_TIMEOUT_S, stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+SHELL_SYNTAX = {"|", "||", "&&", ";", "&", "<", ">>", "2>", "2>&1", "<<"}
+
+
+def _plain_goalit(cmd: str) -> tuple[list[str], str | None] | None:
+    """``(argv, stdout file)`` when ``cmd`` is ``goalit ARGS [> FILE]`` without other shell syntax."""
+    if any(c in cmd for c in "$`*?~{"):
+        return None
+    try:
+        words = shlex.split(cmd, comments=True)
+    except ValueError:
+        return None
+    if (
+        not words
+        or words[0] != "goalit"
+        or SHELL_SYNTAX & set(words)
+        or any(w.startswith(">") and w != ">" for w in words)
+    ):
+        return None
+    out = None
+    if ">" in words:
+        k = words.index(">")
+        if k != len(words) - 2:
+            return None
+        out, words = words[-1], words[:k]
+    return words[1:], out
+
+
+def run_command(cmd: str, tmp: Path) -> tuple[int, str, str]:
+    """Run one shell command in ``tmp``: exit code, stdout, stderr.
+
+    A plain ``goalit ...`` command (optionally ``> FILE``) runs in this process through the console
+    script's own entry point, ``goalit.cli.main(argv)``: the same code as the command, without a new
+    interpreter and NumPy import per line (the doc test stays fast). Anything else runs in bash.
+    """
+    plain = _plain_goalit(cmd)
+    if plain is None:
+        proc = _bash(cmd + "\n", tmp)
+        return proc.returncode, proc.stdout, proc.stderr
+    from goalit.cli import main
+
+    argv, out_file = plain
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if out_file is not None:
+        (tmp / out_file).write_text(out.getvalue())
+        return code, "", err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def script_commands(script: str) -> list[str]:
+    """Split a bash block into commands: each plain ``goalit`` line alone, other lines in runs
+    (heredocs and continuation lines kept whole)."""
+    chunks: list[str] = []
+    shell: list[str] = []
+    lines = script.splitlines()
+    k = 0
+    while k < len(lines):
+        line = lines[k]
+        while line.endswith("\\") and k + 1 < len(lines):
+            k += 1
+            line = line[:-1] + lines[k]
+        heredoc = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        if heredoc:
+            body = [line]
+            while k + 1 < len(lines):
+                k += 1
+                body.append(lines[k])
+                if lines[k].strip() == heredoc.group(1):
+                    break
+            shell.append("\n".join(body))
+        elif _plain_goalit(line) is not None:
+            if shell:
+                chunks.append("\n".join(shell))
+                shell = []
+            chunks.append(line)
+        elif line.strip():
+            shell.append(line)
+        k += 1
+    if shell:
+        chunks.append("\n".join(shell))
+    return chunks
 
 
 def console_steps(code: str) -> list[tuple[str, list[str], int]]:
@@ -142,15 +232,14 @@ def run_block(block: Block, tmp: Path, namespace: dict) -> None:
     elif block.lang == "toml":
         tomllib.loads(block.code)
     elif block.lang == "bash":
-        proc = _bash(block.code, tmp, block)
-        assert proc.returncode == 0, f"{block.where()}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        for cmd in script_commands(block.code):
+            code, out, err = run_command(cmd, tmp)
+            assert code == 0, f"{block.where()}: `{cmd}` exit {code}\n{out}\n{err}"
     elif block.lang == "console":
-        for cmd, expected, code in console_steps(block.code):
-            proc = _bash(f"{cmd}\n", tmp, block)
-            got = proc.stdout + proc.stderr
-            assert proc.returncode == code, (
-                f"{block.where()}: `{cmd}` exit {proc.returncode}, not {code}\n{got}"
-            )
+        for cmd, expected, want in console_steps(block.code):
+            code, out, err = run_command(cmd, tmp)
+            got = out + err
+            assert code == want, f"{block.where()}: `{cmd}` exit {code}, not {want}\n{got}"
             actual = "".join(line + "\n" for line in _normalise(got.splitlines()))
             assert output_pattern(expected).fullmatch(actual), (
                 f"{block.where()}: `{cmd}` printed\n{actual}\nwhich does not match the page:\n"
@@ -189,6 +278,15 @@ def test_console_blocks_compare_output_with_ellipsis() -> None:
     assert pattern.fullmatch("a  b\nend\n")
     assert not pattern.fullmatch("a 1 b\nend\nmore\n")
     assert not output_pattern(["3 users"]).fullmatch("4 users\n")
+    assert script_commands("goalit a > f.toml\ncat > t <<'EOF'\ngoalit b\nEOF\nls \\\n  -l\ngoalit c | head") == [
+        "goalit a > f.toml", "cat > t <<'EOF'\ngoalit b\nEOF\nls   -l\ngoalit c | head",
+    ]  # fmt: skip
+    assert _plain_goalit("goalit solve small --seed 1  # note") == (["solve", "small", "--seed", "1"], None)
+    assert _plain_goalit("goalit scenario show small --toml > my.toml") == (
+        ["scenario", "show", "small", "--toml"],
+        "my.toml",
+    )
+    assert _plain_goalit("goalit solve x 2>&1") is None and _plain_goalit("goalit solve $X") is None
     assert console_steps("$ goalit x  # exit 2\nerr\n$ ls\n") == [
         ("goalit x  # exit 2", ["err"], 2),
         ("ls", [], 0),
