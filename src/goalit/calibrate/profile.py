@@ -127,7 +127,7 @@ def build_profile(
                 f"measured: {cal.text_name} (sha256 {cal.text_sha256[:12]}), llama.cpp perplexity convention "
                 f"(ctx 512, second half of each chunk scored), {cal.chunks} chunks = "
                 f"{cal.levels[levels[0]].perplexity.tokens} tokens, from logits; reference is the "
-                "dequantized Q4_1 weights, not the original BF16 model (spec real-llm.md 1.5)"
+                "dequantized Q4_1 weights, not the original BF16 model (docs/real-llm.md 1.5)"
             ),
             "bits_per_weight": (
                 "8 * tensor bytes / parameters of each file (llama_model_size, llama_model_n_params)"
