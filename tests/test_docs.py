@@ -8,7 +8,7 @@ Conventions (also in docs/index.md, "Code blocks in these pages"):
   trailing spaces ignored). ``...`` inside a line matches any text (timings, numbers that vary), a line
   that is only ``...`` matches any number of lines. The exit code must be 0, or N when the command
   ends with the comment ``# exit N``.
-* ```` ```toml ````: must parse.
+* ```` ```toml ```` and ```` ```json ````: must parse.
 * ```` ```text ```` and untagged blocks: not run (formulas, layouts, synopses).
 * ``<!-- skip: REASON -->`` on the line before a fence: the block is not run (a full run of minutes or
   hours, an install, a long-lived server); the reason is required and says where it is covered instead.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -37,7 +38,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
-RUN = {"python", "bash", "console", "toml"}
+RUN = {"python", "bash", "console", "toml", "json"}
 NOT_RUN = {"", "text"}
 FENCE = re.compile(r"^(`{3,})([\w+-]*)\s*$")
 SKIP = re.compile(r"^<!--\s*skip:\s*(\S.*?)\s*-->$")
@@ -231,6 +232,8 @@ def run_block(block: Block, tmp: Path, namespace: dict) -> None:
         exec(code, namespace)  # noqa: S102 (documentation examples, executed on purpose)
     elif block.lang == "toml":
         tomllib.loads(block.code)
+    elif block.lang == "json":
+        json.loads(block.code)
     elif block.lang == "bash":
         for cmd in script_commands(block.code):
             code, out, err = run_command(cmd, tmp)
@@ -295,8 +298,11 @@ def test_console_blocks_compare_output_with_ellipsis() -> None:
 
 # ---- the model page is the one the code cites -------------------------------------------------------
 
-OLD_CITATION = re.compile(r"\b[Ss]pec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/system-model\.md")
+OLD_CITATION = re.compile(
+    r"\b[Ss]pec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/(?:system-model|real-llm)\.md|(?<![\w/.-])real-llm\.md"
+)
 CITATION = re.compile(r"docs/model\.md (?:([A-E])\.(\d+)|part ([A-E]))")
+REAL_LLM_CITATION = re.compile(r"docs/real-llm\.md (?:section )?(\d)(?:\.(\d))?")
 CITING = ("src", "tests", "benchmarks", "examples")
 
 
@@ -320,6 +326,18 @@ def test_cited_model_sections_exist() -> None:
             if anchor not in anchors:
                 missing.add(f"{path.relative_to(ROOT)}: {m.group(0)}")
     assert not missing, f"sections not in docs/model.md: {sorted(missing)}"
+
+
+def test_cited_real_llm_sections_exist() -> None:
+    anchors = set(re.findall(r'<a id="([\w-]+)"></a>', (ROOT / "docs" / "real-llm.md").read_text()))
+    assert {"s1-3", "s1-5", "s2"} <= anchors
+    missing = set()
+    for path in [*_citing_files(), ROOT / "dev", ROOT / "scripts" / "install-llama-server"]:
+        for m in REAL_LLM_CITATION.finditer(path.read_text()):
+            anchor = f"s{m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else "")
+            if anchor not in anchors:
+                missing.add(f"{path.relative_to(ROOT)}: {m.group(0)}")
+    assert not missing, f"sections not in docs/real-llm.md: {sorted(missing)}"
 
 
 def test_readme_links_resolve() -> None:

@@ -1,7 +1,8 @@
 """Rewrite citations of the former external spec to the model page in the repository.
 
 "spec B.9" -> "docs/model.md B.9", "spec part d" -> "docs/model.md part D",
-"../shared/spec/system-model.md" -> "docs/model.md".
+"../shared/spec/system-model.md" -> "docs/model.md"; the notes on the real LLM likewise:
+"spec real-llm.md 1.5", "real-llm.md section 2", "../shared/spec/real-llm.md" -> "docs/real-llm.md ...".
 
 usage: python docs/_tools/rewrite_citations.py comments|strings FILE...
 
@@ -20,7 +21,10 @@ import re
 import sys
 import tokenize
 
-PAT = re.compile(r"\b[Ss]pec (?:([A-E]\.\d+)|part ([a-e])\b)|(?:\.\./)?shared/spec/system-model\.md")
+PAT = re.compile(
+    r"\b[Ss]pec (?:([A-E]\.\d+)|part ([a-e])\b)|(?:\.\./)?shared/spec/system-model\.md"
+    r"|(?:(?:\.\./)?shared/spec/|(?:shared )?spec |(?<![\w/.-]))real-llm\.md"
+)
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)
 FSTRING_MIDDLE = getattr(tokenize, "FSTRING_MIDDLE", -1)
 STATEMENT_START = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)
@@ -32,7 +36,7 @@ def rewrite(s: str) -> str:
             return f"docs/model.md {m.group(1)}"
         if m.group(2):
             return f"docs/model.md part {m.group(2).upper()}"
-        return "docs/model.md"
+        return "docs/real-llm.md" if m.group(0).endswith("real-llm.md") else "docs/model.md"
 
     return PAT.sub(sub, s)
 
