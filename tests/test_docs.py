@@ -267,12 +267,19 @@ def test_every_block_has_a_known_language_and_skips_give_a_reason() -> None:
 def test_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "100")
+    from goalit.sim import policies
+
     # a real module, so that dataclasses and pickling find the classes a page defines
     module = types.ModuleType("goalit_docs_page")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    for block in blocks_of(page):
-        if block.lang in RUN and block.skip is None:
-            run_block(block, tmp_path, module.__dict__)
+    registered = dict(policies.POLICIES)  # pages register example policies: leave no trace for later tests
+    try:
+        for block in blocks_of(page):
+            if block.lang in RUN and block.skip is None:
+                run_block(block, tmp_path, module.__dict__)
+    finally:
+        policies.POLICIES.clear()
+        policies.POLICIES.update(registered)
 
 
 def test_console_blocks_compare_output_with_ellipsis() -> None:
