@@ -306,7 +306,7 @@ def test_console_blocks_compare_output_with_ellipsis() -> None:
 # ---- the model page is the one the code cites -------------------------------------------------------
 
 OLD_CITATION = re.compile(
-    r"\b[Ss]pec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/(?:system-model|real-llm)\.md|(?<![\w/.-])real-llm\.md"
+    r"\b[Ss]pec (?:[A-E]\.\d+|part [a-e]\b)|shared/spec/(?:system-model|real-llm)\.md|(?<![\w/.(-])real-llm\.md"
 )
 CITATION = re.compile(r"docs/model\.md (?:([A-E])\.(\d+)|part ([A-E]))")
 REAL_LLM_CITATION = re.compile(r"docs/real-llm\.md (?:section )?(\d)(?:\.(\d))?")
@@ -315,7 +315,8 @@ CITING = ("src", "tests", "benchmarks", "examples")
 
 def _citing_files() -> list[Path]:
     files = [p for d in CITING for p in (ROOT / d).rglob("*") if p.suffix in {".py", ".toml", ".md"}]
-    return [p for p in files if p.is_file() and p.name != "test_docs.py"] + [ROOT / "README.md"]
+    files = [p for p in files if p.is_file() and p.name != "test_docs.py"]
+    return [*files, ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
 
 
 def test_code_cites_the_model_page_not_the_external_spec() -> None:

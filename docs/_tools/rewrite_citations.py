@@ -23,7 +23,7 @@ import tokenize
 
 PAT = re.compile(
     r"\b[Ss]pec (?:([A-E]\.\d+)|part ([a-e])\b)|(?:\.\./)?shared/spec/system-model\.md"
-    r"|(?:(?:\.\./)?shared/spec/|(?:shared )?spec |(?<![\w/.-]))real-llm\.md"
+    r"|(?:(?:\.\./)?shared/spec/|(?:shared )?spec |(?<![\w/.(-]))real-llm\.md"
 )
 FSTRING_START = getattr(tokenize, "FSTRING_START", -1)
 FSTRING_MIDDLE = getattr(tokenize, "FSTRING_MIDDLE", -1)
