@@ -1,6 +1,6 @@
 """What a reproduction runs: the parameter grids of E1-E10 in quick and full mode.
 
-Full mode follows the spec's protocol (part d): >= 20 seeds per point, 95 % confidence intervals, the
+Full mode follows the protocol of docs/model.md part D: >= 20 seeds per point, 95 % confidence intervals, the
 load axis of docs/model.md C.5, N = 10..100 users, M = 2..8 servers. Quick mode keeps every experiment and
 every curve but uses fewer seeds, fewer grid values and a shorter simulated horizon, so that it finishes
 in a few minutes on a 2-core machine; its numbers carry wide intervals and are a smoke run, not the
