@@ -1,7 +1,7 @@
 """Benchmark: the measured SmolLM2-135M quantization ladder on this machine and the fitted model's error.
 
 Runs ``goalit.calibrate.run.calibrate`` on all seven levels with 20 perplexity chunks (5,100 scored
-tokens, the spec's method) and several latency repetitions, prints the ladder (perplexity, decode
+tokens, the method of docs/real-llm.md 1.5) and several latency repetitions, prints the ladder (perplexity, decode
 ms/token with its spread, prefill tokens/s, bytes) and the fitted roofline's error per level, three
 ways: the game's cost model fitted to all points (what the profile holds), the same model fitted to
 single-stream decode and prefill only (d(n > 1) held out), and a variant with a separate decode compute

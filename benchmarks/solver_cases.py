@@ -3,7 +3,7 @@
 ``default_with(n, seed)``: the default's 4 servers (10 instances) with n users drawn like its own.
 ``four_by_five(n, seed)``: 4 servers x 5 quantization levels (20 instances): the default's positions
 and APs, but every server hosts fp16, q8_0, q4_k_m, q3_k_m and q2_k; an RTX 4090 (24 GiB) cannot hold
-all five, so the two GPU sites get an A100-80GB (spec C.4) and the two Orin sites keep their AGX Orin
+all five, so the two GPU sites get an A100-80GB (docs/model.md C.4) and the two Orin sites keep their AGX Orin
 64GB. Shares 0.3 / 0.2 / 0.2 / 0.15 / 0.15 (FP16 needs 16 GB of weights: 0.3 x 64 GiB = 19.2 GiB).
 """
 

@@ -1,6 +1,6 @@
-"""Independent reference implementations of Model A (spec B.7, B.8) for checking ``goalit.game``.
+"""Independent reference implementations of Model A (docs/model.md B.7, B.8) for checking ``goalit.game``.
 
-Written loop by loop from the spec on top of the ``Game`` tables (alpha, beta, step_table, subchannels,
+Written loop by loop from the model (docs/model.md B.7-B.9) on top of the ``Game`` tables (alpha, beta, step_table, subchannels,
 penalty_s), sharing no code with ``goalit.game.dynamics``, so that an optimisation of the vectorised
 code cannot silently change the game.
 """

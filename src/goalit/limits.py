@@ -3,7 +3,7 @@
 One place for the bounds of scenario files, traces, simulation runs, CLI flags and (with
 ``goalit.serve.config``) gateway requests. A value over its limit is bad input: a one-line
 ``GoalitInputError`` naming the field, the value and the limit (exit 2). The limits are far above what
-the paper's experiments use (spec C.5: up to 200 users, 5 servers, a few thousand requests) and far
+the paper's experiments use (docs/model.md C.5: up to 200 users, 5 servers, a few thousand requests) and far
 below what exhausts a 2-core, 8-24 GB machine; each states why.
 """
 

@@ -13,7 +13,7 @@ def test_base_gguf_is_the_shipped_smollm2_file(ladder_dir):
     from goalit.calibrate.model import BASE_FILE, base_gguf, read_model_info
 
     path = base_gguf()
-    assert path.name == BASE_FILE and path.stat().st_size == 98_362_432  # spec real-llm.md 1.1
+    assert path.name == BASE_FILE and path.stat().st_size == 98_362_432  # docs/real-llm.md 1.1
     info = read_model_info(path)
     assert (info.architecture, info.layers, info.d_model, info.n_heads, info.n_kv_heads) == (
         "llama",
@@ -49,7 +49,7 @@ def test_missing_level_is_generated_atomically(ladder_dir, tmp_path):
     generated: list[str] = []
     paths = ensure_ladder(["q4_0"], tmp_path, on_generate=generated.append)
     assert generated == ["q4_0"]
-    assert paths["q4_0"].stat().st_size == 91_726_912  # spec real-llm.md 1.4
+    assert paths["q4_0"].stat().st_size == 91_726_912  # docs/real-llm.md 1.4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smollm2-135m-f16.gguf", "smollm2-135m-q4_0.gguf"]
 
 

@@ -16,7 +16,7 @@ from goalit.errors import GoalitInputError
 from goalit.scenario.profiles import load_profile_file
 
 SIZES = {"f16": 270_885_952, "q4_0": 91_726_912}
-PPL = {"f16": 26.912, "q4_0": 33.289}  # spec real-llm.md 1.5
+PPL = {"f16": 26.912, "q4_0": 33.289}  # docs/real-llm.md 1.5
 
 
 def synthetic_calibration() -> Calibration:

@@ -2,7 +2,7 @@
 
 GOALIT's profile is a pure Nash equilibrium (checked by enumerating every user's deviations), a
 minimiser of the potential over all profiles is one too, and pure NE are exactly the profiles that no
-unilateral deviation can improve in Phi (spec B.8: Phi is a weighted potential)."""
+unilateral deviation can improve in Phi (docs/model.md B.8: Phi is a weighted potential)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""build_game golden values (spec B.4-B.7): one user, one RTX 4090 instance, every term by hand.
+"""build_game golden values (docs/model.md B.4-B.7): one user, one RTX 4090 instance, every term by hand.
 
 World: server at (0, 0) with a q4_k_m instance of share 0.5 on an RTX 4090; AP sub-channel b0 = 1 MHz,
 AP power 1 W; BS and UE antennas both at 10 m, so d_3D = 100 m for the user at (100, 0), inside the UMi

@@ -1,4 +1,4 @@
-"""GOALIT (spec B.9): every granted slot lowers the potential by at least the granted normalised gains
+"""GOALIT (docs/model.md B.9): every granted slot lowers the potential by at least the granted normalised gains
 (exactly one gain for single grants), the protocol ends at an epsilon-equilibrium, and it honours warm
 starts, slot caps, epsilon overrides and its RNG."""
 

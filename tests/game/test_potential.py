@@ -1,4 +1,4 @@
-"""Spec B.8: Model A is a weighted potential game, C_i(a') - C_i(a) = alpha_i (Phi(a') - Phi(a)) for every
+"""docs/model.md B.8: Model A is a weighted potential game, C_i(a') - C_i(a) = alpha_i (Phi(a') - Phi(a)) for every
 unilateral deviation; and the vectorised dynamics agree with the loop-by-loop reference (goalit_oracles)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_weighted_potential_identity(scenario, seed):
             1.0, abs(dynamics.user_costs(game, a)[i]), game.alpha[i] * abs(dynamics.potential(game, a))
         )
         assert abs(d_cost - game.alpha[i] * d_phi) <= 1e-9 * scale, (a, i, x)
-        # and the reference implementation agrees with itself (spec B.8 proof, independent code)
+        # and the reference implementation agrees with itself (docs/model.md B.8 proof, independent code)
         d_cost_ref = ref_cost(game, b, i) - ref_cost(game, a, i)
         d_phi_ref = ref_potential(game, b) - ref_potential(game, a)
         assert abs(d_cost_ref - game.alpha[i] * d_phi_ref) <= 1e-9 * scale

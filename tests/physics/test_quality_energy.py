@@ -1,6 +1,6 @@
-"""Quality term (spec B.6) and device energy (spec B.7) golden values.
+"""Quality term (docs/model.md B.6) and device energy (docs/model.md B.7) golden values.
 
-Q(q) = ln PPL(q) - ln PPL(FP16), Llama-3-8B WikiText-2 (spec C.2): PPL(FP16) = 6.2332
+Q(q) = ln PPL(q) - ln PPL(FP16), Llama-3-8B WikiText-2 (docs/model.md C.2): PPL(FP16) = 6.2332
   q4_k_m 6.4071: ln(6.4071 / 6.2332) = ln(1.0278990) = 0.0275169 nats/token
   q2_k   9.7516: ln(9.7516 / 6.2332) = ln(1.5644613) = 0.4475415 nats/token
 

@@ -1,4 +1,4 @@
-"""Radio golden values (spec B.4, C.5), worked out by hand from the formulas.
+"""Radio golden values (docs/model.md B.4, C.5), worked out by hand from the formulas.
 
 Path loss, 3GPP TR 38.901 UMi street canyon LOS:  PL = 32.4 + 21 log10(d_3D / m) + 20 log10(f_c / GHz) dB.
   d_3D = 100 m, f_c = 3.5 GHz:  21 * 2 = 42;  20 * log10(3.5) = 20 * 0.5440680 = 10.881361

@@ -1,6 +1,6 @@
-"""Built-in hardware and LLM profiles (spec C.1-C.4): every number has a source, the architecture
+"""Built-in hardware and LLM profiles (docs/model.md C.1-C.4): every number has a source, the architecture
 numbers are consistent with each other, and the roofline with these numbers reproduces the measured
-decode and prefill times it was calibrated on (spec C.3) to within a few percent."""
+decode and prefill times it was calibrated on (docs/model.md C.3) to within a few percent."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_llm_architecture_is_consistent(name):
 @pytest.mark.parametrize(
     ("device", "level", "measured_ms"),
     [
-        ("rtx-4090", "fp16", 17.07),  # TinyChat, Llama-3-8B, batch 1 (spec C.3)
+        ("rtx-4090", "fp16", 17.07),  # TinyChat, Llama-3-8B, batch 1 (docs/model.md C.3)
         ("rtx-4090", "q4_k_m", 6.66),
         ("jetson-agx-orin-64gb", "fp16", 96.24),
         ("jetson-agx-orin-64gb", "q4_k_m", 32.55),
@@ -97,7 +97,7 @@ def test_decode_step_reproduces_measured_latency(device, level, measured_ms):
 
 @pytest.mark.parametrize(("device", "measured_ms"), [("rtx-4090", 75.4), ("jetson-agx-orin-64gb", 582.5)])
 def test_prefill_reproduces_measured_ttft(device, measured_ms):
-    """TinyChat TTFT, FP16, 512 + 32 tokens (spec C.3): the compute-bound prefill of 544 tokens."""
+    """TinyChat TTFT, FP16, 512 + 32 tokens (docs/model.md C.3): the compute-bound prefill of 544 tokens."""
     cat = builtin_profiles()
     hw, m = cat.hardware[device], cat.llm["llama-3-8b"]
     t = llm.prefill_time_s(

@@ -47,7 +47,7 @@ def test_embedded_scenarios_load():
     small = embedded_scenario("small")
     assert small.n_users == 6 and len(small.servers) == 2
     default = embedded_scenario("default")
-    assert default.n_users == 50 and len(default.servers) == 4  # spec C.6
+    assert default.n_users == 50 and len(default.servers) == 4  # docs/model.md C.6
     assert [s.hardware for s in default.servers] == ["rtx-4090"] * 2 + ["jetson-agx-orin-64gb"] * 2
     assert all(s.ap.subchannels == 20 for s in default.servers)  # 20 MHz / 1 MHz
     levels = {i.level for s in default.servers for i in s.instances}
@@ -124,7 +124,7 @@ def test_same_seed_same_users_other_seed_other_users():
     assert a == b
     c = parse_scenario({**base, "users_generate": {"count": 40, "seed": 6}}).users
     assert not np.array_equal(a.x_m, c.x_m)
-    # the default distributions of spec C.6
+    # the default distributions of docs/model.md C.6
     assert a.prompt_tokens.min() >= 64 and a.prompt_tokens.max() <= 512
     assert a.output_tokens.min() >= 64 and a.output_tokens.max() <= 512
     assert a.deadline_s.min() >= 5 and a.deadline_s.max() <= 30

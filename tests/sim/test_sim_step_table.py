@@ -37,7 +37,7 @@ def test_table_times_and_the_first_token_out_of_the_prefill(scenario):
     d = 0.02 if level == "q8_0" else 0.01
     assert ttft == pytest.approx(0.1 + d, abs=1e-3) and lat == pytest.approx(
         0.1 + 11 * d, abs=1e-3
-    )  # spec B.8: o decode steps
+    )  # docs/model.md B.8: o decode steps
     ttft, lat, _ = one(scenario, ftp=True)
     assert ttft == pytest.approx(0.1, abs=1e-3) and lat == pytest.approx(
         0.1 + 10 * d, abs=1e-3

@@ -1,4 +1,4 @@
-"""Baselines of spec B.11 and the shared registry schema."""
+"""Baselines of docs/model.md B.11 and the shared registry schema."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def game():
 
 
 def test_static_batch_time_is_padded_prefill_plus_decode_steps(game):
-    """T(b, s, o) recomputed from the roofline formulas of spec B.5 written out by hand."""
+    """T(b, s, o) recomputed from the roofline formulas of docs/model.md B.5 written out by hand."""
     ip = game.instances
     for r in (1, 4, 7, 10):
         for b, s, o in ((1, 100, 50), (5, 400, 300), (12, 64, 512)):

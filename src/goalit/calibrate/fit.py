@@ -1,4 +1,4 @@
-"""Fit the roofline efficiencies of the cost model (spec B.5) to measured prefill and decode times.
+"""Fit the roofline efficiencies of the cost model (docs/model.md B.5) to measured prefill and decode times.
 
 The model is exactly the one the game uses (``goalit.physics.llm``), on a whole machine (share theta = 1):
 
@@ -123,7 +123,7 @@ def fit(
 
     ``decode_batches``: the decode batch sizes n that enter the fit (default: all); the other decode
     points are held out and only predicted (``Row.fitted`` False), e.g. ``(1,)`` fits single-stream
-    decode and prefill, as in the spec's latency method, and validates d(n > 1).
+    decode and prefill, as in the latency method of docs/real-llm.md 1.5, and validates d(n > 1).
     ``separate_decode_compute``: the variant with a second compute efficiency for the decode step
     (``eta_c_decode``), to measure how much of the error comes from sharing eta_c between prefill
     (GEMM) and batched decode (matrix-vector products) on a CPU. The game's cost model has one eta_c.

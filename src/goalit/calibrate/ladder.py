@@ -1,7 +1,7 @@
 """The quantization ladder: GGUF files of the model at each level, generated once into a cache directory.
 
 The shipped Q4_1 file is dequantized to F16 (exact), and every other level is quantized from that F16
-file with ``llama_model_quantize`` (~1 s each; spec real-llm.md 1.4). Files are written to a temporary
+file with ``llama_model_quantize`` (~1 s each; docs/real-llm.md 1.4). Files are written to a temporary
 name in the cache directory and renamed into place, so an interrupted run never leaves a truncated
 model behind, and existing files are reused. GGUFs are never committed (90-270 MB each).
 """

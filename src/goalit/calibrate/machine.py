@@ -1,6 +1,6 @@
 """The host: a description for the profile's ``[meta]`` table, and two probes that set the roofline's peaks.
 
-The roofline (spec B.5) needs a memory bandwidth BW and a compute peak F. A CPU VM's datasheet figures
+The roofline (docs/model.md B.5) needs a memory bandwidth BW and a compute peak F. A CPU VM's datasheet figures
 are unknown or shared, so both are *measured* here as the best of a few repetitions:
 
 - ``read_bandwidth_bytes_per_s``: NumPy ``max`` over a 256 MiB float32 array per thread (bytes read

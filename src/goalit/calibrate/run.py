@@ -18,7 +18,7 @@ from goalit.calibrate.fit import Constants, Fit
 from goalit.calibrate.model import ModelInfo, base_gguf, read_model_info
 from goalit.errors import GoalitInputError
 
-DEFAULT_CHUNKS = 20  # 20 x 256 = 5,120 scored tokens; PPL stable to ~1 % (spec real-llm.md 1.5)
+DEFAULT_CHUNKS = 20  # 20 x 256 = 5,120 scored tokens; PPL stable to ~1 % (docs/real-llm.md 1.5)
 DEFAULT_REPEATS = 3
 DEFAULT_QUIET = 0.25  # wait until other processes use at most this share of the machine ...
 DEFAULT_QUIET_TIMEOUT_S = 30.0  # ... for at most this long per latency repetition

@@ -2,7 +2,7 @@
 
 Two kinds of episode:
 
-* ``mode="static"``: one game (Model A, spec B.7) played repeatedly. Agents are the scenario's users
+* ``mode="static"``: one game (Model A, docs/model.md B.7) played repeatedly. Agents are the scenario's users
   ``user_0..user_{N-1}``; every step all of them choose an action at once, each is paid minus its cost
   C_i(a) and observes the loads the profile puts on the instances and APs. The episode is truncated
   after ``max_steps`` steps.

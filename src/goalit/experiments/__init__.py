@@ -1,4 +1,4 @@
-"""Experiments E1-E10 of the reproduction (spec part d): points, a resumable parallel sweep, plots, report.
+"""Experiments E1-E10 of the reproduction (docs/model.md part D): points, a resumable parallel sweep, plots, report.
 
 Needs the ``experiments`` extra (matplotlib, joblib, dask, distributed); the core never imports this
 package. Entry point: ``goalit.experiments.reproduce.reproduce`` (CLI ``goalit reproduce``).

@@ -1,6 +1,6 @@
 """E1-E10: every experiment's points and row function behind one table, and the dispatcher ``run_point``.
 
-An ``Experiment`` is a name, the spec ids it answers, the CSV columns its rows fill, a function
+An ``Experiment`` is a name, the model's experiment ids it answers (docs/model.md part D), the CSV columns its rows fill, a function
 ``points(plan) -> list[Point]`` and a pure function ``run(point) -> dict``. ``run_point`` is the one
 function the sweep ships to workers; it looks the experiment up by the point's name.
 """

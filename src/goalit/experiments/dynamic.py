@@ -1,4 +1,4 @@
-"""Dynamic-load experiments on the discrete-event simulator (Model B, spec B.8): E1-E3 load sweep,
+"""Dynamic-load experiments on the discrete-event simulator (Model B, docs/model.md B.8): E1-E3 load sweep,
 E8 number of servers, E9 latency-quality trade-off, E10 sensitivity.
 
 Every point is one ``goalit.simulate`` run: Poisson arrivals at ``rate_per_s`` over the arrival window
@@ -37,7 +37,7 @@ from goalit.experiments.variants import variant
 from goalit.solvers.contract import traits_of
 
 WINDOW_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # Theta over the first f*D seconds: how the gap depends on D
-LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # spec C.2 ladder (Llama-3-8B)
+LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # docs/model.md C.2 ladder (Llama-3-8B)
 METRIC_KEYS = (
     "arrived", "completed", "unfinished", "rejected", "sim_time_s", "token_throughput_tps", "mean_latency_s",
     "p50_latency_s", "p95_latency_s", "p99_latency_s", "mean_ttft_s", "p95_ttft_s", "mean_tpot_s",

@@ -1,7 +1,7 @@
 """What a reproduction runs: the parameter grids of E1-E10 in quick and full mode.
 
-Full mode follows the spec's protocol (part d): >= 20 seeds per point, 95 % confidence intervals, the
-load axis of spec C.5, N = 10..100 users, M = 2..8 servers. Quick mode keeps every experiment and
+Full mode follows the protocol of docs/model.md part D: >= 20 seeds per point, 95 % confidence intervals, the
+load axis of docs/model.md C.5, N = 10..100 users, M = 2..8 servers. Quick mode keeps every experiment and
 every curve but uses fewer seeds, fewer grid values and a shorter simulated horizon, so that it finishes
 in a few minutes on a 2-core machine; its numbers carry wide intervals and are a smoke run, not the
 reproduction.
@@ -30,7 +30,7 @@ class Plan:
     seeds: int
     scenario: str = "default"
     # E1-E3: arrival-rate sweep (the "dynamic system loads" of the abstract). Total rates; with the
-    # default 50 users they are 0.04-0.4 req/s per user, inside spec C.5's lambda in [0.05, 1]
+    # default 50 users they are 0.04-0.4 req/s per user, inside docs/model.md C.5's lambda in [0.05, 1]
     # except the lowest point. The edge saturates around 8-10 req/s (GOALIT then also runs locally).
     rates_per_s: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0)
     # arrival window D (s); every request is then served to completion. 180 s (was 300 s) bounds the full
@@ -55,7 +55,7 @@ class Plan:
     capacity_min_rps: float = 1.0
     capacity_max_rps: float = 40.0
     capacity_rel_tol: float = 0.05
-    # SLO [R]: 90 % of deadlines (spec C.6 deadlines: 5-30 s) as the issue states; p95 TTFT <= 10 s, a
+    # SLO [R]: 90 % of deadlines (docs/model.md C.6 deadlines: 5-30 s) as the issue states; p95 TTFT <= 10 s, a
     # third of the longest deadline and twice the shortest: the first token must come well before it.
     slo_deadline_share: float = 0.9
     slo_p95_ttft_s: float = 10.0

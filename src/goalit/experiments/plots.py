@@ -220,7 +220,7 @@ def poa_figure(rows: Sequence[Row], plan: Plan, out: Path) -> list[Path]:
     ax.axhline(2.5, color="0.4", ls="--", lw=1, label="5/2 (B.9 ii, affine, no binding capacity)")
     ax.set_ylim(bottom=0.9)
     ax.set_ylabel("price of anarchy (ratio)")
-    ax.set_title("against the bounds of spec B.9", fontsize=9)
+    ax.set_title("against the bounds of docs/model.md B.9", fontsize=9)
     ax.legend(loc="center right", fontsize=7)
     fig.suptitle(f"E7: price of anarchy ({_seeds_note(_n_seeds(rs))})", fontsize=9)
     return save(fig, out, "e7_poa")

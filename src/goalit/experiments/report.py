@@ -1,7 +1,7 @@
 """``report.md``: GOALIT vs OT-GAH next to the paper's claims (E1-E3), then E4-E10, from the rows alone.
 
 Every number in the report is computed from ``results.csv``; the text states the rules by which a
-claim is said to agree (sign and rough magnitude at moderate-to-high load, spec part d). Wall-clock
+claim is said to agree (sign and rough magnitude at moderate-to-high load, docs/model.md part D). Wall-clock
 columns are not used, except E6's run times (labelled as such), so the same rows give the same report.
 """
 
@@ -23,7 +23,7 @@ from goalit.experiments.results import Row, estimate
 from goalit.experiments.stats import Estimate, mean_ci
 from goalit.experiments.traces import traces_section
 
-# The paper's headline claims (abstract of Hou et al., IEEE TGCN 2026; spec A.2 item 6).
+# The paper's headline claims (abstract of Hou et al., IEEE TGCN 2026; docs/model.md A.2 item 6).
 # Primary throughput: window throughput; secondary: deadline goodput (DFTSP's objective), declared up front.
 PAPER = {
     "window_throughput_tps": ("token throughput Θ", 0.27, "+27 %"),
@@ -78,11 +78,11 @@ def _header(
         'Paper: Hou, Gan, Ni, Zhai, Liu, "Game-based LLM inference task offloading for edge computing '
         'system", '
         "IEEE Trans. Green Commun. Netw. 10 (2026) 2490-2502. Its text is not public; the model, GOALIT and "
-        "OT-GAH are reconstructions (`../shared/spec/system-model.md`), so this report tests the claims of "
+        "OT-GAH are reconstructions (`docs/model.md`), so this report tests the claims of "
         "the "
         "abstract against our reconstruction, not against the paper's own simulator.",
         "",
-        f"* goalit {__version__}, mode **{plan.mode}**, scenario `{plan.scenario}` (spec C.6), "
+        f"* goalit {__version__}, mode **{plan.mode}**, scenario `{plan.scenario}` (docs/model.md C.6), "
         f"{plan.seeds} seed(s) per point ({seeds} found in the rows), 95 % Student-t confidence intervals "
         "(± half-width; intervals of relative changes are over per-seed paired ratios, common random "
         f"numbers); epochs tuned on {plan.tuning_seeds} separate tuning seed(s).",
@@ -419,7 +419,7 @@ def _all_policies(table: LoadTable, figures_dir: str) -> str:
     out = [
         "## All policies vs load (E1-E3)",
         "",
-        "Means over seeds; OT-GAH at its best epoch length. Baselines: spec B.11 (myopic greedy = "
+        "Means over seeds; OT-GAH at its best epoch length. Baselines: docs/model.md B.11 (myopic greedy = "
         "everyone best-responds at once).",
         "",
     ]

@@ -181,7 +181,7 @@ def updates(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
         [
             "## E5: convergence cost vs number of users",
             "",
-            "Granted updates until no user has an ε-improvement. The bounds of spec B.9 are worst-case "
+            "Granted updates until no user has an ε-improvement. The bounds of docs/model.md B.9 are worst-case "
             "(each update lowers the potential by at least ε), far above the measured counts.",
             "",
             md_table(headers, body),
@@ -264,7 +264,7 @@ def poa(rows: Sequence[Row], plan: Plan, figures_dir: str) -> str:
                 body,
             ),  # fmt: skip
             "",
-            f"Worst PoA observed: {worst:.4f} (1 = the equilibrium is socially optimal; spec B.9 bounds: the "
+            f"Worst PoA observed: {worst:.4f} (1 = the equilibrium is socially optimal; docs/model.md B.9 bounds: the "
             "local-"
             "fallback bound in the table, and 5/2 for affine step times without binding capacities).",
             "",
@@ -481,13 +481,13 @@ def caveats(plan: Plan) -> str:
         [
             "## Caveats",
             "",
-            "* The paper's model is reconstructed (spec part b): whether quantization is chosen per user or "
+            "* The paper's model is reconstructed (docs/model.md part B): whether quantization is chosen per user or "
             "per "
             "server, whether local execution is a strategy, whether energy enters the utility and whether "
             "the "
             "uplink is interference-coupled are open; each changes the comparison.",
             '* OT-GAH is our reading of "optimal tree-based search" (DFTSP-style batch search per instance + '
-            "greedy allocation, spec B.10). Its epoch length was tuned on a grid (above); other readings "
+            "greedy allocation, docs/model.md B.10). Its epoch length was tuned on a grid (above); other readings "
             "could "
             "do better or worse.",
             '* Window throughput is measured over a finite window (see "Why"); the primary throughputs, '

@@ -1,4 +1,4 @@
-"""Static-game experiments on Model A (spec part d): E4 convergence, E5 updates vs N, E6 run time vs N,
+"""Static-game experiments on Model A (docs/model.md part D): E4 convergence, E5 updates vs N, E6 run time vs N,
 E7 price of anarchy.
 
 Each experiment is a list of points and a pure function ``point -> row``. The point's seed draws the
@@ -109,7 +109,7 @@ def updates_points(plan: Plan) -> list[Point]:
 
 
 def update_bounds(game: Game, a0: np.ndarray) -> tuple[float, float]:
-    """Two upper bounds on the number of epsilon-improvements from ``a0`` (spec B.9).
+    """Two upper bounds on the number of epsilon-improvements from ``a0`` (docs/model.md B.9).
 
     ``instance``: (Phi(a0) - Phi_lb) / epsilon with Phi_lb = sum_i min_r beta_i(r)/alpha_i (congestion
     and AP terms are >= 0). ``spec``: [N d_max(N) + sum_i (beta_i^max - beta_i^min)/alpha_i] / epsilon with
@@ -189,7 +189,7 @@ def poa_points(plan: Plan) -> list[Point]:
 
 
 def poa_local_bound(game: Game) -> float:
-    """Spec B.9 (i): PoA <= sum_i C_i(0) / sum_i C_i^min.
+    """docs/model.md B.9 (i): PoA <= sum_i C_i(0) / sum_i C_i^min.
 
     C_i^min = min(C_i(0), min_r alpha_i d_r(1) + beta_i(r)): no profile costs user i less.
     """

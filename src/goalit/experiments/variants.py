@@ -2,7 +2,7 @@
 
 A variant is described by plain JSON keys (part of every point's config, hence of its hash):
 
-* ``scenario``: embedded base scenario (default ``"default"``, spec C.6).
+* ``scenario``: embedded base scenario (default ``"default"``, docs/model.md C.6).
 * ``n_users``, ``users_seed``: redraw the base's ``[users_generate]`` population (same distributions).
 * ``n_servers``: M servers on a near-square grid over the users' area, taking the base's server
   templates (hardware + instances) in the interleaved order of ``_TEMPLATE_ORDER`` so that every M
@@ -11,10 +11,10 @@ A variant is described by plain JSON keys (part of every point's config, hence o
 * ``hardware``: ``"mix"`` (the base) or one hardware profile for every server (instance layouts kept).
 * ``llm``: LLM profile; a shared server drops the levels the profile lacks from its hosted set (q4_k_m
   if none is left); on a partitioned server their share merges into the server's next larger level
-  (Llama-2-7B has no q3_k_m level, spec C.2).
+  (Llama-2-7B has no q3_k_m level, docs/model.md C.2).
 * ``levels``: ``"ladder"`` (the base) or one level: every server then hosts a single instance of that
-  level with the whole server (share 1), the "fixed q" ablation of spec B.11.
-* ``w_quality_scale``: multiplies the users' quality weight w_Q (spec B.7), i.e. the ratio w_Q / w_T.
+  level with the whole server (share 1), the "fixed q" ablation of docs/model.md B.11.
+* ``w_quality_scale``: multiplies the users' quality weight w_Q (docs/model.md B.7), i.e. the ratio w_Q / w_T.
 
 Building goes through ``parse_scenario``, so every variant is validated like a user's scenario file.
 """

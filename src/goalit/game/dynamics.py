@@ -1,4 +1,4 @@
-"""Loads, costs, the potential and best responses of Model A (spec B.7-B.9), vectorised over users.
+"""Loads, costs, the potential and best responses of Model A (docs/model.md B.7-B.9), vectorised over users.
 
 A profile ``a`` is an int array of actions (0 = local, 1..R = instances). ``n[r]`` counts users on
 action r (n[0] counts local users), ``m[j]`` counts users offloading through AP j.
@@ -80,7 +80,7 @@ def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
 
 
 def potential(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None) -> float:
-    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (spec B.8).
+    """Phi(a) = sum_r sum_{k<=n_r} d_r(k) + sum_j sum_{k<=m_j} h_j(k) + sum_i beta_i(a_i)/alpha_i (docs/model.md B.8).
 
     With shared servers the game has no exact potential (a user's per-token time includes the other
     variants' steps); then this returns sum_i C_i(a) / alpha_i, the normalised social cost, which

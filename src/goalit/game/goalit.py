@@ -1,4 +1,4 @@
-"""GOALIT: the update-request protocol of spec B.9 (reconstructed from Chen et al. 2016).
+"""GOALIT: the update-request protocol of docs/model.md B.9 (reconstructed from Chen et al. 2016).
 
 In each decision slot every user computes its best response to the current loads; users whose
 normalised gain exceeds epsilon send an update request (RTU); the coordinator grants one request

@@ -1,7 +1,7 @@
 """Build the game (Model A) from a scenario: every user's cost of every action, as NumPy tables.
 
 Actions are indexed ``0`` (run locally) and ``1..R`` (model instances, server by server). The cost of
-user i playing action r under profile a is (spec B.7)
+user i playing action r under profile a is (docs/model.md B.7)
 
     C_i(a) = alpha_i * [d_r(n_r(a)) + h_j(m_j(a))] + beta_i(r),
 
@@ -288,7 +288,7 @@ def build_game(
     context_tokens: float | None = None,
     kv_context_tokens: float | None = None,
 ) -> Game:
-    """Vectorised cost tables of ``scenario`` (spec B.4-B.7).
+    """Vectorised cost tables of ``scenario`` (docs/model.md B.4-B.7).
 
     ``users`` replaces the scenario's users (e.g. the requests of a simulation). The nominal context
     l-bar and the per-sequence KV reservation come from, in order: the arguments, the scenario's

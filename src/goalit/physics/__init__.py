@@ -1,1 +1,1 @@
-"""Pure, vectorised physics of the system model: radio, LLM roofline, quality, energy (spec B.4-B.7)."""
+"""Pure, vectorised physics of the system model: radio, LLM roofline, quality, energy (docs/model.md B.4-B.7)."""

@@ -1,4 +1,4 @@
-"""Device energy (spec B.7): transmit, idle waiting and local compute, in joules."""
+"""Device energy (docs/model.md B.7): transmit, idle waiting and local compute, in joules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LLM compute (spec B.5): prefill and decode roofline with efficiencies, KV-memory capacity, local run.
+"""LLM compute (docs/model.md B.5): prefill and decode roofline with efficiencies, KV-memory capacity, local run.
 
 Arguments: ``params`` P, ``weight_bytes`` M_q, ``kv_bytes_per_token`` kappa, ``share`` theta (fraction
 of the server's bandwidth, compute and memory owned by the instance), ``mem_bw`` BW (bytes/s),

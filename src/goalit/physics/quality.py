@@ -1,4 +1,4 @@
-"""Quality (spec B.6): the per-token cross-entropy increase of a quantization level."""
+"""Quality (docs/model.md B.6): the per-token cross-entropy increase of a quantization level."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Radio (spec B.4, C.5): 3GPP UMi path loss, Shannon rate on a fixed sub-channel, transfer delay."""
+"""Radio (docs/model.md B.4, C.5): 3GPP UMi path loss, Shannon rate on a fixed sub-channel, transfer delay."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def distance_3d_m(dx_m: ArrayLike, dy_m: ArrayLike, dh_m: float) -> np.ndarray:
 def shannon_rate_bps(
     bandwidth_hz: ArrayLike, tx_power_w: ArrayLike, path_loss_db: ArrayLike, noise_psd_w_hz: float
 ) -> np.ndarray:
-    """r = b log2(1 + p g / (b N0)) in bit/s, g = 10^(-PL/10) (spec B.4)."""
+    """r = b log2(1 + p g / (b N0)) in bit/s, g = 10^(-PL/10) (docs/model.md B.4)."""
     b = np.asarray(bandwidth_hz, dtype=float)
     snr = (
         np.asarray(tx_power_w, float)
@@ -70,7 +70,7 @@ def noise_psd_w_hz(noise_psd_dbm_hz: float, noise_figure_db: float) -> float:
 def transfer_delay_s(
     tokens: ArrayLike, token_bits: float, rate_bps: ArrayLike, overhead_s: float
 ) -> np.ndarray:
-    """T = D / r + t_0 with payload D = tokens * token_bits (spec B.4)."""
+    """T = D / r + t_0 with payload D = tokens * token_bits (docs/model.md B.4)."""
     with np.errstate(divide="ignore"):  # rate 0 (out of reach): an infinite delay, not a warning
         out: np.ndarray = np.asarray(tokens, float) * token_bits / np.asarray(rate_bps, float) + overhead_s
         return out

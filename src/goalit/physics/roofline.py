@@ -4,7 +4,7 @@ A *variant* is one (server, quantization level) pair (a model instance, action r
 placeholder for local execution. Each variant has weights M_q, a share theta of its server (1 on a
 shared server: the whole accelerator, time-multiplexed), dense FLOP/s F, memory bandwidth BW,
 efficiencies eta_c, eta_m and a per-step overhead delta_0. The formulas are those of
-:mod:`goalit.physics.llm` (spec B.5); game, simulator, gateway router and calibration all evaluate
+:mod:`goalit.physics.llm` (docs/model.md B.5); game, simulator, gateway router and calibration all evaluate
 them through this object instead of unpacking the eleven arguments by hand.
 
 Arrays have shape (R+1,); a :class:`Roofline` built with scalars describes one variant.

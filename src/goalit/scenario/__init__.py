@@ -1,4 +1,4 @@
-"""What the world is: users, devices, edge servers, model instances, quantization levels (spec B.3).
+"""What the world is: users, devices, edge servers, model instances, quantization levels (docs/model.md B.3).
 
 TOML loading and validation, the embedded scenarios, and the hardware/LLM profile catalogue.
 """

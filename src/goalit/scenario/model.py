@@ -1,4 +1,4 @@
-"""What the world is (spec B.3): users, edge servers with their access points and model instances.
+"""What the world is (docs/model.md B.3): users, edge servers with their access points and model instances.
 
 Users are stored column-wise (one NumPy array per attribute) so that physics and game code can be
 vectorised over users. All quantities are SI: metres, seconds, hertz, watts, bytes; token counts.
@@ -15,7 +15,7 @@ from goalit.scenario.profiles import HardwareProfile, LLMProfile
 
 @dataclass(frozen=True)
 class AccessPoint:
-    """The AP co-located with a server: OFDMA with fixed per-user sub-channels (spec B.4)."""
+    """The AP co-located with a server: OFDMA with fixed per-user sub-channels (docs/model.md B.4)."""
 
     bandwidth_hz: float
     subchannel_hz: float
@@ -49,7 +49,7 @@ class Server:
     """An edge server at ``position_m`` with its AP and hosted variants (model instances).
 
     ``sharing``: ``"shared"`` (variants co-resident, one engine iterating over the active ones; the
-    default of scenario files) or ``"partitioned"`` (fixed shares, the exact potential game of spec B.8;
+    default of scenario files) or ``"partitioned"`` (fixed shares, the exact potential game of docs/model.md B.8;
     the default here so that code building servers with shares keeps its meaning).
     """
 
@@ -124,7 +124,7 @@ class Users:
 
 @dataclass(frozen=True)
 class Radio:
-    """Radio environment (spec B.4, C.5)."""
+    """Radio environment (docs/model.md B.4, C.5)."""
 
     carrier_ghz: float = 3.5
     noise_psd_dbm_hz: float = -174.0
@@ -136,7 +136,7 @@ class Radio:
 
 @dataclass(frozen=True)
 class GameParams:
-    """Parameters of the offloading game (spec B.7-B.9).
+    """Parameters of the offloading game (docs/model.md B.7-B.9).
 
     ``epsilon``: an update is requested only if it lowers the user's normalised cost C_i/alpha_i by more
     than epsilon (seconds per output token). ``capacity_penalty_s``: H, the per-token step time charged

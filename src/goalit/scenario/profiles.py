@@ -1,4 +1,4 @@
-"""Hardware and LLM profiles (spec C.1-C.4): dataclasses, loading and the built-in catalogue.
+"""Hardware and LLM profiles (docs/model.md C.1-C.4): dataclasses, loading and the built-in catalogue.
 
 Profiles live in TOML files of the form ``[hardware.NAME]`` / ``[llm.NAME]`` (see
 ``goalit/data/profiles/*.toml``); every number carries its source in the profile's ``sources`` table.
@@ -30,7 +30,7 @@ class Level:
 
 @dataclass(frozen=True)
 class LLMProfile:
-    """Architecture constants (spec B.5): P ``params``, L ``layers``, kappa ``kv_bytes_per_token``."""
+    """Architecture constants (docs/model.md B.5): P ``params``, L ``layers``, kappa ``kv_bytes_per_token``."""
 
     name: str
     params: float

@@ -104,10 +104,10 @@ class BackendConfig:
     a ``/tokenize`` endpoint the gateway counts prompt tokens with). The engine sets the defaults of
     ``batching`` (serial / continuous), ``concurrency`` (1 / 4, the slots the testbed starts) and
     ``swap_s`` (0.2 s / 0: one level per process). ``levels`` maps a quantization level of the LLM profile to the model name the backend serves it
-    under. ``batching="serial"`` (llama_cpp.server: one request at a time behind a lock, real-llm.md
+    under. ``batching="serial"`` (llama_cpp.server: one request at a time behind a lock, docs/real-llm.md
     section 2) or ``"continuous"`` (iteration-level batching, e.g. vLLM). ``concurrency`` is how many
     requests the gateway sends at once (default 1 when serial). ``swap_s`` is the time to switch the
-    loaded level (0.2 s measured for SmolLM2 in real-llm.md section 2). ``share`` is the fraction of the
+    loaded level (0.2 s measured for SmolLM2 in docs/real-llm.md section 2). ``share`` is the fraction of the
     hardware each level gets when running (1: the whole machine, as a serial server does).
 
     ``host``: the machine the backend runs on ("": a machine of its own). Backends naming the same host

@@ -1,6 +1,6 @@
 """Start real LLM server processes on 127.0.0.1: two engines, one spec.
 
-- ``engine = "llama-cpp-python"``: ``python -m llama_cpp.server`` (real-llm.md section 2). One process
+- ``engine = "llama-cpp-python"``: ``python -m llama_cpp.server`` (docs/real-llm.md section 2). One process
   serves several quantization levels of the same GGUF family under model aliases (it keeps one model
   loaded and reloads on an alias switch) and runs one request at a time (``interrupt_requests`` is False
   so a new request never cuts a running stream).

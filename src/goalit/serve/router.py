@@ -1,4 +1,4 @@
-"""Routing decisions: the requests in the gateway as players of a Model A game (spec B.7), solved by a policy.
+"""Routing decisions: the requests in the gateway as players of a Model A game (docs/model.md B.7), solved by a policy.
 
 Players are every request the gateway holds: the ones already placed on a backend (queued there or
 running) are *pinned* (their only allowed action is where they are; they are load), and the new ones

@@ -660,7 +660,7 @@ def speed_check(
     for one more simulation (a prediction made before the replay, from the table and this check only).
     Each measurement is the median of ``repeats`` requests.
 
-    Prediction (spec B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
+    Prediction (docs/model.md B.5, share 1): TTFT = T_pre(s) + d(1, s); TPOT = d(1, s + o/2). The ratio
     measured / predicted tells how far this machine, at this moment, is from its calibrated profile
     (other work on a shared machine slows it down); it is reported, never used to correct anything.
     Also the level-switch time of a serial server: median latency of 1-token requests alternating two

@@ -1,4 +1,4 @@
-"""Dynamic-load discrete-event simulator (Model B, spec B.8): workloads, instances, policies, metrics.
+"""Dynamic-load discrete-event simulator (Model B, docs/model.md B.8): workloads, instances, policies, metrics.
 
 >>> import goalit
 >>> res = goalit.simulate("small", policy="goalit", seed=0, rate=0.5, duration_s=20.0)

@@ -1,4 +1,4 @@
-"""``goalit.simulate``: one dynamic-load run of a scenario under a policy (Model B, spec B.8)."""
+"""``goalit.simulate``: one dynamic-load run of a scenario under a policy (Model B, docs/model.md B.8)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def make_workload(
 ) -> Workload:
     """The workload of a run: Poisson (``workload=None``), a trace file path, or a given Workload.
 
-    Poisson: ``rate`` req/s (default 0.1 per scenario user, spec C.5) over ``duration_s`` (default 60 s).
+    Poisson: ``rate`` req/s (default 0.1 per scenario user, docs/model.md C.5) over ``duration_s`` (default 60 s).
     Traces: ``rate`` rescales time to that mean rate, ``time_scale`` multiplies times, ``duration_s``
     keeps the first seconds; lengths may be scaled and clipped. All transforms are recorded.
     """
@@ -92,7 +92,7 @@ def simulate(
     drive the instances instead of the roofline, and the policy's game through
     :func:`goalit.game.measured.with_step_table`),
     ``first_token_at_prefill`` (continuous batching: a request's first token comes out of its prefill
-    step, as in llama.cpp, and o - 1 decode steps follow; default False: spec B.8, o decode steps),
+    step, as in llama.cpp, and o - 1 decode steps follow; default False: docs/model.md B.8, o decode steps),
     ``progress`` (callback(done, total) over
     arrivals). Every other option goes to the policy: ``epoch_s``, ``reroute_queued``, and the
     algorithm's own (GOALIT: ``grant``, ``epsilon``, ``max_slots``).

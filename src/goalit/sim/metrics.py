@@ -1,4 +1,4 @@
-"""Aggregate metrics of a simulation run (spec B.12); every formula is in docs/metrics.md.
+"""Aggregate metrics of a simulation run (docs/model.md B.12); every formula is in docs/metrics.md.
 
 Undefined values (e.g. a percentile over no completed request) are ``None`` so the JSON stays valid.
 """

@@ -52,7 +52,7 @@ def build_records(sim: Simulation, user_index: np.ndarray, server_names: list[st
     start = np.where(act == 0, sim.local_start_s, sim.admitted_s)
     queue = start - arrival - sim.tx_s
 
-    # device energy (spec B.7 extended with waiting): transmit + idle while waiting + local compute
+    # device energy (docs/model.md B.7 extended with waiting): transmit + idle while waiting + local compute
     local = act == 0
     wait_end = np.where(np.isfinite(sim.last_token_s), sim.last_token_s, t_end)
     wait_end = np.where(local, sim.local_start_s, np.where(decided, wait_end, t_end))

@@ -1,4 +1,4 @@
-"""Model instances of Model B (spec B.8) and the APs' sub-channel pools.
+"""Model instances of Model B (docs/model.md B.8) and the APs' sub-channel pools.
 
 :class:`ContinuousInstance` serves with iteration-level (continuous) batching: admission control
 accepts an arriving prompt when its KV reservation fits (FIFO: nobody blocked ahead of it), else it
@@ -16,13 +16,13 @@ only its end is an event; a request accepted mid-segment cuts the segment at the
 progress. Each request reserves KV memory for its full context, kappa (s + o), from acceptance to its
 last token (the server is told the output length, as with ``max_tokens = o``).
 
-:class:`StaticInstance` serves whole batches (OT-GAH, spec B.10): a batch starts when the instance is
+:class:`StaticInstance` serves whole batches (OT-GAH, docs/model.md B.10): a batch starts when the instance is
 free and all its prompts have arrived, is padded to its longest prompt and output (prefill of
 |B| s_max tokens, o_max decode steps over |B| padded sequences of context s_max + t) and all its
 requests finish together (the same timing as ``goalit.solvers.otgah.static_batch_time_s``).
 
 Server energy: every step costs P_r tau (``power_w`` of the instance's share); a decode step's energy is
-split equally over the batch (P tau / |batch|, spec B.8), a prefill step's in proportion to the prompts.
+split equally over the batch (P tau / |batch|, docs/model.md B.8), a prefill step's in proportion to the prompts.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ IDLE, PREFILL, DECODE = 0, 1, 2
 
 
 class ChannelPool:
-    """K_j sub-channels of one AP direction: a FIFO multi-server queue of transfers (spec B.4)."""
+    """K_j sub-channels of one AP direction: a FIFO multi-server queue of transfers (docs/model.md B.4)."""
 
     __slots__ = ("_free",)
 
@@ -99,7 +99,7 @@ class _InstanceBase:
         self.max_batch_seen = 0
 
     def prefill_time(self, total_prompt_tokens: float) -> float:
-        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, spec B.5, or the
+        """One prefill step over ``total_prompt_tokens`` tokens (compute-bound roofline, docs/model.md B.5, or the
         measured step table)."""
         if self._table is not None:
             return float(self._table.prefill_time(self._level, total_prompt_tokens))
@@ -426,7 +426,7 @@ class VariantView:
 
 
 class StaticInstance(_InstanceBase):
-    """Static batching: whole batches, padded, finishing together (OT-GAH serving, spec B.10)."""
+    """Static batching: whole batches, padded, finishing together (OT-GAH serving, docs/model.md B.10)."""
 
     def __init__(self, r: int, game: Game, host: Host) -> None:
         super().__init__(r, game, host)

@@ -1,10 +1,10 @@
-"""The discrete-event simulation of Model B (spec B.8): requests arrive, a policy decides, instances serve.
+"""The discrete-event simulation of Model B (docs/model.md B.8): requests arrive, a policy decides, instances serve.
 
 Life of a request k (times are recorded per request):
 
 1. arrives at ``arrival_s`` (from the workload). Without any allowed action it is *rejected*.
 2. decided by the policy at its arrival or at the next epoch boundary; it may be told to wait.
-3. dispatched: locally it runs on its device for T_loc (spec B.5); to instance r it is sent over one of
+3. dispatched: locally it runs on its device for T_loc (docs/model.md B.5); to instance r it is sent over one of
    AP j's K_j uplink sub-channels (FIFO when all are busy) taking T_up, then queues for KV admission.
 4. served by the instance (continuous or static batching, :mod:`goalit.sim.server`).
 5. after its last token the response returns over a downlink sub-channel (T_dl): ``done_s``.

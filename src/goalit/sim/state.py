@@ -11,11 +11,11 @@ Loads (all counted as the physics holds them):
   (and ``queued_ctx``, ``queued_kv``) the part of them blocked in r's admission queue, which a
   re-routing policy treats as movable players rather than load;
 * ``held_ctx[r]``: the sum of their own mean contexts s_k + o_k / 2 (tokens), the context a request
-  attends on average over its decode (spec B.5), from its own lengths;
+  attends on average over its decode (docs/model.md B.5), from its own lengths;
 * ``held_kv[e]``: the KV bytes kappa (s_k + o_k) they reserve (or will reserve when their prompt
   arrives) on engine e (a partitioned instance, or a shared server's one pool);
 * ``uplinks[j]``: uplink transfers of AP j in flight or waiting for a sub-channel; a sub-channel is
-  held only while a transfer is in flight (spec B.4), so requests in service are *not* counted on K_j.
+  held only while a transfer is in flight (docs/model.md B.4), so requests in service are *not* counted on K_j.
 """
 
 from __future__ import annotations

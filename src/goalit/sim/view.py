@@ -143,7 +143,7 @@ class SubgameBuilder:
         for r in range(game.n_actions - 1, 0, -1):
             self.group_rep[game.group_of[r]] = r
         self.kappa = float(game.instances.kv_bytes_per_token)
-        # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (spec B.5), coefficients per row, for loaded()
+        # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (docs/model.md B.5), coefficients per row, for loaded()
         roof = game.instances.roofline
         self.ok = np.asarray(roof.share, float) > 0
         ok = self.ok

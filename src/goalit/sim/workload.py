@@ -1,4 +1,4 @@
-"""Request arrivals for the simulator: Poisson or replayed traces, with stated transforms (spec C.5).
+"""Request arrivals for the simulator: Poisson or replayed traces, with stated transforms (docs/model.md C.5).
 
 A :class:`Workload` is a sorted array of arrival times (s, from 0) with optional per-request prompt and
 output lengths (tokens). Lengths missing from a workload (Poisson) come from the user each request is
@@ -34,7 +34,7 @@ AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 MOONCAKE_KEYS = ("timestamp", "input_length", "output_length")
 FORMATS = ("azure", "mooncake")
 
-# Default Poisson load: per-user rate 0.1 req/s, inside the spec's range lambda in [0.05, 1] req/s (spec C.5).
+# Default Poisson load: per-user rate 0.1 req/s, inside the model's range lambda in [0.05, 1] req/s (docs/model.md C.5).
 DEFAULT_RATE_PER_USER = 0.1
 DEFAULT_DURATION_S = 60.0
 

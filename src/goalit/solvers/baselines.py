@@ -1,4 +1,4 @@
-"""Baselines of spec B.11: all-local, nearest at FP16 / 4-bit, random, least-loaded, myopic greedy.
+"""Baselines of docs/model.md B.11: all-local, nearest at FP16 / 4-bit, random, least-loaded, myopic greedy.
 
 "Nearest" server = the reachable server with the shortest uplink delay of the user's prompt (the
 nearest one when the APs are alike, since the delay grows with path loss). A user with no allowed

@@ -23,7 +23,7 @@ from goalit.errors import GoalitInputError
 # OT-GAH epoch lengths searched in the experiments (s) [R]: issue 13 asks for the best of this grid.
 OTGAH_EPOCH_GRID_S: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 # Default epoch of OT-GAH and of myopic greedy when none is given (s) [R]: a few decode steps' worth of
-# batching window (spec B.10).
+# batching window (docs/model.md B.10).
 DEFAULT_EPOCH_S = 1.0
 
 

@@ -1,4 +1,4 @@
-"""GOALIT as registry algorithms: plain ``goalit`` (spec B.9) and ``goalit-refined`` (game/refine.py)."""
+"""GOALIT as registry algorithms: plain ``goalit`` (docs/model.md B.9) and ``goalit-refined`` (game/refine.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class RefinedOptions(GoalitOptions):
 
 
 def solve_goalit(game: Game, rng: np.random.Generator, opts: GoalitOptions = GoalitOptions()) -> SolveResult:
-    """GOALIT (spec B.9): best-response update requests until an epsilon-equilibrium (the paper's)."""
+    """GOALIT (docs/model.md B.9): best-response update requests until an epsilon-equilibrium (the paper's)."""
     t0 = time.perf_counter()
     tr = goalit(
         game, rng, initial=opts.initial, grant=opts.grant, epsilon=opts.epsilon, max_slots=opts.max_slots

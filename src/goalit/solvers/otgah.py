@@ -1,6 +1,6 @@
-"""OT-GAH, the paper's baseline as reconstructed in spec B.10 (interpretation: docs/ot-gah.md).
+"""OT-GAH, the paper's baseline as reconstructed in docs/model.md B.10 (interpretation: docs/ot-gah.md).
 
-Centralised and epoch-based. **OT** is a DFTSP-style depth-first tree search (spec B.1): on one model
+Centralised and epoch-based. **OT** is a DFTSP-style depth-first tree search (docs/model.md B.1): on one model
 instance r it chooses the static batch B (padded to the longest prompt s_max and output o_max of B,
 the batch finishes together) that maximises the served tokens sum_{k in B} o_k subject to
 
@@ -322,7 +322,7 @@ def plan_epoch(
     every request not placed runs locally. A request whose local model is not allowed never falls back;
     if its deadline is already unreachable it is offered a best-effort batch (deadline ignored) on the
     instances left free. ``one_level_per_server``: at most one batch (one quantization level) per server
-    per epoch, the literal reading of spec B.10 step 2 (default: every free instance runs a batch).
+    per epoch, the literal reading of docs/model.md B.10 step 2 (default: every free instance runs a batch).
     ``serial_shared`` (default): a shared server runs one static batch at a time (Model B, docs/model.md),
     so it gets at most one per epoch; the static solver turns it off (Model A scores co-active variants).
     ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at

@@ -1,4 +1,4 @@
-"""Decision policies of the simulator: who serves each request (spec B.8-B.11).
+"""Decision policies of the simulator: who serves each request (docs/model.md B.8-B.11).
 
 A policy decides at every arrival (``epoch_s=None``, i.e. ``decision_interval_s=0``) or at decision
 epochs every ``epoch_s`` seconds. It sees a :class:`~goalit.sim.view.View`: the players (requests that
@@ -12,7 +12,7 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
 (:mod:`goalit.plugins`). Built in:
 
 * ``goalit`` (:mod:`.goalit_policy`): the GOALIT protocol on the decision game, warm-started;
-* ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (spec B.10);
+* ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (docs/model.md B.10);
 * ``ot-gah-continuous`` (:mod:`.otgah_continuous`), ``goalit-epochs`` (:mod:`.goalit_epochs`): the
   decomposition variants (OT-GAH's planner on continuous batching; GOALIT at epochs on static batches);
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;

@@ -1,4 +1,4 @@
-"""``ot-gah``: OT-GAH's centralised epoch planner (spec B.10, ``goalit.solvers.otgah.plan_epoch``); its
+"""``ot-gah``: OT-GAH's centralised epoch planner (docs/model.md B.10, ``goalit.solvers.otgah.plan_epoch``); its
 batches are served with static batching; requests it defers wait for the next epoch."""
 
 from __future__ import annotations
