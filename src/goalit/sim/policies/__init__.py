@@ -13,6 +13,7 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
 
 * ``goalit`` (:mod:`.goalit_policy`): the GOALIT protocol on the decision game, warm-started;
 * ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (spec B.10);
+* ``optimum`` (:mod:`.optimum_policy`): the registry's optimum, small decisions by exact enumeration;
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;
 * ``local``, ``nearest-fp16``, ``nearest-q4``, ``random`` (:mod:`.routers`): the baselines' rules;
 * every other algorithm of :data:`goalit.solvers.registry.REGISTRY` (:mod:`.registry`): solved on the
@@ -37,6 +38,7 @@ from goalit.errors import GoalitInputError
 from goalit.sim.policies.base import Policy
 from goalit.sim.policies.goalit_policy import DEFAULT_DECISION_INTERVAL_S, GoalitPolicy
 from goalit.sim.policies.least_loaded import LeastLoadedPolicy
+from goalit.sim.policies.optimum_policy import OptimumPolicy
 from goalit.sim.policies.otgah import OtGahPolicy
 from goalit.sim.policies.registry import RegistryPolicy
 from goalit.sim.policies.routers import RouterPolicy
@@ -44,7 +46,7 @@ from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View, ba
 
 __all__ = [
     "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitPolicy", "LeastLoadedPolicy",
-    "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
+    "OptimumPolicy", "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
     "policy_names", "register_policy", "restricted_game",
 ]  # fmt: skip
 
@@ -52,6 +54,7 @@ __all__ = [
 POLICIES: dict[str, type[Policy]] = {
     "goalit": GoalitPolicy,
     "ot-gah": OtGahPolicy,
+    "optimum": OptimumPolicy,
     "least-loaded": LeastLoadedPolicy,
     "local": RouterPolicy,
     "nearest-fp16": RouterPolicy,
