@@ -14,6 +14,7 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
 * ``goalit`` (:mod:`.goalit_policy`): the GOALIT protocol on the decision game, warm-started;
 * ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (spec B.10);
 * ``optimum`` (:mod:`.optimum_policy`): the registry's optimum, small decisions by exact enumeration;
+* ``greedy`` (:mod:`.greedy_policy`): the registry's greedy without the static metrics;
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;
 * ``local``, ``nearest-fp16``, ``nearest-q4``, ``random`` (:mod:`.routers`): the baselines' rules;
 * every other algorithm of :data:`goalit.solvers.registry.REGISTRY` (:mod:`.registry`): solved on the
@@ -37,6 +38,7 @@ import numpy as np
 from goalit.errors import GoalitInputError
 from goalit.sim.policies.base import Policy
 from goalit.sim.policies.goalit_policy import DEFAULT_DECISION_INTERVAL_S, GoalitPolicy
+from goalit.sim.policies.greedy_policy import GreedyPolicy
 from goalit.sim.policies.least_loaded import LeastLoadedPolicy
 from goalit.sim.policies.optimum_policy import OptimumPolicy
 from goalit.sim.policies.otgah import OtGahPolicy
@@ -45,7 +47,7 @@ from goalit.sim.policies.routers import RouterPolicy
 from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View, background_game, restricted_game
 
 __all__ = [
-    "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitPolicy", "LeastLoadedPolicy",
+    "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitPolicy", "GreedyPolicy", "LeastLoadedPolicy",
     "OptimumPolicy", "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
     "policy_names", "register_policy", "restricted_game",
 ]  # fmt: skip
@@ -55,6 +57,7 @@ POLICIES: dict[str, type[Policy]] = {
     "goalit": GoalitPolicy,
     "ot-gah": OtGahPolicy,
     "optimum": OptimumPolicy,
+    "greedy": GreedyPolicy,
     "least-loaded": LeastLoadedPolicy,
     "local": RouterPolicy,
     "nearest-fp16": RouterPolicy,

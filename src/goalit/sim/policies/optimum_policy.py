@@ -9,13 +9,10 @@ Either way the same profile as the MILP's (tests/solvers/test_optimum_enum.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from goalit.sim.policies.base import Policy
 from goalit.sim.policies.registry import RegistryPolicy
 from goalit.sim.view import Decision, View
 
@@ -30,18 +27,6 @@ class OptimumPolicy(RegistryPolicy):
         from goalit.solvers.registry import REGISTRY
 
         self._max_profiles = int(REGISTRY[self.name].parse(dict(self.options)).enumerate_max_profiles)
-
-    @classmethod
-    def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
-        """As ``make_policy`` configures a registry algorithm: its traits give the defaults."""
-        from goalit.solvers.contract import traits_of
-
-        traits = traits_of(name)
-        if "epoch_s" not in options and traits.epoch_based:
-            options["epoch_s"] = traits.default_epoch_s
-        reroute = options.pop("reroute_queued", traits.needs_players)
-        epoch_s = options.pop("epoch_s", None)
-        return cls(name=name, epoch_s=epoch_s, reroute_queued=bool(reroute), options=options)
 
     def decide(self, view: View) -> Decision:
         from goalit.solvers.optimum_enum import enumerate_optimum
