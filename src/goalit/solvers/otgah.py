@@ -125,8 +125,11 @@ class StaticTimes:
             t = np.arange(1, o_max + 1, dtype=float)[None, :]
             roof = self.roof[r]
             total = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
-            fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
-            tab[1:] = np.where(fits, total, np.inf)
+            if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
+                tab[1:] = total
+            else:
+                fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
+                tab[1:] = np.where(fits, total, np.inf)
         self.tabs[(r, s)] = tab
         self.size += tab.size
         return tab
