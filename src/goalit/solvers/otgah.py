@@ -23,6 +23,7 @@ instances whose cached optimum lost a request or no longer fits the AP's remaini
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,17 +278,26 @@ def optimal_batch(
 
     # the search runs on Python scalars (same IEEE arithmetic as the array form, far less overhead per node)
     ol, sl, oil, upl, budl = o.tolist(), si.tolist(), oi.tolist(), up.tolist(), bud.tolist()
-    done, item, ensure = times.done, times.tab.item, times.ensure
+    item, filled = times.tab.item, set(np.flatnonzero(times.done).tolist())  # prompt tables filled
+    columns: dict[tuple[int, int], list[float]] = {}  # (s, o) -> T over b, for limit
     inf = np.inf
+
+    def ensure(s_k: int) -> None:
+        times.ensure(np.array([s_k]))
+        filled.add(s_k)
+
     best = {"value": 0, "members": [], "time": 0.0}
     state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
 
     def limit(s_i: int, o_i: int, avail: float) -> int:
         """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
-        if not done[s_i]:
-            ensure(np.array([s_i]))
+        col = columns.get((s_i, o_i))
+        if col is None:
+            if s_i not in filled:
+                ensure(s_i)
+            col = columns[(s_i, o_i)] = times.tab[s_i, :, o_i].tolist()
         avail = min(avail, _FINITE_MAX)  # an infinite budget still excludes T = inf (memory)
-        return min(b_cap, int(np.searchsorted(times.tab[s_i, :, o_i], avail, side="right")) - 1)
+        return min(b_cap, bisect_right(col, avail) - 1)  # = searchsorted(side="right"): col is sorted
 
     def compatible(ks: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float) -> list[int]:
         """The candidates of ``ks`` that can join the batch (b, s, o, up_max, budget) keeping it feasible."""
@@ -299,8 +309,8 @@ def optimal_batch(
             s_k = sl[k]
             if s_k < s_i:
                 s_k = s_i
-            if not done[s_k]:
-                ensure(np.array([s_k]))
+            if s_k not in filled:
+                ensure(s_k)
             t = item(s_k, b1, o_i)
             if t < inf:
                 u, d = upl[k], budl[k]
