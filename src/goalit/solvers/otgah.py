@@ -106,6 +106,7 @@ class StaticTimes:
         roof = game.instances.roofline
         self.roof = [roof] + [roof.at(r) for r in range(1, game.n_actions)]
         self.tabs: dict[tuple[int, int], np.ndarray] = {}
+        self.rows1: dict[tuple[int, int], np.ndarray] = {}  # b = 1 rows (the solo filter), small
         self.size = 0
         self.solo = np.full((game.n_users, game.n_actions), np.nan)  # T({k}) of user k on r, nan: unknown
 
@@ -122,18 +123,28 @@ class StaticTimes:
             self.size = 0
         tab = np.zeros((b_cap + 1, o_max))
         if b_cap > 0 and o_max > 0:
-            b = np.arange(1, b_cap + 1, dtype=float)[:, None]
-            t = np.arange(1, o_max + 1, dtype=float)[None, :]
-            roof = self.roof[r]
-            total = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
-            if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
-                tab[1:] = total
-            else:
-                fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
-                tab[1:] = np.where(fits, total, np.inf)
+            tab[1:] = self._grid(r, s, np.arange(1, b_cap + 1, dtype=float)[:, None], o_max)
         self.tabs[(r, s)] = tab
         self.size += tab.size
         return tab
+
+    def row1(self, r: int, s: int, o_max: int) -> np.ndarray:
+        """(>= o_max,) T(1, s, o) of instance r at [o - 1]: the b = 1 row of ``table`` (same numbers)."""
+        row = self.rows1.get((r, s))
+        if row is None or row.size < o_max:
+            row = self.rows1[(r, s)] = self._grid(r, s, np.ones((1, 1)), max(o_max, 1))[0]
+        return row
+
+    def _grid(self, r: int, s: int, b: np.ndarray, o_max: int) -> np.ndarray:
+        """T(b, s, o) for the batch sizes ``b`` (column) and o = 1..o_max: padded prefill plus the running
+        sum of the decode steps; +inf beyond KV memory."""
+        t = np.arange(1, o_max + 1, dtype=float)[None, :]
+        roof = self.roof[r]
+        total = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
+        if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
+            return total
+        fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
+        return np.where(fits, total, np.inf)
 
     def solo_s(self, r: int, users: np.ndarray) -> np.ndarray:
         """T({k}) of each user k of ``users`` alone on instance r (+inf beyond KV memory), s."""
@@ -175,7 +186,7 @@ class BatchTimes:
         self.prompts = np.unique(np.asarray(prompts, dtype=np.int64))
         self.outputs = np.unique(np.asarray(outputs, dtype=np.int64))
         self.tab = np.zeros((self.prompts.size, self.b_cap + 1, self.outputs.size))
-        self.done = np.zeros(self.prompts.size, dtype=bool)
+        self.upto = np.zeros(self.prompts.size, dtype=np.int64)  # output columns filled per prompt length
 
     def covers(self, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> bool:
         """Whether this cache holds every (b, s, o) a problem with these candidates needs."""
@@ -185,34 +196,29 @@ class BatchTimes:
             and np.isin(outputs, self.outputs).all()
         )
 
-    def ensure(self, s_idx: np.ndarray) -> None:
-        """Fill the tables of the prompt lengths ``prompts[s_idx]``."""
+    def ensure(self, s_idx: np.ndarray, need: int | None = None) -> None:
+        """Fill the tables of the prompt lengths ``prompts[s_idx]`` for the first ``need`` output lengths
+        (default all): a search never reads an output longer than its longest servable candidate's."""
+        need = self.outputs.size if need is None else int(need)
         s_idx = np.atleast_1d(s_idx)
-        missing = ~self.done[s_idx]
+        missing = self.upto[s_idx] < need
         if not missing.any():
             return
         for k in np.unique(s_idx[missing]).tolist():
-            self.tab[k] = self._fill(int(self.prompts[k]))
-            self.done[k] = True
-
-    def _fill(self, s: int) -> np.ndarray:
-        if self.b_cap == 0 or self.outputs.size == 0:
-            return np.zeros((self.b_cap + 1, self.outputs.size))
-        tab = self.cache.table(self.r, s, self.b_cap, int(self.outputs[-1]))
-        return tab[: self.b_cap + 1, self.outputs - 1]
+            if self.b_cap > 0 and need > 0:
+                o = self.outputs[:need]
+                tab = self.cache.table(self.r, int(self.prompts[k]), self.b_cap, int(o[-1]))
+                self.tab[k, :, :need] = tab[: self.b_cap + 1, o - 1]
+            self.upto[k] = need
 
     def solo_s(self, s_idx: np.ndarray, o_idx: np.ndarray) -> np.ndarray:
         """T(1, s, o) at table indices, without filling the whole tables (a batch of one needs b = 1 only)."""
         out = np.empty(s_idx.size)
+        o_max = int(self.outputs[-1]) if self.outputs.size else 1
         for k in np.unique(s_idx).tolist():
             sel = s_idx == k
-            if self.done[k]:
-                row = self.tab[k, 1]
-            else:
-                row = self.cache.table(self.r, int(self.prompts[k]), 1, int(self.outputs[-1]))[
-                    1, self.outputs - 1
-                ]
-            out[sel] = row[o_idx[sel]]
+            row = self.cache.row1(self.r, int(self.prompts[k]), o_max)
+            out[sel] = row[self.outputs[o_idx[sel]] - 1]
         return out
 
     def time_s(self, s_idx, b, o_idx):
@@ -278,12 +284,13 @@ def optimal_batch(
 
     # the search runs on Python scalars (same IEEE arithmetic as the array form, far less overhead per node)
     ol, sl, oil, upl, budl = o.tolist(), si.tolist(), oi.tolist(), up.tolist(), bud.tolist()
-    item, filled = times.tab.item, set(np.flatnonzero(times.done).tolist())  # prompt tables filled
+    need = int(oi[cand].max()) + 1 if cand.size else 1  # output columns the search can read
+    item, filled = times.tab.item, set(np.flatnonzero(times.upto >= need).tolist())  # prompt tables filled
     columns: dict[tuple[int, int], list[float]] = {}  # (s, o) -> T over b, for limit
     inf = np.inf
 
     def ensure(s_k: int) -> None:
-        times.ensure(np.array([s_k]))
+        times.ensure(np.array([s_k]), need)
         filled.add(s_k)
 
     best = {"value": 0, "members": [], "time": 0.0}
