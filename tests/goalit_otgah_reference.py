@@ -314,5 +314,3 @@ def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level
         one_per_server, serial_shared = one_level
         if one_per_server or (serial_shared and game.shared and game.shared_action[best_r]):
             avail[game.server_of == j] = False
-
-
