@@ -38,10 +38,10 @@ def same_plan(a: otgah.EpochPlan, b: otgah.EpochPlan) -> None:
 
 
 def test_epochs_sharing_one_cache_match_the_reference(game):
-    """Thirty epochs of random pending sets, free instances and waits on one StaticTimes."""
+    """Sixteen epochs of random pending sets, free instances and waits on one StaticTimes."""
     rng = np.random.default_rng(5)
     times = otgah.StaticTimes(game)
-    for e in range(30):
+    for e in range(16):
         pending = np.sort(rng.choice(game.n_users, int(rng.integers(1, 40)), replace=False))
         available = rng.random(game.n_actions) < 0.8
         waited = rng.exponential(2.0, pending.size)
@@ -63,7 +63,7 @@ def test_solo_finish_bit_identical(game):
 
 def test_optimal_batch_matches_reference_incl_node_limit(game):
     rng = np.random.default_rng(9)
-    for trial in range(40):
+    for trial in range(24):
         r = int(rng.integers(1, game.n_actions))
         users = rng.choice(game.n_users, int(rng.integers(1, 25)), replace=False)
         prob = otgah.BatchProblem(
