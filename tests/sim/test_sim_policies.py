@@ -143,3 +143,20 @@ def test_scalar_goalit_equals_the_protocol(grant):
         moved += tr.updates
         multi += tr.updates > 1
     assert moved > 300 and multi > 30
+
+
+@pytest.mark.parametrize("name", ["greedy", "optimum"])
+def test_fast_registry_policies_decide_as_the_registry_solver(name):
+    """``greedy`` and ``optimum`` skip the static metrics (and enumerate small optima): same run as the
+    registry's solver called through the generic RegistryPolicy."""
+    from goalit.sim.policies import RegistryPolicy, make_policy
+
+    fast = make_policy(name)
+    assert type(fast) is not RegistryPolicy
+    plain = RegistryPolicy(name=name, epoch_s=fast.epoch_s, reroute_queued=fast.reroute_queued,
+                           options={"enumerate_max_profiles": 0} if name == "optimum" else {})  # fmt: skip
+    kw = {"rate": 4.0, "duration_s": 15.0, "seed": 2}
+    a = goalit.simulate("default", policy=fast, **kw)
+    b = goalit.simulate("default", policy=plain, **kw)
+    assert a.metrics["decisions"] > 5
+    assert a.metrics == b.metrics

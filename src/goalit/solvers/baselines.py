@@ -72,19 +72,21 @@ def least_loaded(game: Game, level: str) -> np.ndarray:
 
 
 def greedy(
-    game: Game, epsilon: float | None = None, max_rounds: int = 1000, initial: np.ndarray | None = None
-) -> dict[str, Any]:
+    game: Game, epsilon: float | None = None, max_rounds: int = 1000, initial: np.ndarray | None = None,
+    trace: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     """Myopic simultaneous best response: every user with a normalised gain > epsilon moves at once.
 
     Stops at an epsilon-NE (no one wants to move: ``converged``), when a profile repeats (``oscillated``:
     the deterministic dynamics then cycle forever, with period ``cycle_length``) or after ``max_rounds``.
-    Starts from ``dynamics.isolated_start`` like GOALIT unless ``initial`` is given.
+    Starts from ``dynamics.isolated_start`` like GOALIT unless ``initial`` is given. ``trace=False``:
+    no potential per round (``potential`` is then empty; a simulator decision does not need it).
     """
     eps = game.epsilon if epsilon is None else epsilon
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     seen = {a.tobytes(): 0}
     out: dict[str, Any] = {"converged": False, "oscillated": False, "cycle_length": 0, "updates": 0}
-    out["potential"] = [dynamics.potential(game, a)]
+    out["potential"] = [dynamics.potential(game, a)] if trace else []
     rounds = 0
     while rounds < max_rounds:
         br, gain = dynamics.best_responses(game, a)
@@ -95,7 +97,8 @@ def greedy(
         rounds += 1
         a = np.where(movers, br, a)
         out["updates"] += int(movers.sum())
-        out["potential"].append(dynamics.potential(game, a))
+        if trace:
+            out["potential"].append(dynamics.potential(game, a))
         key = a.tobytes()
         if key in seen:
             out["oscillated"], out["cycle_length"] = True, rounds - seen[key]

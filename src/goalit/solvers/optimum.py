@@ -38,6 +38,7 @@ from goalit.game import dynamics
 from goalit.game.goalit import goalit
 from goalit.game.model import Game
 from goalit.solvers.contract import Options
+from goalit.solvers.optimum_enum import DEFAULT_MAX_PROFILES, enumerate_optimum
 from goalit.solvers.result import SolveResult
 
 FORMULATIONS = ("extended", "aggregated")
@@ -316,23 +317,39 @@ def solve_milp(
 
 @dataclass(frozen=True)
 class OptimumOptions(Options):
-    """``time_limit_s`` (60), ``mip_rel_gap`` (1e-7), ``reduce`` (True), ``formulation`` ("extended")."""
+    """``time_limit_s`` (60), ``mip_rel_gap`` (1e-7), ``reduce`` (True), ``formulation`` ("extended"),
+    ``enumerate_max_profiles`` (4096; 0: always the MILP)."""
 
     time_limit_s: float | None = 60.0
     mip_rel_gap: float = 1e-7
     reduce: bool = True
     formulation: str = "extended"
+    enumerate_max_profiles: int = DEFAULT_MAX_PROFILES
 
 
 def solve_optimum(
     game: Game, rng: np.random.Generator, opts: OptimumOptions = OptimumOptions()
 ) -> SolveResult:
     """The social optimum by MILP. Options: ``time_limit_s`` (default 60), ``mip_rel_gap`` (1e-7),
-    ``reduce`` (True), ``formulation`` ("extended").
+    ``reduce`` (True), ``formulation`` ("extended"), ``enumerate_max_profiles`` (4096).
 
-    ``converged`` is True only for a proven optimum (status "optimal"). On a time limit the result is
-    the best profile known (at worst GOALIT's equilibrium, the incumbent) with its gap to HiGHS's bound.
+    A game with at most ``enumerate_max_profiles`` profiles of allowed actions is solved exactly by
+    enumeration instead (:mod:`goalit.solvers.optimum_enum`; ``method`` "enumeration", status "optimal",
+    gap 0, no MILP variables): a simulator decision has one to a few players, where HiGHS's set-up
+    dominates. ``converged`` is True only for a proven optimum (status "optimal"). On a time limit the
+    result is the best profile known (at worst GOALIT's equilibrium, the incumbent) with its gap to
+    HiGHS's bound.
     """
+    t0 = time.perf_counter()
+    if opts.enumerate_max_profiles > 0:
+        prof = enumerate_optimum(game, int(opts.enumerate_max_profiles))
+        if prof is not None:
+            cost = float(dynamics.user_costs(game, prof).sum()) if prof.size else 0.0
+            return SolveResult.of(
+                game, "optimum", prof, converged=True, runtime_s=time.perf_counter() - t0,
+                extras={"milp_status": "optimal", "mip_gap": 0.0, "mip_dual_bound": _finite_or_none(cost),
+                        "milp_nodes": 0, "milp_variables": 0, "milp_constraints": 0, "method": "enumeration"},
+            )  # fmt: skip
     out = solve_milp(
         game,
         time_limit_s=opts.time_limit_s,
@@ -353,6 +370,7 @@ def solve_optimum(
             "milp_nodes": out.nodes,
             "milp_variables": out.variables,
             "milp_constraints": out.constraints,
+            "method": "milp",
         },
     )
 

@@ -23,6 +23,7 @@ instances whose cached optimum lost a request or no longer fits the AP's remaini
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,19 +89,104 @@ class BatchChoice:
     exact: bool = True
 
 
+class StaticTimes:
+    """Static-batch times of one game's instances, kept across epochs and decisions (s).
+
+    T(b, s, o) and the KV check depend on (r, b, s, o) only, and T at (b, s, o) is the same number
+    whichever table it is read from (elementwise roofline, then a running sum over t), so one cache
+    serves every epoch of a run: ``table(r, s, b, o)`` holds T(b', s, o') for b' <= b, o' <= o (+inf
+    beyond KV memory); ``solo_s(r, users)`` holds T({k}) of a batch of one, computed exactly as
+    :func:`static_batch_time_s` does (pairwise sum over the decode steps). A cache is tied to ``game``;
+    the tables are dropped when they exceed ``max_floats`` entries.
+    """
+
+    def __init__(self, game: Game, max_floats: int = 1 << 22) -> None:
+        self.game = game
+        self.max_floats = int(max_floats)
+        roof = game.instances.roofline
+        self.roof = [roof] + [roof.at(r) for r in range(1, game.n_actions)]
+        self.tabs: dict[tuple[int, int], np.ndarray] = {}
+        self.rows1: dict[tuple[int, int], np.ndarray] = {}  # b = 1 rows (the solo filter), small
+        self.size = 0
+        self.solo = np.full((game.n_users, game.n_actions), np.nan)  # T({k}) of user k on r, nan: unknown
+
+    def table(self, r: int, s: int, b_cap: int, o_max: int) -> np.ndarray:
+        """(>= b_cap + 1, >= o_max) array: [b, o - 1] = T(b, s, o) of instance r (row 0: zeros)."""
+        tab = self.tabs.get((r, s))
+        if tab is not None and tab.shape[0] > b_cap and tab.shape[1] >= o_max:
+            return tab
+        if tab is not None:
+            b_cap, o_max = max(b_cap, tab.shape[0] - 1), max(o_max, tab.shape[1])
+            self.size -= tab.size
+        if self.size > self.max_floats:
+            self.tabs.clear()
+            self.size = 0
+        tab = np.zeros((b_cap + 1, o_max))
+        if b_cap > 0 and o_max > 0:
+            tab[1:] = self._grid(r, s, np.arange(1, b_cap + 1, dtype=float)[:, None], o_max)
+        self.tabs[(r, s)] = tab
+        self.size += tab.size
+        return tab
+
+    def row1(self, r: int, s: int, o_max: int) -> np.ndarray:
+        """(>= o_max,) T(1, s, o) of instance r at [o - 1]: the b = 1 row of ``table`` (same numbers)."""
+        row = self.rows1.get((r, s))
+        if row is None or row.size < o_max:
+            row = self.rows1[(r, s)] = self._grid(r, s, np.ones((1, 1)), max(o_max, 1))[0]
+        return row
+
+    def _grid(self, r: int, s: int, b: np.ndarray, o_max: int) -> np.ndarray:
+        """T(b, s, o) for the batch sizes ``b`` (column) and o = 1..o_max: padded prefill plus the running
+        sum of the decode steps; +inf beyond KV memory."""
+        t = np.arange(1, o_max + 1, dtype=float)[None, :]
+        roof = self.roof[r]
+        total = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
+        if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
+            return total
+        fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
+        return np.where(fits, total, np.inf)
+
+    def solo_s(self, r: int, users: np.ndarray) -> np.ndarray:
+        """T({k}) of each user k of ``users`` alone on instance r (+inf beyond KV memory), s."""
+        got = self.solo[users, r]
+        miss = np.isnan(got)
+        if miss.any():
+            g = self.game
+            u = users[miss]
+            s = g.prompt_tokens[u].astype(np.int64)
+            o = g.output_tokens[u].astype(np.int64)
+            val = np.full(u.size, np.inf)
+            fits = static_batch_fits(g, r, 1, s, o)
+            roof = self.roof[r]
+            for ov in np.unique(o[fits]).tolist():  # one (k, o) block per output length: same row sums
+                rows = np.flatnonzero(fits & (o == ov))
+                sv = s[rows][:, None]
+                t = np.arange(1, ov + 1, dtype=float)[None, :]
+                one = np.ones((rows.size, 1))
+                dec = roof.decode_step_s(one, one * (sv + t))
+                val[rows] = roof.prefill_s(one[:, 0] * s[rows]) + dec.sum(axis=1)
+            self.solo[u, r] = val
+            got[miss] = val
+        return got
+
+
 class BatchTimes:
     """T(b, s, o) of one instance for b = 0..b_cap, s in ``prompts``, o in ``outputs`` (sorted unique).
 
-    +inf where the batch exceeds KV memory. Tables are filled per prompt length on demand: one call of
-    the decode roofline over all (b, t) and a cumulative sum over t give T for every o at once.
+    +inf where the batch exceeds KV memory. Tables are filled per prompt length on demand, read from
+    ``cache`` (a :class:`StaticTimes` of the same game; a private one if None).
     """
 
-    def __init__(self, game: Game, r: int, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> None:
+    def __init__(
+        self, game: Game, r: int, b_cap: int, prompts: np.ndarray, outputs: np.ndarray,
+        cache: StaticTimes | None = None,
+    ) -> None:  # fmt: skip
         self.game, self.r, self.b_cap = game, r, int(b_cap)
+        self.cache = StaticTimes(game) if cache is None or cache.game is not game else cache
         self.prompts = np.unique(np.asarray(prompts, dtype=np.int64))
         self.outputs = np.unique(np.asarray(outputs, dtype=np.int64))
         self.tab = np.zeros((self.prompts.size, self.b_cap + 1, self.outputs.size))
-        self.done = np.zeros(self.prompts.size, dtype=bool)
+        self.upto = np.zeros(self.prompts.size, dtype=np.int64)  # output columns filled per prompt length
 
     def covers(self, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> bool:
         """Whether this cache holds every (b, s, o) a problem with these candidates needs."""
@@ -110,29 +196,29 @@ class BatchTimes:
             and np.isin(outputs, self.outputs).all()
         )
 
-    def ensure(self, s_idx: np.ndarray) -> None:
-        """Fill the tables of the prompt lengths ``prompts[s_idx]``."""
+    def ensure(self, s_idx: np.ndarray, need: int | None = None) -> None:
+        """Fill the tables of the prompt lengths ``prompts[s_idx]`` for the first ``need`` output lengths
+        (default all): a search never reads an output longer than its longest servable candidate's."""
+        need = self.outputs.size if need is None else int(need)
         s_idx = np.atleast_1d(s_idx)
-        missing = ~self.done[s_idx]
+        missing = self.upto[s_idx] < need
         if not missing.any():
             return
         for k in np.unique(s_idx[missing]).tolist():
-            self.tab[k] = self._fill(int(self.prompts[k]))
-            self.done[k] = True
+            if self.b_cap > 0 and need > 0:
+                o = self.outputs[:need]
+                tab = self.cache.table(self.r, int(self.prompts[k]), self.b_cap, int(o[-1]))
+                self.tab[k, :, :need] = tab[: self.b_cap + 1, o - 1]
+            self.upto[k] = need
 
-    def _fill(self, s: int) -> np.ndarray:
-        g, r, ip = self.game, self.r, self.game.instances
-        out = np.zeros((self.b_cap + 1, self.outputs.size))
-        if self.b_cap == 0:
-            return out
-        b = np.arange(1, self.b_cap + 1, dtype=float)[:, None]
-        t = np.arange(1, int(self.outputs[-1]) + 1, dtype=float)[None, :]
-        roof = ip.roofline.at(r)
-        pre = roof.prefill_s(b * s)
-        dec = roof.decode_step_s(b, b * (s + t))
-        total = pre + np.cumsum(dec, axis=1)[:, self.outputs - 1]
-        fits = static_batch_fits(g, r, b, s, self.outputs[None, :])
-        out[1:] = np.where(fits, total, np.inf)
+    def solo_s(self, s_idx: np.ndarray, o_idx: np.ndarray) -> np.ndarray:
+        """T(1, s, o) at table indices, without filling the whole tables (a batch of one needs b = 1 only)."""
+        out = np.empty(s_idx.size)
+        o_max = int(self.outputs[-1]) if self.outputs.size else 1
+        for k in np.unique(s_idx).tolist():
+            sel = s_idx == k
+            row = self.cache.row1(self.r, int(self.prompts[k]), o_max)
+            out[sel] = row[self.outputs[o_idx[sel]] - 1]
         return out
 
     def time_s(self, s_idx, b, o_idx):
@@ -193,64 +279,91 @@ def optimal_batch(
     si = np.searchsorted(times.prompts, s)
     oi = np.searchsorted(times.outputs, o)
     # a candidate that cannot be served alone never joins a batch
-    t_solo = times.time_s(si, 1, oi)
+    t_solo = times.solo_s(si, oi)
     cand = np.flatnonzero(np.isfinite(t_solo) & (t_solo + up <= bud))
+
+    # the search runs on Python scalars (same IEEE arithmetic as the array form, far less overhead per node)
+    ol, sl, oil, upl, budl = o.tolist(), si.tolist(), oi.tolist(), up.tolist(), bud.tolist()
+    need = int(oi[cand].max()) + 1 if cand.size else 1  # output columns the search can read
+    item, filled = times.tab.item, set(np.flatnonzero(times.upto >= need).tolist())  # prompt tables filled
+    columns: dict[tuple[int, int], list[float]] = {}  # (s, o) -> T over b, for limit
+    inf = np.inf
+
+    def ensure(s_k: int) -> None:
+        times.ensure(np.array([s_k]), need)
+        filled.add(s_k)
 
     best = {"value": 0, "members": [], "time": 0.0}
     state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
 
     def limit(s_i: int, o_i: int, avail: float) -> int:
         """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
-        if not times.done[s_i]:
-            times.ensure(np.array([s_i]))
+        col = columns.get((s_i, o_i))
+        if col is None:
+            if s_i not in filled:
+                ensure(s_i)
+            col = columns[(s_i, o_i)] = times.tab[s_i, :, o_i].tolist()
         avail = min(avail, _FINITE_MAX)  # an infinite budget still excludes T = inf (memory)
-        return min(b_cap, int(np.searchsorted(times.tab[s_i, :, o_i], avail, side="right")) - 1)
+        return min(b_cap, bisect_right(col, avail) - 1)  # = searchsorted(side="right"): col is sorted
 
-    def compatible(ks: np.ndarray, b: int, s_i: int, o_i: int, up_max: float, budget: float) -> np.ndarray:
+    def compatible(ks: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float) -> list[int]:
         """The candidates of ``ks`` that can join the batch (b, s, o, up_max, budget) keeping it feasible."""
-        if b + 1 > b_cap or ks.size == 0:
-            return ks[:0]
-        t = times.time_s(np.maximum(s_i, si[ks]), b + 1, o_i)
-        return ks[np.isfinite(t) & (t + np.maximum(up_max, up[ks]) <= np.minimum(budget, bud[ks]))]
+        b1 = b + 1
+        if b1 > b_cap or not ks:
+            return []
+        out = []
+        for k in ks:
+            s_k = sl[k]
+            if s_k < s_i:
+                s_k = s_i
+            if s_k not in filled:
+                ensure(s_k)
+            t = item(s_k, b1, o_i)
+            if t < inf:
+                u, d = upl[k], budl[k]
+                if t + (u if u > up_max else up_max) <= (d if d < budget else budget):
+                    out.append(k)
+        return out
 
     def visit(members: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float, value: int,
-              comp: np.ndarray) -> None:  # fmt: skip
+              comp: list[int]) -> None:  # fmt: skip
         if value > best["value"]:
             best["value"], best["members"] = value, list(members)
-            best["time"] = float(times.tab[s_i, b, o_i])
-        if comp.size == 0:
+            best["time"] = item(s_i, b, o_i)
+        if not comp:
             return
         room = (limit(s_i, o_i, budget - up_max) if b else b_cap) - b
         if room <= 0:
             return
-        vals = o[comp]
-        for q, j in enumerate(comp.tolist()):
+        vals = [ol[j] for j in comp]
+        for q, j in enumerate(comp):
             # the best any batch containing this batch + some of comp[q:] can do (values sorted descending)
-            if bound_pruning and value + int(vals[q : q + room].sum()) <= best["value"]:
+            if bound_pruning and value + sum(vals[q : q + room]) <= best["value"]:
                 break
             if max_nodes is not None and state["nodes"] >= max_nodes:
                 state["stopped"] = True
                 return
             state["nodes"] += 1  # the child batch is generated and bounded
-            s2 = max(s_i, int(si[j]))
-            o2 = o_i if b else int(oi[j])
-            up2, bud2 = max(up_max, up[j]), min(budget, bud[j])
-            rest = compatible(comp[q + 1 :], b + 1, s2, o2, up2, bud2)
+            s2 = s_i if s_i > sl[j] else sl[j]
+            o2 = o_i if b else oil[j]
+            u, d = upl[j], budl[j]
+            up2, bud2 = (u if u > up_max else up_max), (d if d < budget else budget)
+            rest = compatible(comp[q + 1 :], b1 := b + 1, s2, o2, up2, bud2)
             lim2 = limit(s2, o2, bud2 - up2)
             if (
                 bound_pruning
-                and value + int(o[j]) + int(o[rest][: max(lim2 - b - 1, 0)].sum()) <= best["value"]
+                and value + ol[j] + sum([ol[k] for k in rest[: max(lim2 - b1, 0)]]) <= best["value"]
             ):
                 continue
             members.append(j)
-            visit(members, b + 1, s2, o2, up2, bud2, value + int(o[j]), rest)
+            visit(members, b1, s2, o2, up2, bud2, value + ol[j], rest)
             members.pop()
             if state["stopped"]:
                 return
 
-    visit([], 0, 0, 0, 0.0, np.inf, 0, cand)
+    visit([], 0, 0, 0, 0.0, inf, 0, cand.tolist())
     chosen = np.sort(order[np.asarray(best["members"], dtype=np.int64)])
-    return BatchChoice(chosen, int(best["value"]), best["time"], state["nodes"], not state["stopped"])
+    return BatchChoice(chosen, int(best["value"]), float(best["time"]), state["nodes"], not state["stopped"])
 
 
 def exhaustive_batch(game: Game, problem: BatchProblem) -> BatchChoice:
@@ -312,6 +425,7 @@ def plan_epoch(
     max_nodes: int | None = None,
     model_capacity: bool = False,
     serial_shared: bool = True,
+    times: StaticTimes | None = None,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -327,9 +441,13 @@ def plan_epoch(
     so it gets at most one per epoch; the static solver turns it off (Model A scores co-active variants).
     ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
     the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
-    batch that fits physically; the static solver sets it.
+    batch that fits physically; the static solver sets it. ``times``: a :class:`StaticTimes` of ``game``
+    to reuse across epochs (a caller deciding many epochs on one game passes the same one; the plan does
+    not depend on it).
     """
     pending = np.asarray(pending, dtype=np.int64)
+    if times is None or times.game is not game:
+        times = StaticTimes(game)
     n_p = int(pending.size)
     n_act = game.n_actions
     waited = np.zeros(n_p) if waited_s is None else np.asarray(waited_s, dtype=float)
@@ -343,13 +461,13 @@ def plan_epoch(
     room = game.subchannels.astype(np.int64).copy()
     cap = game.capacity if model_capacity else None
     one = (one_level_per_server, serial_shared)
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap)
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap, times)
 
     local_ok = allowed[:, LOCAL]
     if epoch_s is None:  # no next epoch
         doomed = free.copy()
     else:  # would miss the deadline even served alone (on any allowed instance) after one more epoch
-        solo = _solo_finish(game, pending, allowed)
+        solo = _solo_finish(game, pending, allowed, times)
         doomed = free & (waited + float(epoch_s) + solo > game.deadline_s[pending])
     plan.assignment[doomed & local_ok] = LOCAL
     stuck = free & doomed & ~local_ok
@@ -367,35 +485,39 @@ def plan_epoch(
             one,
             max_nodes,
             cap,
+            times,
         )
     plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
     plan.info["fallback_local"] = int((doomed & local_ok).sum())
     return plan
 
 
-def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+def _solo_finish(
+    game: Game, pending: np.ndarray, allowed: np.ndarray, times: StaticTimes | None = None
+) -> np.ndarray:
     """min over allowed instances of T_up + T({k}) + T_dl: the soonest request k could complete (s)."""
+    times = StaticTimes(game) if times is None or times.game is not game else times
     out = np.full(pending.size, np.inf)
     for r in range(1, game.n_actions):
         rows = np.flatnonzero(allowed[:, r])
-        for p in rows.tolist():
-            u = int(pending[p])
-            s, o = int(game.prompt_tokens[u]), int(game.output_tokens[u])
-            if not static_batch_fits(game, r, 1, s, o):
-                continue
-            t = float(static_batch_time_s(game, r, 1, s, o)[0])
-            out[p] = min(out[p], game.uplink_s[u, r] + t + game.downlink_s[u, r])
+        if rows.size == 0:
+            continue
+        u = pending[rows]
+        done = game.uplink_s[u, r] + times.solo_s(r, u) + game.downlink_s[u, r]
+        out[rows] = np.minimum(out[rows], done)
     return out
 
 
-def _allocate(game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap) -> None:
+def _allocate(
+    game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap, times
+) -> None:
     """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``).
 
     ``one_level`` = (at most one batch per server, at most one batch per shared server)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
     b_cap = int(min(pending.size, room.max(initial=0)))
     s_all, o_all = game.prompt_tokens[pending].astype(np.int64), game.output_tokens[pending].astype(np.int64)
-    tables = {r: BatchTimes(game, r, b_cap, s_all, o_all) for r in np.flatnonzero(avail).tolist()}
+    tables = {r: BatchTimes(game, r, b_cap, s_all, o_all, times) for r in np.flatnonzero(avail).tolist()}
 
     def solve(r: int) -> tuple[np.ndarray, BatchChoice]:
         j = int(game.server_of[r])

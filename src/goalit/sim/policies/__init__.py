@@ -15,6 +15,8 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
 * ``ot-gah`` (:mod:`.otgah`): OT-GAH's epoch planner with static batches (docs/model.md B.10);
 * ``ot-gah-continuous`` (:mod:`.otgah_continuous`), ``goalit-epochs`` (:mod:`.goalit_epochs`): the
   decomposition variants (OT-GAH's planner on continuous batching; GOALIT at epochs on static batches);
+* ``optimum`` (:mod:`.optimum_policy`): the registry's optimum, small decisions by exact enumeration;
+* ``greedy`` (:mod:`.greedy_policy`): the registry's greedy without the static metrics;
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;
 * ``local``, ``nearest-fp16``, ``nearest-q4``, ``random`` (:mod:`.routers`): the baselines' rules;
 * every other algorithm of :data:`goalit.solvers.registry.REGISTRY` (:mod:`.registry`): solved on the
@@ -39,7 +41,9 @@ from goalit.errors import GoalitInputError
 from goalit.sim.policies.base import Policy
 from goalit.sim.policies.goalit_epochs import GoalitEpochsPolicy
 from goalit.sim.policies.goalit_policy import DEFAULT_DECISION_INTERVAL_S, GoalitPolicy
+from goalit.sim.policies.greedy_policy import GreedyPolicy
 from goalit.sim.policies.least_loaded import LeastLoadedPolicy
+from goalit.sim.policies.optimum_policy import OptimumPolicy
 from goalit.sim.policies.otgah import OtGahPolicy
 from goalit.sim.policies.otgah_continuous import OtGahContinuousPolicy
 from goalit.sim.policies.registry import RegistryPolicy
@@ -47,8 +51,9 @@ from goalit.sim.policies.routers import RouterPolicy
 from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View, background_game, restricted_game
 
 __all__ = [
-    "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitEpochsPolicy", "GoalitPolicy", "LeastLoadedPolicy",
-    "OtGahContinuousPolicy", "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy", "SubgameBuilder", "View", "background_game", "make_policy",
+    "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitEpochsPolicy", "GoalitPolicy", "GreedyPolicy",
+    "LeastLoadedPolicy", "OptimumPolicy", "OtGahContinuousPolicy", "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy",
+    "SubgameBuilder", "View", "background_game", "make_policy",
     "policy_names", "register_policy", "restricted_game",
 ]  # fmt: skip
 
@@ -58,6 +63,8 @@ POLICIES: dict[str, type[Policy]] = {
     "ot-gah": OtGahPolicy,
     "ot-gah-continuous": OtGahContinuousPolicy,
     "goalit-epochs": GoalitEpochsPolicy,
+    "optimum": OptimumPolicy,
+    "greedy": GreedyPolicy,
     "least-loaded": LeastLoadedPolicy,
     "local": RouterPolicy,
     "nearest-fp16": RouterPolicy,

@@ -4,6 +4,7 @@ per decision does not grow with the requests in service."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,19 @@ class RegistryPolicy(Policy):
         entry = REGISTRY.get(self.name)
         if entry is not None:
             entry.parse(dict(self.options))
+
+    @classmethod
+    def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
+        """As ``make_policy`` configures a registry algorithm (for subclasses registered in ``POLICIES``):
+        the algorithm's traits give the default interval and whether queued requests are players."""
+        from goalit.solvers.contract import traits_of
+
+        traits = traits_of(name)
+        if "epoch_s" not in options and traits.epoch_based:
+            options["epoch_s"] = traits.default_epoch_s
+        reroute = options.pop("reroute_queued", traits.needs_players)
+        epoch_s = options.pop("epoch_s", None)
+        return cls(name=name, epoch_s=epoch_s, reroute_queued=bool(reroute), options=options)
 
     def decide(self, view: View) -> Decision:
         from goalit.solvers.registry import get_solver

@@ -1,0 +1,42 @@
+"""``optimum`` per decision: the social optimum of the decision game (players on the background load).
+
+A decision usually has one to a few players: then the optimum is found by exact enumeration
+(:func:`goalit.solvers.optimum_enum.enumerate_optimum`) and only the profile is computed, not the
+static metrics a :class:`~goalit.solvers.result.SolveResult` carries; larger decisions run the MILP
+through the registry like any other algorithm (:class:`~goalit.sim.policies.registry.RegistryPolicy`).
+Either way the same profile as the MILP's (tests/solvers/test_optimum_enum.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from goalit.sim.policies.registry import RegistryPolicy
+from goalit.sim.view import Decision, View
+
+
+@dataclass
+class OptimumPolicy(RegistryPolicy):
+    """The registry's ``optimum`` with its options; small decisions enumerated."""
+
+    _max_profiles: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from goalit.solvers.registry import REGISTRY
+
+        self._max_profiles = int(REGISTRY[self.name].parse(dict(self.options)).enumerate_max_profiles)
+
+    def decide(self, view: View) -> Decision:
+        from goalit.solvers.optimum_enum import enumerate_optimum
+
+        if self._max_profiles <= 0:
+            return super().decide(view)
+        sub = view.subgame(potential=False)
+        prof = enumerate_optimum(sub, self._max_profiles)
+        if prof is None:
+            return super().decide(view)
+        for key in ("decisions", "slots", "updates", "messages"):  # as RegistryPolicy counts a MILP decision
+            self._count(key, 1 if key == "decisions" else 0)
+        return Decision(np.asarray(prof, np.int64), slots=0, converged=None, cycled=False)
