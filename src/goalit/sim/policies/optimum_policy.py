@@ -24,9 +24,12 @@ class OptimumPolicy(RegistryPolicy):
     _max_profiles: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from goalit.solvers.optimum import OptimumOptions
         from goalit.solvers.registry import REGISTRY
 
-        self._max_profiles = int(REGISTRY[self.name].parse(dict(self.options)).enumerate_max_profiles)
+        opts = REGISTRY[self.name].parse(dict(self.options))
+        assert isinstance(opts, OptimumOptions)
+        self._max_profiles = int(opts.enumerate_max_profiles)
 
     def decide(self, view: View) -> Decision:
         from goalit.solvers.optimum_enum import enumerate_optimum
