@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from goalit.serve.testbed import METRICS, TestbedOptions, format_report, run_testbed  # noqa: E402
+from goalit.cli.testbed import format_report  # noqa: E402
+from goalit.experiments.testbed import METRICS, TestbedOptions, run_testbed  # noqa: E402
 
 
 def main() -> None:

@@ -1,0 +1,120 @@
+"""Where the testbed's server processes run on this machine, and how the simulator and the gateway see them.
+
+Host models (``TestbedOptions.host_model``):
+
+- ``partitioned``: every llama-server process is a server of its own (share 1). With ``threads x servers
+  <= CPUs`` each process is pinned to its own ``threads`` logical CPUs (``sched_setaffinity``), so the
+  processes decode in parallel, each on the 1-thread machine the step table was measured on. What they
+  still share is the rest of the host: the last-level cache and the memory bandwidth (measured by the
+  speed check: each level decoding alone vs all servers decoding at once, ``contention``), which the
+  step table (one process alone) does not include.
+- ``shared``: ONE shared server (docs/model.md) hosting one variant per process, whose engine iterates
+  over the processes' batches (their steps add up): the right picture when the processes time-multiplex
+  the same cores (``threads x servers > CPUs``: no pinning).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from goalit.errors import GoalitInputError
+from goalit.experiments.testbed.options import TestbedOptions
+
+
+def server_threads(opts: TestbedOptions) -> int:
+    """llama.cpp threads per server: as asked, else the logical CPUs shared out (at least 1).
+
+    Oversubscribing the cores is ruinous for llama.cpp, whose threads spin at barriers between layers:
+    on this shared 2-vCPU machine, 2 servers x 2 threads decoded at 1.23 s/token against 0.071 s/token
+    with 1 thread each, in back-to-back 12-request runs under the same background load.
+    """
+    return opts.threads or max(1, (os.cpu_count() or 1) // opts.servers)
+
+
+def step_table_path(opts: TestbedOptions) -> Path | None:
+    """The profile file whose [meta.step_table] the gateway and the simulator use, if any (by default the
+    committed calibrated profile's, for the llama-server engine it was measured on)."""
+    from importlib.resources import files
+
+    if not opts.use_step_table:
+        return None
+    if opts.step_table is not None:
+        return Path(opts.step_table)
+    if opts.engine != "llama-server":  # the committed table was measured on llama-server
+        return None
+    p = Path(str(files("goalit") / "data" / "profiles" / "calibrated.toml"))
+    from goalit.physics.step_table import StepTable
+
+    try:
+        StepTable.load(p)
+    except GoalitInputError:
+        return None
+    return p
+
+
+def server_levels(opts: TestbedOptions) -> list[tuple[str, ...]]:
+    """The levels each edge server serves: all of them (llama_cpp.server), or ``levels[j % L]``
+    (llama-server: one model per process)."""
+    if opts.engine == "llama-server":
+        return [(opts.levels[j % len(opts.levels)],) for j in range(opts.servers)]
+    return [tuple(opts.levels)] * opts.servers
+
+
+def available_cpus() -> list[int]:
+    """The logical CPUs this process may run on (its affinity mask), in order."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def server_cpus(opts: TestbedOptions) -> list[tuple[int, ...] | None]:
+    """The logical CPUs each server process is pinned to: disjoint blocks of ``server_threads`` CPUs when
+    they all fit (``pin`` and threads x servers <= the CPUs available), else None (not pinned: the
+    processes time-multiplex the cores, host model ``shared``)."""
+    cpus, t = available_cpus(), server_threads(opts)
+    if not opts.pin or t * opts.servers > len(cpus) or not hasattr(os, "sched_setaffinity"):
+        return [None] * opts.servers
+    return [tuple(cpus[j * t : (j + 1) * t]) for j in range(opts.servers)]
+
+
+def load_table(opts: TestbedOptions):
+    """The step table of the run (``step_table_path``), or None."""
+    from goalit.physics.step_table import StepTable
+
+    path = step_table_path(opts)
+    return StepTable.load(path) if path is not None else None
+
+
+def host_model(opts: TestbedOptions) -> str:
+    """The host model in effect (see ``TestbedOptions.host_model``).
+
+    By default ``shared`` when llama-server processes share cores (threads per server x servers > the
+    logical CPUs: they time-multiplex them, the shared engine's sum of steps), else ``partitioned``: with
+    one thread per process on distinct cores the processes decode in parallel, each on the 1-thread
+    machine the step table was measured on (measured 2026-11-30, docs/serve.md: on 2 processes x 1 thread
+    the shared model over-predicted mean latency by +284 % at 2 req/s, the partitioned one by +24 %).
+    llama_cpp.server (serial) is always partitioned."""
+    if opts.host_model is not None:
+        return opts.host_model
+    if opts.engine != "llama-server":
+        return "partitioned"
+    return "shared" if server_threads(opts) * opts.servers > (os.cpu_count() or 1) else "partitioned"
+
+
+def sim_max_batch(opts: TestbedOptions) -> int:
+    """The simulator's batch cap per engine: a llama-server's slots (times the processes when they form
+    one shared server: the simulator caps the host's total, not each process's), 1 for llama_cpp.server."""
+    if opts.engine != "llama-server":
+        return 1
+    return opts.slots * (opts.servers if host_model(opts) == "shared" else 1)
+
+
+def action_index(opts: TestbedOptions) -> dict[tuple[str, str], int]:
+    """The simulator's action of every (backend name, level) of the testbed (1..R, in server order).
+
+    Shared and partitioned scenarios list the instances in the same order (process j, its levels), so
+    the indices agree."""
+    pairs = [(f"edge-{j + 1}", lv) for j, lvs in enumerate(server_levels(opts)) for lv in lvs]
+    return {p: 1 + k for k, p in enumerate(pairs)}
