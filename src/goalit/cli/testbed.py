@@ -261,6 +261,23 @@ def format_report(res) -> str:
             + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
             + ")"
         )
+    if len(res.error_by_host_model) > 1:
+        lines.append(
+            "same decisions under each host model (error %, "
+            + ", ".join(METRICS[:5])
+            + "): "
+            + "; ".join(
+                f"{hm}{' (in effect)' if hm == res.processes.get('host_model') else ''} "
+                + " / ".join(_pct(e.get(m)) for m in METRICS[:5])
+                for hm, e in res.error_by_host_model.items()
+            )
+        )
+    con = res.speed_check.get("contention")
+    if con:
+        lines.append(
+            "what the server processes share (time per output token, all decoding at once / alone): "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in con["ratio"].items())
+        )
     t = res.testbed
     lines.append("")
     lines.append(
@@ -271,7 +288,8 @@ def format_report(res) -> str:
     p = res.processes
     lines.append(
         f"processes: {p['started']} started, {len(p['left_running'])} left running; "
-        f"wall {p['wall_s']:.1f} s; the servers share this machine's CPUs"
+        f"wall {p['wall_s']:.1f} s; CPUs per server {p.get('cpus_per_server')}; load average "
+        f"{' '.join(f'{x:.2f}' for x in p['load_average'])}"
     )
     bg = p["background_load"]
     lines.append(
