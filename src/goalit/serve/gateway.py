@@ -436,9 +436,10 @@ class Gateway:
         url = f"{b.config.url}/v1/{parsed.kind}"
         t0 = time.perf_counter()
         flight.t_forward, flight.t_first, flight.batch_start = t0, float("nan"), len(b.running)
-        if flight.decision.action > 0:  # its prefill, as the (corrected) model predicts it
+        if flight.decision.action > 0:  # its prefill: the model's, at the machine's current decode speed
             s = np.array([float(parsed.job.prompt_tokens)])
-            b.prefills.add(t0, float(self.router.prefill_s(flight.decision.action, s)[0]), flight.id)
+            pre = float(self.router.prefill_s(flight.decision.action, s, base=True)[0])
+            b.prefills.add(t0, pre * float(self.router.online.decode[b.index]), flight.id)
         try:
             resp = await self.client.send(self.client.build_request("POST", url, json=body), stream=True)
         except httpx.HTTPError as err:

@@ -9,7 +9,9 @@ step table, else the roofline). Every request a backend completes gives one obse
   context s + o/2. A continuous-batching engine (llama-server) runs a newly admitted prompt's prefill in
   the iteration after it arrives, so every decoding sequence waits for it: those seconds are prefill,
   not decode steps. The gateway knows what it forwarded where and when (``PrefillLog``: start time and
-  the model's corrected prefill time of every forward); ``decode_tpot`` removes their overlap with the
+  the model's prefill time of every forward, times the backend's *decode* correction: the machine's
+  current speed; the prefill correction is learnt from TTFTs that include waiting for other requests,
+  so it over-states the prefill under load); ``decode_tpot`` removes their overlap with the
   interval, at most ``max_removed`` of it (a wrong prefill prediction cannot drive the TPOT to 0);
 - time to first token on the backend (first byte - forward start, the gateway's queue excluded),
   against prefill(s) + one step at the batch seen when the request started.
