@@ -106,8 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="how the simulator and the gateway see the server processes on this machine: shared (one "
         "shared server hosting one variant per process, its steps add up) or partitioned (a server of its "
-        "own per process, each pinned to its own CPUs); default: partitioned when the processes fit on "
-        "separate CPUs (threads x servers <= CPUs), else shared (docs/serve.md)",
+        "own per process); default: shared for llama-server (measured better on a busy 2-CPU machine, "
+        "docs/serve.md), partitioned for llama-cpp-python",
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin the servers to separate CPUs")
     p.add_argument(

@@ -2,15 +2,17 @@
 
 Host models (``TestbedOptions.host_model``):
 
-- ``partitioned``: every llama-server process is a server of its own (share 1). With ``threads x servers
-  <= CPUs`` each process is pinned to its own ``threads`` logical CPUs (``sched_setaffinity``), so the
-  processes decode in parallel, each on the 1-thread machine the step table was measured on. What they
-  still share is the rest of the host: the last-level cache and the memory bandwidth (measured by the
-  speed check: each level decoding alone vs all servers decoding at once, ``contention``), which the
-  step table (one process alone) does not include.
-- ``shared``: ONE shared server (docs/model.md) hosting one variant per process, whose engine iterates
-  over the processes' batches (their steps add up): the right picture when the processes time-multiplex
-  the same cores (``threads x servers > CPUs``: no pinning).
+Placement: with ``threads x servers <= CPUs`` each server process is pinned to its own ``threads``
+logical CPUs (``sched_setaffinity``, ``server_cpus``), else not pinned. Pinned processes still share the
+rest of the host: the last-level cache, the memory bandwidth, and the cores' time with every other
+process on the machine. The speed check measures the first two (each server decoding alone vs all
+decoding at once, ``contention``); the step table (one process alone) includes none of them.
+
+- ``partitioned``: every llama-server process is a server of its own (share 1): the processes decode
+  in parallel, each at the step table's speed.
+- ``shared`` (default for llama-server, measured better here: ``host_model``): ONE shared server
+  (docs/model.md) hosting one variant per process, whose engine iterates over the processes' batches
+  (their steps and prefills add up): the processes time-multiplex the host.
 """
 
 from __future__ import annotations
@@ -88,19 +90,20 @@ def load_table(opts: TestbedOptions):
 
 
 def host_model(opts: TestbedOptions) -> str:
-    """The host model in effect (see ``TestbedOptions.host_model``).
+    """The host model in effect (see ``TestbedOptions.host_model``): as asked, else ``shared`` for
+    llama-server and ``partitioned`` for llama_cpp.server (serial: one process per server, priced alone).
 
-    By default ``shared`` when llama-server processes share cores (threads per server x servers > the
-    logical CPUs: they time-multiplex them, the shared engine's sum of steps), else ``partitioned``: with
-    one thread per process on distinct cores the processes decode in parallel, each on the 1-thread
-    machine the step table was measured on (measured 2026-11-30, docs/serve.md: on 2 processes x 1 thread
-    the shared model over-predicted mean latency by +284 % at 2 req/s, the partitioned one by +24 %).
-    llama_cpp.server (serial) is always partitioned."""
+    ``shared`` is the default because it predicted this machine better in repeated runs (2026-11-30,
+    06:04-06:27 UTC, 5 runs per load, 2 pinned llama-server processes x 1 thread, load average 5-10:
+    other engineers' work used 70-90 % of the 2 CPUs; same decisions, same runs, docs/serve.md): mean
+    |error| of mean latency 30 % (shared) vs 46 % (partitioned) at 0.5 req/s and 25 % vs 62 % at
+    2 req/s; of mean time per output token 9 % vs 52 % at 0.5 req/s and 58 % vs 51 % at 2 req/s. On a
+    busy host the two processes do not decode in parallel at the table's speed: each gets its core only
+    part of the time and a prefill on one stalls the other. Earlier single runs on a quieter machine
+    (45-49 % other load) favoured ``partitioned`` at 2 req/s (mean latency +28 % vs +369 %)."""
     if opts.host_model is not None:
         return opts.host_model
-    if opts.engine != "llama-server":
-        return "partitioned"
-    return "shared" if server_threads(opts) * opts.servers > (os.cpu_count() or 1) else "partitioned"
+    return "shared" if opts.engine == "llama-server" else "partitioned"
 
 
 def sim_max_batch(opts: TestbedOptions) -> int:

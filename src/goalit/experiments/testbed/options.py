@@ -73,7 +73,7 @@ class TestbedOptions:
     use_step_table: bool = True  # False: the roofline everywhere
     # how the simulator and the gateway see the K server processes on this one machine: "shared" (one
     # shared server hosting one variant per process, docs/model.md) or "partitioned" (K servers of their
-    # own, share 1 each: the pre-issue-14 picture). None: see ``host_model``.
+    # own, share 1 each). None: see ``hosts.host_model`` (shared for llama-server).
     host_model: str | None = None
     pin: bool = True  # pin each server to its own CPUs when threads x servers <= CPUs (hosts.server_cpus)
 
