@@ -61,6 +61,15 @@ def test_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, tmp_pat
     # the same decisions under both host models, from this one run
     assert set(res.error_by_host_model) == {"shared", "partitioned"}
     assert res.error_by_host_model["shared"] == res.error_same_decisions
+    # one thread per server on 2 servers: each pinned to its own CPU when there are 2 (none shared)
+    cpus = res.processes["cpus_per_server"]
+    assert cpus == [None, None] or (len({c[0] for c in cpus}) == 2 and all(len(c) == 1 for c in cpus))
+    con = res.speed_check["contention"]  # each server decoding alone vs both at once
+    assert set(con["ratio"]) == {"edge-1/q8_0", "edge-2/q4_0"} and all(v > 0 for v in con["ratio"].values())
+    from goalit.cli.testbed import format_report
+
+    text = format_report(res)
+    assert "same decisions under each host model" in text and "shared (in effect)" in text
 
 
 def children_of(pid: int) -> list[int]:
