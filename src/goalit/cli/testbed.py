@@ -42,8 +42,9 @@ def share(text: str) -> float:
     return value
 
 
-# Options that map one to one onto a ``TestbedOptions`` field: (flag, short, field, type, default, help).
-# Defaults are TestbedOptions' own, except where the CLI parses text (levels) or renames (trace-time).
+# Options that map one to one onto a ``TestbedOptions`` field: (flag, short, field, type, help). An option
+# not given is left out (argparse.SUPPRESS), so its default is TestbedOptions' own, stated once there;
+# the parser is built without importing the testbed (``goalit --help`` loads no numpy).
 _FIELDS: tuple[tuple[str, str | None, str, object, str], ...] = (
     ("--servers", "-k", "servers", int_at_most(MAX_SERVERS, ge=1), f"server processes (default 2, at most {MAX_SERVERS})"),
     ("--slots", None, "slots", int_at_most(MAX_SLOTS, ge=1), f"parallel sequences per llama-server (default 4, at most {MAX_SLOTS})"),
@@ -71,8 +72,6 @@ _FIELDS: tuple[tuple[str, str | None, str, object, str], ...] = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from goalit.experiments.testbed.options import HOST_MODELS, TestbedOptions
-
     p = sub.add_parser(
         "testbed",
         help="replay a trace slice through real LLM servers and the gateway; compare with the simulator",
@@ -81,28 +80,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replay a bounded slice of a real trace with lengths scaled to the small model, record TTFT, "
         "latency, tokens/s and perplexity, stop every process, compare with goalit simulate.",
     )
-    defaults = TestbedOptions()
     for flag, short, name, kind, help_ in _FIELDS:
         names = (flag, short) if short else (flag,)
         metavar = flag[2:].upper().replace("-", "_")
-        p.add_argument(
-            *names, dest=name, type=kind, default=getattr(defaults, name), metavar=metavar, help=help_
-        )
+        p.add_argument(*names, dest=name, type=kind, default=argparse.SUPPRESS, metavar=metavar, help=help_)
     p.add_argument(
         "--levels",
-        default=",".join(defaults.levels),
+        default=argparse.SUPPRESS,
         help="quantization levels (default q8_0,q4_0); llama-server: server j serves level j mod L, "
         "llama-cpp-python: every server serves every level",
     )
     p.add_argument(
         "--engine",
         choices=["llama-server", "llama-cpp-python"],
-        default=defaults.engine,
+        default=argparse.SUPPRESS,
         help="server engine (default llama-server: continuous batching)",
     )
     p.add_argument(
         "--host-model",
-        choices=list(HOST_MODELS),
+        choices=["shared", "partitioned"],
         default=None,
         help="how the simulator and the gateway see the server processes on this machine: shared (one "
         "shared server hosting one variant per process, its steps add up) or partitioned (a server of its "
@@ -131,16 +127,18 @@ def run(args: argparse.Namespace) -> int:
         raise GoalitInputError(
             f"goalit testbed needs the 'serve' and 'llm' extras ({err.name} is missing)"
         ) from None
-    if args.w_quality < 0:
-        raise GoalitInputError(f"--w-quality must be >= 0, not {args.w_quality}")
     if args.out is not None:
         from goalit.outputs import check_out_dir
 
         check_out_dir(args.out, "testbed")  # before any process starts
+    given = vars(args)
+    fields = {name: given[name] for _, _, name, _, _ in _FIELDS if name in given}
+    if "levels" in given:
+        fields["levels"] = tuple(x.strip() for x in args.levels.split(",") if x.strip())
+    if "engine" in given:
+        fields["engine"] = args.engine
     opts = TestbedOptions(
-        **{name: getattr(args, name) for _, _, name, _, _ in _FIELDS},
-        levels=tuple(x.strip() for x in args.levels.split(",") if x.strip()),
-        engine=args.engine,
+        **fields,
         host_model=args.host_model,
         pin=not args.no_pin,
         policy=args.policy,
