@@ -1,7 +1,7 @@
 """Testbed vs simulation: mean latency and throughput error for GOALIT and a baseline (goal <= 15 %).
 
-Runs ``goalit testbed`` (real llama_cpp.server processes behind the gateway, a replayed slice of the
-Azure conversation trace) once per policy on the same slice and seed, and prints the relative error
+Runs ``goalit testbed`` (``goalit.experiments.testbed``: real llama-server processes behind the gateway,
+a replayed slice of the Azure conversation trace) once per policy on the same slice and seed, and prints the relative error
 (simulated - measured) / measured of each metric, for the simulator deciding by itself and for the
 simulator replaying the testbed's decisions.
 
