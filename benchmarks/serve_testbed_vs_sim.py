@@ -1,7 +1,7 @@
 """Testbed vs simulation: mean latency and throughput error for GOALIT and a baseline (goal <= 15 %).
 
-Runs ``goalit testbed`` (real llama_cpp.server processes behind the gateway, a replayed slice of the
-Azure conversation trace) once per policy on the same slice and seed, and prints the relative error
+Runs ``goalit testbed`` (``goalit.experiments.testbed``: real llama-server processes behind the gateway,
+a replayed slice of the Azure conversation trace) once per policy on the same slice and seed, and prints the relative error
 (simulated - measured) / measured of each metric, for the simulator deciding by itself and for the
 simulator replaying the testbed's decisions.
 
@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from goalit.serve.testbed import METRICS, TestbedOptions, format_report, run_testbed  # noqa: E402
+from goalit.cli.testbed import format_report  # noqa: E402
+from goalit.experiments.testbed import METRICS, TestbedOptions, run_testbed  # noqa: E402
 
 
 def main() -> None:

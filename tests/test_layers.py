@@ -32,15 +32,8 @@ LAYERS: tuple[frozenset[str], ...] = (
 )
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 
-# Known violations being removed on another branch. Each entry is (importing module, imported module).
-EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # TEMPORARY (issue 17): the testbed formats its report with the CLI's table; it moves to
-        # experiments/testbed/ with its formatting in the CLI on the `testbed` branch. Delete at merge.
-        ("goalit.serve.testbed", "goalit.cli._common"),
-        ("goalit.serve.testbed", "goalit"),
-    }
-)
+# Known violations being removed on another branch: (importing module, imported module). None today.
+EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _module_name(path: Path) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from goalit.experiments.testbed import plan as tb
 from goalit.game.measured import with_step_table
 from goalit.physics.step_table import LevelTable, StepTable
-from goalit.serve import testbed as tb
 from goalit.sim.workload import Workload, request_users
 
 

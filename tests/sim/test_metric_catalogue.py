@@ -114,13 +114,7 @@ def test_experiments_columns_are_the_catalogue():
 
 
 def _testbed():
-    for name in ("goalit.experiments.testbed", "goalit.serve.testbed"):  # it moves to experiments/
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name not in (name, name.rpartition(".")[0] + ".testbed"):
-                raise
-    raise AssertionError("no testbed module")
+    return importlib.import_module("goalit.experiments.testbed")
 
 
 def test_testbed_compares_catalogue_keys():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from goalit.experiments.testbed import plan as tb
 from goalit.physics.step_table import LevelTable, StepTable
-from goalit.serve import testbed as tb
 from goalit.sim import simulate
 from goalit.sim.workload import Workload
 

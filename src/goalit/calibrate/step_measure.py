@@ -1,7 +1,9 @@
 """Measure a step table (:class:`goalit.physics.step_table.StepTable`) on llama.cpp's ``llama-server``.
 
 For each level one ``llama-server`` process (``threads`` threads, ``slots`` parallel sequences,
-continuous batching, no prompt cache) is started on 127.0.0.1 and stopped by PID afterwards.
+continuous batching, no prompt cache) is started on 127.0.0.1 and stopped by PID afterwards. Like a
+testbed server (``goalit.experiments.testbed.hosts.server_cpus``) it is pinned to the first ``threads``
+CPUs this process may use (``pin``), so the table is measured where and as the testbed runs.
 
 - Decode step at (batch b, context c): b streaming requests with distinct prompts of ``c - o/2`` tokens
   are sent at once, each generating o tokens (``ignore_eos``). Once every request has its first token
@@ -47,6 +49,7 @@ class StepTableSettings:
     threads: int = 1
     slots: int = 4
     n_ctx: int = 640  # per slot
+    pin: bool = True  # pin the server to the first `threads` available CPUs, as the testbed does
 
 
 async def _stream(client: Any, url: str, body: dict[str, Any]) -> tuple[list[float], dict[str, Any]]:
@@ -160,12 +163,13 @@ def measure_step_table(
     loads: dict[str, float] = {}
     spreads: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="goalit-step-table-"))
+    cpus = _pinned_cpus(settings)
     t0 = time.perf_counter()
     with handle_signals(), ProcessGroup(log_dir=work) as group:
         for lv in levels:
             spec = LlamaServerSpec(f"calib-{lv}", {lv: paths[lv]}, n_ctx=settings.n_ctx,
                                    n_threads=settings.threads, engine="llama-server",
-                                   slots=settings.slots)  # fmt: skip
+                                   slots=settings.slots, cpus=cpus)  # fmt: skip
             child, url = start_llama_servers(group, [spec], work)[0]
             say(f"measuring {lv} on llama-server ({settings.threads} thread(s), {settings.slots} slots) ...")
             meter = BackgroundLoad([os.getpid(), child.pid]).start()
@@ -181,6 +185,7 @@ def measure_step_table(
         "machine": machine_info().describe(),
         "threads": settings.threads,
         "slots": settings.slots,
+        "cpus": list(cpus) if cpus else "any",
         "decode_tokens": settings.decode_tokens,
         "repeats": settings.repeats,
         "seed": seed,
@@ -193,6 +198,17 @@ def measure_step_table(
         "test_retest_pct: median over the decode points of max/min - 1 of the repetitions (the noise floor)",
     }
     return StepTable(out, provenance)
+
+
+def _pinned_cpus(settings: StepTableSettings) -> tuple[int, ...] | None:
+    """The CPUs the measured server is pinned to (the first ``threads`` available), or None."""
+    try:
+        avail = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+    if not settings.pin or settings.threads > len(avail):
+        return None
+    return tuple(avail[: settings.threads])
 
 
 def _version(binary: Path) -> str:

@@ -1,13 +1,15 @@
-"""``goalit testbed``: real llama_cpp.server processes behind the gateway, a replayed trace, the simulator."""
+"""``goalit testbed``: real LLM servers behind the gateway, a replayed trace, the simulator
+(``goalit.experiments.testbed``); the report's text is formatted here."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import goalit.limits as limits
-from goalit.cli._common import add_seed_argument, int_at_most, jobs_int, positive_float, print_json
+from goalit.cli._common import add_seed_argument, int_at_most, jobs_int, positive_float, print_json, table
 from goalit.cli.algorithms import solver_name
 
 # Each server is a llama_cpp.server process holding every level (~0.3 GB for SmolLM2-135M); SmolLM2's
@@ -40,6 +42,35 @@ def share(text: str) -> float:
     return value
 
 
+# Options that map one to one onto a ``TestbedOptions`` field: (flag, short, field, type, help). An option
+# not given is left out (argparse.SUPPRESS), so its default is TestbedOptions' own, stated once there;
+# the parser is built without importing the testbed (``goalit --help`` loads no numpy).
+_FIELDS: tuple[tuple[str, str | None, str, object, str], ...] = (
+    ("--servers", "-k", "servers", int_at_most(MAX_SERVERS, ge=1), f"server processes (default 2, at most {MAX_SERVERS})"),
+    ("--slots", None, "slots", int_at_most(MAX_SLOTS, ge=1), f"parallel sequences per llama-server (default 4, at most {MAX_SLOTS})"),
+    ("--requests", "-n", "requests", int_at_most(MAX_REQUESTS, ge=1), f"requests in the slice (default 30, at most {MAX_REQUESTS})"),
+    ("--offset", None, "offset", int_at_most(limits.MAX_REQUESTS), "first request of the slice (default 0)"),
+    ("--rate", None, "rate", positive_float, "mean arrival rate after rescaling the slice's times, req/s (default 0.5)"),
+    ("--length-scale", None, "length_scale", positive_float, "factor on prompt and output lengths (default 1/8)"),
+    ("--max-prompt-tokens", None, "max_prompt_tokens", int_at_most(N_CTX_MAX, ge=1), "prompt length cap (default 256)"),
+    ("--max-output-tokens", None, "max_output_tokens", int_at_most(N_CTX_MAX, ge=1), "output length cap (default 48)"),
+    ("--w-quality", None, "w_quality", nonnegative_float, "w_quality of the quality-sensitive half of the requests, s/nat/token (default 0.05)"),
+    ("--threads", None, "threads", jobs_int, "llama.cpp threads per server (default: logical CPUs / servers, at least 1)"),
+    ("--n-ctx", None, "n_ctx", int_at_most(N_CTX_MAX, ge=1), f"context of each server (default 1024, at most {N_CTX_MAX})"),
+    ("--swap-s", None, "swap_s", positive_float, "level-switch time the gateway assumes, s (default: measured at start)"),
+    ("--trace", None, "trace", Path, "trace file (default ../shared Azure conv trace)"),
+    ("--text", None, "text", Path, "prompt text (default ../shared WikiText-2 test)"),
+    ("--profile", None, "profile", Path, "extra profile file (default: built-in profiles)"),
+    ("--step-table", None, "step_table", Path, "profile file with [meta.step_table] (measured step times) for the gateway and the simulator (default: the committed calibrated profile's, if any)"),
+    ("--llm", None, "llm", str, "LLM profile (default: the calibrated SmolLM2 profile)"),
+    ("--hardware", None, "hardware", str, "hardware profile of the servers (default: this machine)"),
+    ("--timeout", None, "request_timeout_s", positive_float, "per-request timeout, s (default 300)"),
+    ("--work-dir", None, "work_dir", Path, "where logs and configs go (default: a temp dir)"),
+    ("--quiet", None, "quiet", share, "before measuring, wait until other processes use at most this share of the CPUs (default 0.25; 1: never wait)"),
+    ("--quiet-timeout", None, "quiet_timeout_s", positive_float, "longest wait for a quiet machine, then measure anyway, s (default 60)"),
+)  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "testbed",
@@ -49,144 +80,40 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replay a bounded slice of a real trace with lengths scaled to the small model, record TTFT, "
         "latency, tokens/s and perplexity, stop every process, compare with goalit simulate.",
     )
-    p.add_argument(
-        "--servers",
-        "-k",
-        type=int_at_most(MAX_SERVERS, ge=1),
-        default=2,
-        help=f"server processes (default 2, at most {MAX_SERVERS})",
-    )
+    for flag, short, name, kind, help_ in _FIELDS:
+        names = (flag, short) if short else (flag,)
+        metavar = flag[2:].upper().replace("-", "_")
+        p.add_argument(*names, dest=name, type=kind, default=argparse.SUPPRESS, metavar=metavar, help=help_)
     p.add_argument(
         "--levels",
-        default="q8_0,q4_0",
+        default=argparse.SUPPRESS,
         help="quantization levels (default q8_0,q4_0); llama-server: server j serves level j mod L, "
         "llama-cpp-python: every server serves every level",
     )
     p.add_argument(
         "--engine",
         choices=["llama-server", "llama-cpp-python"],
-        default="llama-server",
+        default=argparse.SUPPRESS,
         help="server engine (default llama-server: continuous batching)",
-    )
-    p.add_argument(
-        "--slots",
-        type=int_at_most(MAX_SLOTS, ge=1),
-        default=4,
-        help=f"parallel sequences per llama-server (default 4, at most {MAX_SLOTS})",
     )
     p.add_argument(
         "--host-model",
         choices=["shared", "partitioned"],
         default=None,
         help="how the simulator and the gateway see the server processes on this machine: shared (one "
-        "shared server hosting one variant per process) or partitioned (a server of its own per process, "
-        "share 1); default: shared when llama-server processes share cores (threads x servers > CPUs), "
-        "else partitioned",
+        "shared server hosting one variant per process, its steps add up) or partitioned (a server of its "
+        "own per process); default: shared for llama-server (measured better on a busy 2-CPU machine, "
+        "docs/serve.md), partitioned for llama-cpp-python",
     )
+    p.add_argument("--no-pin", action="store_true", help="do not pin the servers to separate CPUs")
     p.add_argument(
         "--policy", type=solver_name, default="goalit", metavar="NAME", help="routing policy (default goalit)"
     )
-    p.add_argument(
-        "--requests",
-        "-n",
-        type=int_at_most(MAX_REQUESTS, ge=1),
-        default=30,
-        help=f"requests in the slice (default 30, at most {MAX_REQUESTS})",
-    )
-    p.add_argument(
-        "--offset",
-        type=int_at_most(limits.MAX_REQUESTS),
-        default=0,
-        help="first request of the slice (default 0)",
-    )
-    p.add_argument(
-        "--rate",
-        type=positive_float,
-        default=0.5,
-        help="mean arrival rate after rescaling the slice's times, req/s (default 0.5)",
-    )
     p.add_argument("--trace-time", action="store_true", help="keep the trace's own times (ignore --rate)")
-    p.add_argument(
-        "--length-scale",
-        type=positive_float,
-        default=0.125,
-        help="factor on prompt and output lengths (default 1/8)",
-    )
-    p.add_argument(
-        "--max-prompt-tokens",
-        type=int_at_most(N_CTX_MAX, ge=1),
-        default=256,
-        help="prompt length cap (default 256)",
-    )
-    p.add_argument(
-        "--max-output-tokens",
-        type=int_at_most(N_CTX_MAX, ge=1),
-        default=48,
-        help="output length cap (default 48)",
-    )
-    p.add_argument(
-        "--w-quality",
-        type=nonnegative_float,
-        default=0.05,
-        help="w_quality of the quality-sensitive half of the requests, s/nat/token (default 0.05)",
-    )
-    p.add_argument(
-        "--threads",
-        type=jobs_int,
-        default=None,
-        help="llama.cpp threads per server (default: logical CPUs / servers, at least 1)",
-    )
-    p.add_argument(
-        "--n-ctx",
-        type=int_at_most(N_CTX_MAX, ge=1),
-        default=1024,
-        help=f"context of each server (default 1024, at most {N_CTX_MAX})",
-    )
-    p.add_argument(
-        "--swap-s",
-        type=positive_float,
-        default=None,
-        help="level-switch time the gateway assumes, s (default: measured at start)",
-    )
-    p.add_argument("--trace", type=Path, default=None, help="trace file (default ../shared Azure conv trace)")
-    p.add_argument("--text", type=Path, default=None, help="prompt text (default ../shared WikiText-2 test)")
-    p.add_argument(
-        "--profile", type=Path, default=None, help="extra profile file (default: built-in profiles)"
-    )
-    p.add_argument(
-        "--step-table",
-        type=Path,
-        default=None,
-        help="profile file with [meta.step_table] (measured step times) for the gateway and the simulator "
-        "(default: the committed calibrated profile's, if any)",
-    )
     p.add_argument("--roofline", action="store_true", help="use the roofline, not the step table, everywhere")
-    p.add_argument("--llm", default=None, help="LLM profile (default: the calibrated SmolLM2 profile)")
-    p.add_argument("--hardware", default=None, help="hardware profile of the servers (default: this machine)")
-    p.add_argument(
-        "--timeout", type=positive_float, default=300.0, help="per-request timeout, s (default 300)"
-    )
-    p.add_argument(
-        "--work-dir", type=Path, default=None, help="where logs and configs go (default: a temp dir)"
-    )
     add_seed_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (with per-request records)")
     p.add_argument("--out", type=Path, default=None, help="also write summary.json and requests.csv here")
-    p.add_argument(
-        "--quiet",
-        type=share,
-        default=0.25,
-        metavar="F",
-        help="before measuring, wait until other processes use at most this share of the CPUs "
-        "(default 0.25; 1: never wait)",
-    )
-    p.add_argument(
-        "--quiet-timeout",
-        type=positive_float,
-        default=60.0,
-        metavar="S",
-        help="longest wait for a quiet machine, then measure anyway (default 60)",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -195,48 +122,31 @@ def run(args: argparse.Namespace) -> int:
     from goalit.errors import GoalitInputError
 
     try:
-        from goalit.serve.testbed import TestbedOptions, format_report, run_testbed
+        from goalit.experiments.testbed import TestbedOptions, run_testbed
     except ModuleNotFoundError as err:
         raise GoalitInputError(
             f"goalit testbed needs the 'serve' and 'llm' extras ({err.name} is missing)"
         ) from None
-    if args.w_quality < 0:
-        raise GoalitInputError(f"--w-quality must be >= 0, not {args.w_quality}")
     if args.out is not None:
         from goalit.outputs import check_out_dir
 
         check_out_dir(args.out, "testbed")  # before any process starts
-    levels = tuple(x.strip() for x in args.levels.split(",") if x.strip())
+    given = vars(args)
+    fields = {name: given[name] for _, _, name, _, _ in _FIELDS if name in given}
+    if "levels" in given:
+        fields["levels"] = tuple(x.strip() for x in args.levels.split(",") if x.strip())
+    if "engine" in given:
+        fields["engine"] = args.engine
     opts = TestbedOptions(
-        servers=args.servers,
-        levels=levels,
-        engine=args.engine,
-        slots=args.slots,
-        policy=args.policy,
-        requests=args.requests,
-        offset=args.offset,
-        rate=None if args.trace_time else args.rate,
-        length_scale=args.length_scale,
-        max_prompt_tokens=args.max_prompt_tokens,
-        max_output_tokens=args.max_output_tokens,
-        w_quality=args.w_quality,
-        threads=args.threads,
-        n_ctx=args.n_ctx,
-        seed=args.seed,
-        trace=args.trace,
-        text=args.text,
-        profile=args.profile,
-        llm=args.llm,
-        hardware=args.hardware,
-        request_timeout_s=args.timeout,
-        work_dir=args.work_dir,
-        quiet=args.quiet,
-        swap_s=args.swap_s,
-        quiet_timeout_s=args.quiet_timeout,
-        step_table=args.step_table,
-        use_step_table=not args.roofline,
+        **fields,
         host_model=args.host_model,
+        pin=not args.no_pin,
+        policy=args.policy,
+        seed=args.seed,
+        use_step_table=not args.roofline,
     )
+    if args.trace_time:
+        opts = replace(opts, rate=None)
     log = None if args.no_progress else (lambda msg: print(msg, file=sys.stderr, flush=True))
     res = run_testbed(opts, log=log)
     if args.out is not None:
@@ -292,3 +202,120 @@ def per_request_figure(records: list[dict], path: Path) -> None:
     fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     tmp.replace(path)
+
+
+def format_report(res) -> str:
+    """The human-readable summary printed by ``goalit testbed``."""
+    from goalit.experiments.testbed.compare import rel_error
+    from goalit.experiments.testbed.options import METRICS
+
+    lines = [
+        f"goalit testbed: {res.options['servers']} {res.options['engine']} processes, levels "
+        f"{', '.join(res.options['levels'])}, policy {res.options['policy']}, seed {res.options['seed']}, "
+        f"host model {res.processes.get('host_model', '?')}",
+        f"workload: {res.workload['requests']} requests of {res.workload['source']} over "
+        f"{res.workload['span_s']:.1f} s",
+    ]
+    lines += [f"  transform: {t}" for t in res.workload["transforms"]]
+    lines.append(
+        f"routing (server/level: requests): {', '.join(f'{k}: {v}' for k, v in res.routing.items())}"
+    )
+    sc = res.speed_check
+    lines.append(
+        f"speed check (idle servers, measured / profile): TTFT x{sc['mean_ttft_ratio']:.2f}, "
+        f"time per output token x{sc['mean_tpot_ratio']:.2f}; level switch {sc['swap_s']:.3f} s"
+    )
+    rows = []
+    so = res.simulated_online
+    ss = res.simulated_speed_scaled
+    for m in METRICS + ("p50_latency_s", "p95_ttft_s"):
+        real, own, same = res.testbed.get(m), res.simulated.get(m), res.simulated_same_decisions.get(m)
+        sca = (_f(ss["metrics"].get(m)), _pct(ss["error"].get(m))) if ss["metrics"] else ("-", "-")
+        onl = (_f(so["metrics"].get(m)), _pct(so["error"].get(m))) if so["metrics"] else ("-", "-")
+        rows.append(
+            (m, _f(real), _f(own), _pct(res.error.get(m)), _f(same), _pct(res.error_same_decisions.get(m)),
+             *sca, *onl)
+        )  # fmt: skip
+    lines.append("")
+    lines.append(table(["metric", "testbed", "simulated", "error", "sim (same decisions)", "error",
+                        "sim (table x speed check)", "error", "sim (online-corrected)*", "error"], rows))  # fmt: skip
+    if ss["metrics"]:
+        c = ss["scale"]
+        lines.append(
+            "sim (table x speed check): same decisions, the step table scaled by the speed check before the "
+            "replay (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
+    if so["metrics"]:
+        c = so["corrections"]
+        lines.append(
+            "* a diagnostic, not a prediction: same decisions, step table x the gateway's online corrections "
+            "learnt during this run (decode "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
+            + "; prefill "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
+            + ")"
+        )
+    if len(res.error_by_host_model) > 1:
+        lines.append(
+            "same decisions under each host model (error %, "
+            + ", ".join(METRICS[:5])
+            + "): "
+            + "; ".join(
+                f"{hm}{' (in effect)' if hm == res.processes.get('host_model') else ''} "
+                + " / ".join(_pct(e.get(m)) for m in METRICS[:5])
+                for hm, e in res.error_by_host_model.items()
+            )
+        )
+    con = res.speed_check.get("contention")
+    if con:
+        lines.append(
+            "what the server processes share (time per output token, all decoding at once / alone): "
+            + ", ".join(f"{k} x{v:.2f}" for k, v in con["ratio"].items())
+        )
+    t = res.testbed
+    lines.append("")
+    lines.append(
+        f"requests: {t['completed']} completed, {t['failed']} failed {t['outcomes']}; "
+        f"{t['rerouted']} re-routed; {t['tokens_mismatch']} with a token count other than asked; "
+        f"{t['level_switches']} level switches on the servers (not in the simulator)"
+    )
+    p = res.processes
+    lines.append(
+        f"processes: {p['started']} started, {len(p['left_running'])} left running; "
+        f"wall {p['wall_s']:.1f} s; CPUs per server {p.get('cpus_per_server')}; load average "
+        f"{' '.join(f'{x:.2f}' for x in p['load_average'])}"
+    )
+    bg = p["background_load"]
+    lines.append(
+        f"other processes used {100 * bg['other_share_during_replay']:.0f} % of the {bg['logical_cpus']} "
+        f"CPUs during the replay ({100 * bg['other_share_before']:.0f} % just before)"
+    )
+    pe = res.prediction
+    if pe["requests"]:
+        lines.append(
+            f"gateway's predicted latency (x-goalit-predicted-latency-s) vs measured, {pe['requests']} requests: "
+            f"median |error| {pe['median_abs_pct']:.1f} %, mean |error| {pe['mean_abs_pct']:.1f} %, "
+            f"median signed {pe['median_signed_pct']:+.1f} %"
+        )
+    lines.append(f"performance model: {'step table of ' + res.step_table if res.step_table else 'roofline'}")
+    lines.append("")
+    lines.append("per request (same decisions): measured vs simulated latency, s")
+    lines += [
+        f"  {r['index']:>3} {r['backend'] or '-':>7}/{r['level'] or '-':<5} measured {r['latency_s']:7.3f}  "
+        f"simulated {r['simulated_latency_s']:7.3f}  ({_pct(rel_error(r['simulated_latency_s'], r['latency_s']))})"
+        for r in res.records
+    ]
+    lines.append("error = (simulated - testbed) / testbed")
+    return "\n".join(lines)
+
+
+def _f(x):
+    return "-" if x is None else float(x)
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:+.1f} %"

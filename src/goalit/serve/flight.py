@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from goalit.serve.config import BackendConfig
+from goalit.serve.online import PrefillLog
 from goalit.serve.requests import ParsedRequest
 from goalit.serve.router import Decision, Job
 
@@ -72,6 +73,7 @@ class BackendState:
     down_since: float = 0.0
     faults: int = 0
     last_fault: str = ""
+    prefills: PrefillLog = field(default_factory=PrefillLog)  # forwards started here (online calibration)
     _area: float = 0.0  # integral of len(running) over time (request-seconds), up to _t_area
     _t_area: float = field(default_factory=time.perf_counter)
 

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from goalit.serve.config import GatewayConfig
 from goalit.serve.flight import BackendState, Flight
 from goalit.serve.metrics import Metrics
+from goalit.serve.online import decode_tpot
 from goalit.serve.requests import BadRequest, ParsedRequest, parse_body
 from goalit.serve.router import BackendView, Job, Placed, Router
 from goalit.serve.tokens import TokenCounter, with_prompt_tokens
@@ -188,11 +189,14 @@ class Gateway:
         end = time.perf_counter()
         rt = self.router
         if np.isfinite(flight.t_first) and flight.output_tokens > 1 and end > flight.t_first:
-            n = max(1.0, (b.area(end) - flight.area_first) / (end - flight.t_first))
+            span = end - flight.t_first
+            n = max(1.0, (b.area(end) - flight.area_first) / span)
             pred = float(rt.step_s(r, np.array([n]), np.array([n * (s + o / 2)]), base=True)[0])
-            tpot = (end - flight.t_first) / (flight.output_tokens - 1)
+            # other requests' prefills on this engine (and its shared host's) meanwhile are not decode steps
+            engines = [b, *(self.backends[m] for m in flight.host_area_first)]
+            others = sum(e.prefills.overlap_s(flight.t_first, end, flight.id) for e in engines)
+            tpot = decode_tpot(span, flight.output_tokens, others)
             if flight.host_area_first:  # shared host: the others' steps are part of the iteration, not ours
-                span = end - flight.t_first
                 peers = {
                     m: (self.backends[m].area(end) - a0) / span for m, a0 in flight.host_area_first.items()
                 }
@@ -432,6 +436,10 @@ class Gateway:
         url = f"{b.config.url}/v1/{parsed.kind}"
         t0 = time.perf_counter()
         flight.t_forward, flight.t_first, flight.batch_start = t0, float("nan"), len(b.running)
+        if flight.decision.action > 0:  # its prefill: the model's, at the machine's current decode speed
+            s = np.array([float(parsed.job.prompt_tokens)])
+            pre = float(self.router.prefill_s(flight.decision.action, s, base=True)[0])
+            b.prefills.add(t0, pre * float(self.router.online.decode[b.index]), flight.id)
         try:
             resp = await self.client.send(self.client.build_request("POST", url, json=body), stream=True)
         except httpx.HTTPError as err:

@@ -66,6 +66,7 @@ class LlamaServerSpec:
     host: str = "127.0.0.1"
     engine: str = "llama-cpp-python"
     slots: int = 4
+    cpus: tuple[int, ...] | None = None  # logical CPUs the process is pinned to (None: any)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -127,7 +128,8 @@ def start_llama_servers(
             spec = specs[k]
             port = spec.port or free_port(spec.host)
             argv = spec.argv(port, work_dir)
-            started.append((k, group.start(spec.name, argv), f"http://{spec.host}:{port}"))
+            child = group.start(spec.name, argv, cpus=spec.cpus)
+            started.append((k, child, f"http://{spec.host}:{port}"))
         failed, last = [], None
         for k, child, url in started:
             try:

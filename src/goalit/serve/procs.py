@@ -37,6 +37,18 @@ def _pdeathsig() -> None:  # runs in the child between fork and exec
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _child_setup(cpus: tuple[int, ...] | None):
+    """The child's set-up between fork and exec: parent-death signal, and the CPUs it may run on
+    (``sched_setaffinity``; inherited by its threads and across exec)."""
+
+    def setup() -> None:
+        _pdeathsig()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on ``host``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -75,8 +87,15 @@ class ProcessGroup:
     grace_s: float = 5.0
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
-        """Start ``argv`` with stdout+stderr to ``log_dir/name.log`` (or discarded)."""
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        cpus: tuple[int, ...] | None = None,
+    ) -> Child:
+        """Start ``argv`` with stdout+stderr to ``log_dir/name.log`` (or discarded), pinned to ``cpus``
+        (logical CPU ids, Linux) if given."""
         log_path = None
         out = subprocess.DEVNULL
         if self.log_dir is not None:
@@ -87,7 +106,7 @@ class ProcessGroup:
             popen = subprocess.Popen(
                 list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})}, start_new_session=True,
-                preexec_fn=_pdeathsig if sys.platform.startswith("linux") else None,
+                preexec_fn=_child_setup(cpus) if sys.platform.startswith("linux") else None,
             )  # fmt: skip
         finally:
             if out is not subprocess.DEVNULL:

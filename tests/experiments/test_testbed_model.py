@@ -11,16 +11,20 @@ import numpy as np
 import pytest
 
 from goalit.errors import GoalitInputError
-from goalit.serve.replay import Record
-from goalit.serve.testbed import (
-    ReplayDecisions,
-    TestbedOptions,
-    check_options,
+from goalit.experiments.testbed.compare import ReplayDecisions, online_corrections
+from goalit.experiments.testbed.hosts import (
+    action_index,
     host_model,
-    online_corrections,
-    prediction_error,
+    server_cpus,
     server_levels,
+    sim_max_batch,
+    step_table_path,
 )
+from goalit.experiments.testbed.options import TestbedOptions, check_options, resolve_profiles
+from goalit.experiments.testbed.plan import gateway_config_text
+from goalit.experiments.testbed.plan import testbed_scenario as scenario_of
+from goalit.experiments.testbed.records import prediction_error
+from goalit.serve.replay import Record
 
 
 def test_llama_server_places_one_level_per_server_and_needs_a_server_per_level():
@@ -61,8 +65,6 @@ def test_online_corrections_average_the_backends_of_a_level_geometrically():
 def test_testbed_scenario_models_the_host_as_one_shared_server():
     from goalit.game.model import build_game
     from goalit.serve.config import parse_config
-    from goalit.serve.testbed import action_index, gateway_config_text, resolve_profiles, sim_max_batch
-    from goalit.serve.testbed import testbed_scenario as scenario_of
 
     opts = TestbedOptions(servers=3, levels=("q8_0", "q4_0"), host_model="shared")
     cat, llm, hw = resolve_profiles(opts)
@@ -88,25 +90,33 @@ def test_testbed_scenario_models_the_host_as_one_shared_server():
 
 
 def test_testbed_host_model_options():
-    # default: shared when the processes share cores (threads x servers > logical CPUs), else partitioned
+    # default: shared for llama-server (measured better on this machine, hosts.host_model), partitioned
+    # for the serial llama_cpp.server; as asked otherwise
     cpus = os.cpu_count() or 1
     assert host_model(TestbedOptions(servers=2, threads=cpus)) == "shared"
-    assert host_model(TestbedOptions(servers=1, levels=("q8_0",), threads=cpus)) == "partitioned"
-    assert host_model(TestbedOptions(servers=2, threads=1)) == ("shared" if cpus < 2 else "partitioned")
+    assert host_model(TestbedOptions(servers=2, threads=1)) == "shared"
     assert host_model(TestbedOptions(engine="llama-cpp-python", threads=cpus)) == "partitioned"
-    assert host_model(TestbedOptions(host_model="shared")) == "shared"
+    assert host_model(TestbedOptions(host_model="partitioned")) == "partitioned"
     with pytest.raises(GoalitInputError, match="--host-model must be one of"):
         check_options(TestbedOptions(host_model="pooled"))
     with pytest.raises(GoalitInputError, match="--host-model shared needs --engine llama-server"):
         check_options(TestbedOptions(engine="llama-cpp-python", host_model="shared"))
 
 
+def test_servers_are_pinned_to_disjoint_cpus_when_they_fit():
+    from goalit.experiments.testbed.hosts import available_cpus
+
+    cpus = available_cpus()
+    one_each = server_cpus(TestbedOptions(servers=len(cpus), levels=("q8_0",), threads=1))
+    assert sorted(c for block in one_each for c in block) == cpus  # one CPU each, none shared
+    assert server_cpus(TestbedOptions(servers=2, threads=len(cpus))) == [None, None]  # do not fit: not pinned
+    assert server_cpus(TestbedOptions(servers=1, levels=("q8_0",), threads=1, pin=False)) == [None]
+
+
 def test_shared_engine_of_the_testbed_uses_the_step_table():
     """A lone request on the shared host runs exactly as on a process of its own (one active variant), with
     the measured step table; without the table both fall back to the roofline, which differs."""
     from goalit.physics.step_table import StepTable
-    from goalit.serve.testbed import resolve_profiles, step_table_path
-    from goalit.serve.testbed import testbed_scenario as scenario_of
     from goalit.sim import simulate
     from goalit.sim.workload import Workload
 

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from serve_helpers import PROFILE, SRC
 
+from goalit.experiments.testbed.options import TestbedOptions, shared_path
 from goalit.serve.procs import pid_running
-from goalit.serve.testbed import TestbedOptions, shared_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+PROFILE = Path(__file__).resolve().parents[1] / "serve" / "data" / "smollm2-cpu.toml"  # the gateway tests'
 
 needs_data = pytest.mark.skipif(
     shared_path("data", "traces", "AzureLLMInferenceTrace_conv.csv") is None
@@ -27,9 +28,18 @@ TINY = ["--profile", str(PROFILE), "--llm", "test-smollm2", "--hardware", "test-
         "1", "--quiet", "1"]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def ladder():
+    """GGUF files of the two test levels (generated once into the goalit model cache)."""
+    pytest.importorskip("llama_cpp")
+    from goalit.calibrate.ladder import ensure_ladder
+
+    return ensure_ladder(["q8_0", "q4_0"])
+
+
 @needs_data
-def test_serve_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, tmp_path):
-    from goalit.serve.testbed import run_testbed
+def test_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, tmp_path):
+    from goalit.experiments.testbed import run_testbed
 
     opts = TestbedOptions(servers=2, levels=("q8_0", "q4_0"), requests=6, rate=1.0, max_prompt_tokens=48,
                           max_output_tokens=8, n_ctx=256, threads=1, profile=PROFILE, llm="test-smollm2",
@@ -48,6 +58,18 @@ def test_serve_testbed_replays_a_slice_and_compares_with_the_simulator(ladder, t
     assert res.error_same_decisions["mean_perplexity"] == pytest.approx(0.0, abs=1e-12)
     assert res.processes["started"] == 3 and res.processes["left_running"] == []
     assert res.processes["host_model"] == "shared"
+    # the same decisions under both host models, from this one run
+    assert set(res.error_by_host_model) == {"shared", "partitioned"}
+    assert res.error_by_host_model["shared"] == res.error_same_decisions
+    # one thread per server on 2 servers: each pinned to its own CPU when there are 2 (none shared)
+    cpus = res.processes["cpus_per_server"]
+    assert cpus == [None, None] or (len({c[0] for c in cpus}) == 2 and all(len(c) == 1 for c in cpus))
+    con = res.speed_check["contention"]  # each server decoding alone vs both at once
+    assert set(con["ratio"]) == {"edge-1/q8_0", "edge-2/q4_0"} and all(v > 0 for v in con["ratio"].values())
+    from goalit.cli.testbed import format_report
+
+    text = format_report(res)
+    assert "same decisions under each host model" in text and "shared (in effect)" in text
 
 
 def children_of(pid: int) -> list[int]:
@@ -64,7 +86,7 @@ def children_of(pid: int) -> list[int]:
 
 
 @needs_data
-def test_serve_testbed_ctrl_c_stops_every_process(ladder, tmp_path):
+def test_testbed_ctrl_c_stops_every_process(ladder, tmp_path):
     argv = [sys.executable, "-m", "goalit", "testbed", *TINY, "--requests", "40", "--rate", "0.5",
             "--work-dir", str(tmp_path)]  # fmt: skip
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
