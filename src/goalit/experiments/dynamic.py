@@ -132,7 +132,8 @@ def _policy_points(
     for policy in policies:
         grid = traits_of(policy).epoch_grid_s
         epochs = (grid if epochs_s is None else epochs_s) if grid else (None,)
-        seeds = plan.tuning_seed_list if (len(epochs) > 1 and plan.tuning_seeds > 0) else plan.seed_list
+        tuned = len(epochs) > 1 and plan.tuning_seeds > 0
+        seeds = plan.tuning_seed_list if tuned else plan.evaluation_seeds(experiment)
         for e in epochs:
             cfg = dict(base) if e is None else {**base, "epoch_s": e}
             out += [Point(experiment, policy, cfg, s) for s in seeds]

@@ -34,11 +34,11 @@ def _groups(points: Sequence[Point]) -> dict[tuple[str, str, str], dict]:
 
 def evaluation_count(plan: Plan, points: Sequence[Point]) -> int:
     """How many evaluation points stage 2 adds (known before any row exists)."""
-    return len(_groups(points)) * len(seeds_for(plan, "load"))
+    return sum(len(seeds_for(plan, key[0])) for key in _groups(points))
 
 
 def seeds_for(plan: Plan, experiment: str) -> tuple[int, ...]:
-    return plan.capacity_seed_list if experiment == "capacity" else plan.seed_list
+    return plan.evaluation_seeds(experiment)
 
 
 def evaluation_points(plan: Plan, points: Sequence[Point], rows: Sequence[Row]) -> list[Point]:
