@@ -34,21 +34,13 @@ import numpy as np
 from goalit.experiments.plan import Plan
 from goalit.experiments.point import Point
 from goalit.experiments.variants import variant
+from goalit.sim.metric_catalogue import metric_names
 from goalit.solvers.contract import traits_of
 
 WINDOW_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # Theta over the first f*D seconds: how the gap depends on D
 LEVELS = ("fp16", "q8_0", "q4_k_m", "q3_k_m", "q2_k")  # docs/model.md C.2 ladder (Llama-3-8B)
-METRIC_KEYS = (
-    "arrived", "completed", "unfinished", "rejected", "sim_time_s", "token_throughput_tps", "mean_latency_s",
-    "p50_latency_s", "p95_latency_s", "p99_latency_s", "mean_ttft_s", "p95_ttft_s", "mean_tpot_s",
-    "p95_tpot_s", "mean_perplexity", "deadline_met_share", "perplexity_met_share", "slo_met_share",
-    "device_energy_per_token_j", "server_energy_per_token_j", "mean_queue_delay_s", "p95_queue_delay_s",
-    "offloaded_share", "reroutes",
-)  # fmt: skip
-DECISION_KEYS = (
-    "decisions", "players_per_decision_mean", "players_per_decision_p95", "players_per_decision_max",
-    "decision_slots", "decisions_converged_share", "decisions_cycled_share",
-)  # fmt: skip
+METRIC_KEYS = metric_names("records", scalar_only=True)  # the simulator's metric catalogue
+DECISION_KEYS = metric_names("decisions")
 STAT_KEYS = ("decisions", "slots", "updates", "messages", "nodes_explored")
 SIM_COLUMNS = (
     METRIC_KEYS
