@@ -1,7 +1,8 @@
 """The type checker runs in the test suite: ``mypy`` with the configuration in pyproject.toml passes on src/goalit.
 
 Strict on the packages listed in ``[[tool.mypy.overrides]]`` with ``disallow_untyped_defs`` (physics,
-scenario, the foundation modules, the metric catalogue); the default checks everywhere else.
+scenario, game, solvers, calibrate, the foundation modules, the metric catalogue); the default checks
+everywhere else.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -14,7 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from goalit.experiments.stats import Estimate  # noqa: E402
 
-STYLE = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {  # matplotlib rcParams (values of several types)
     "svg.hashsalt": "goalit",  # stable element ids: same data, same SVG bytes
     "svg.fonttype": "none",
     "font.size": 9,
@@ -75,8 +79,11 @@ def save(fig, out_dir: Path, name: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
-    for path, kw in zip(paths, ({"dpi": 150, "metadata": {"Software": None}},
-                                {"metadata": {"Date": None, "Creator": None}}), strict=True):  # fmt: skip
+    savefig_kw: tuple[dict[str, Any], ...] = (
+        {"dpi": 150, "metadata": {"Software": None}},
+        {"metadata": {"Date": None, "Creator": None}},
+    )
+    for path, kw in zip(paths, savefig_kw, strict=True):
         tmp = path.with_name(path.name + ".tmp")
         fig.savefig(tmp, format=path.suffix[1:], **kw)
         os.replace(tmp, path)  # never a half-written figure

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeGuard
 
 import numpy as np
 
@@ -128,13 +128,14 @@ def _averaged(table: LoadTable, metric: str, rates: Sequence[float]) -> tuple[fl
         g = {r["seed"]: r.get(metric) for r in table.rows("goalit", x)}
         o = {r["seed"]: r.get(metric) for r in table.rows("ot-gah", x)}
         for s in set(g) & set(o):
-            if _finite(g[s]) and _finite(o[s]) and o[s] != 0:
-                per_seed.setdefault(s, []).append(g[s] / o[s] - 1.0)
+            g_s, o_s = g[s], o[s]
+            if _finite(g_s) and _finite(o_s) and o_s != 0:
+                per_seed.setdefault(s, []).append(g_s / o_s - 1.0)
     full = [float(np.mean(v)) for v in per_seed.values() if len(v) == len(rates)]
     return (float(np.mean(changes)) if changes else math.nan), mean_ci(full)
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: object) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 

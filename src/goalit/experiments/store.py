@@ -122,10 +122,16 @@ class ResultStore:
         self._write_all(encode_line(self.columns, row))
         os.fsync(self._fd)
 
+    @property
+    def _open_fd(self) -> int:
+        """The store's file descriptor (writing and repair run only while the store is open)."""
+        assert self._fd is not None, "store not open"
+        return self._fd
+
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            n = os.write(self._fd, view)
+            n = os.write(self._open_fd, view)
             view = view[n:]
 
     # -- recovery --------------------------------------------------------------------------------------
@@ -133,7 +139,7 @@ class ResultStore:
         data = Path(self.path).read_bytes()
         if not data:
             self._write_all(self.header)
-            os.fsync(self._fd)
+            os.fsync(self._open_fd)
             _fsync_dir(self.path.parent)
             return set()
         end = data.rfind(b"\n")
@@ -161,8 +167,8 @@ class ResultStore:
         if dropped:
             self._rewrite(keep)
         elif torn:
-            os.ftruncate(self._fd, len(complete))
-            os.fsync(self._fd)
+            os.ftruncate(self._open_fd, len(complete))
+            os.fsync(self._open_fd)
         return done
 
     def _parse_key(self, line: bytes) -> Key | None:

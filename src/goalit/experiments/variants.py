@@ -63,13 +63,15 @@ def variant_document(doc: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any
     if "n_users" in keys or "users_seed" in keys or "w_quality_scale" in keys:
         if ug is None:
             raise ValueError("variant needs a [users_generate] table in the base scenario")
-    if "n_users" in keys:
-        ug["count"] = int(keys["n_users"])
-    if "users_seed" in keys:
-        ug["seed"] = int(keys["users_seed"])
-    if "w_quality_scale" in keys:
-        w_q = ug.get("w_quality", {"uniform": [0.0, 0.05]})  # the generator's default (scenario/generate.py)
-        ug["w_quality"] = _scale_dist(w_q, float(keys["w_quality_scale"]))
+        if "n_users" in keys:
+            ug["count"] = int(keys["n_users"])
+        if "users_seed" in keys:
+            ug["seed"] = int(keys["users_seed"])
+        if "w_quality_scale" in keys:
+            w_q = ug.get(
+                "w_quality", {"uniform": [0.0, 0.05]}
+            )  # the generator's default (scenario/generate.py)
+            ug["w_quality"] = _scale_dist(w_q, float(keys["w_quality_scale"]))
     servers = doc["servers"]
     if "n_servers" in keys:
         servers = _servers_on_grid(servers, int(keys["n_servers"]), ug)

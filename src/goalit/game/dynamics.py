@@ -10,6 +10,10 @@ import numpy as np
 
 from goalit.game.model import Game
 
+# (stay, join, within, leave, join_h, h_cur) per action, see ``_action_tables`` (within, leave: None
+# when no server is shared)
+ActionTables = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]
+
 
 def loads(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, m): users per action and offloaders per AP."""
@@ -40,14 +44,18 @@ def token_times(game: Game, n: np.ndarray) -> np.ndarray:
 def latencies(game: Game, a: np.ndarray) -> np.ndarray:
     """End-to-end latency of every user under Model A (s): fixed part + o_i tau_r(n)."""
     n, _ = loads(game, a)
-    return game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * token_times(game, n)[a]
+    out: np.ndarray = (
+        game.fixed_latency_s[np.arange(game.n_users), a] + game.output_tokens * token_times(game, n)[a]
+    )
+    return out
 
 
 def device_energy(game: Game, a: np.ndarray) -> np.ndarray:
     """Device energy of every user (J): p_tx T_up + p_idle (T_pre + o tau), or P_dev T_loc."""
     n, _ = loads(game, a)
     wait = game.output_tokens * token_times(game, n)[a]
-    return game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
+    out: np.ndarray = game.fixed_energy_j[np.arange(game.n_users), a] + game.idle_power_w * wait
+    return out
 
 
 def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
@@ -61,22 +69,24 @@ def profile_costs(game: Game, profiles: np.ndarray) -> np.ndarray:
     m = np.bincount(flat_s[flat_s >= 0], minlength=b * game.n_servers).reshape(b, game.n_servers)
     n_own = np.take_along_axis(loads, profiles, axis=1)
     m_own = np.take_along_axis(m, np.maximum(srv, 0), axis=1)
+    out: np.ndarray
     if game.shared:  # T_G(n) per group, from every action's step time at its load
+        group_of, group_capacity, _ = game.groups()
         d = game.step_time(np.arange(n_act)[None, :], loads)
         d[:, 0] = 0.0
         member = np.zeros((n_act, game.n_groups))
-        member[np.arange(1, n_act), game.group_of[1:]] = 1.0
+        member[np.arange(1, n_act), group_of[1:]] = 1.0
         n_g = loads @ member
-        t_g = d @ member + np.where(n_g > game.group_capacity[None, :], game.penalty_s, 0.0)
-        tok = np.where(
-            profiles > 0, np.take_along_axis(t_g, np.maximum(game.group_of[profiles], 0), axis=1), 0.0
-        )
-        return (
+        t_g = d @ member + np.where(n_g > group_capacity[None, :], game.penalty_s, 0.0)
+        tok = np.where(profiles > 0, np.take_along_axis(t_g, np.maximum(group_of[profiles], 0), axis=1), 0.0)
+        out = (
             game.alpha[None, :] * (tok + game.ap_penalty(srv, m_own))
             + game.beta[np.arange(n)[None, :], profiles]
         )
+        return out
     cong = game.step_time(profiles, n_own) + game.ap_penalty(srv, m_own)
-    return game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
+    out = game.alpha[None, :] * cong + game.beta[np.arange(n)[None, :], profiles]
+    return out
 
 
 def potential(game: Game, a: np.ndarray, n: np.ndarray | None = None, m: np.ndarray | None = None) -> float:
@@ -113,11 +123,14 @@ def _moving_step(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.
     m_x = m[np.maximum(srv, 0)]
     h_next = game.ap_penalty(srv, m_x + 1)
     h_cur = game.ap_penalty(srv, m_x)
+    out: np.ndarray
     if not (h_next != h_cur).any():
-        return (d_next + h_next)[x]
+        out = (d_next + h_next)[x]
+        return out
     srv_i = srv[a][:, None]
     same_ap = (srv[x] == srv_i) & (srv_i >= 0)
-    return d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
+    out = d_next[x] + np.where(same_ap, h_cur[x], h_next[x])
+    return out
 
 
 def _shared_tables(game: Game, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -127,7 +140,8 @@ def _shared_tables(game: Game, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     (partitioned: d_x(n_x + 1)); within: T_G after one user joins x from another variant of x's group,
     before subtracting that variant's leave = d_v(n_v) - d_v(n_v - 1).
     """
-    g = game.group_of[1:]
+    group_of, group_capacity, group_shared = game.groups()
+    g = group_of[1:]
     cols = game.step_table.shape[1] - 1
     rows = np.arange(1, game.n_actions)
     nn = n[1:]
@@ -136,9 +150,9 @@ def _shared_tables(game: Game, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     d_next = game.step_table[rows, np.minimum(nn + 1, cols)]
     s_g = np.bincount(g, weights=d_cur, minlength=game.n_groups)
     n_g = np.bincount(g, weights=nn, minlength=game.n_groups)
-    pen_cur = np.where(n_g > game.group_capacity, game.penalty_s, 0.0)
-    pen_next = np.where(n_g + 1 > game.group_capacity, game.penalty_s, 0.0)
-    shared = game.group_shared[g]
+    pen_cur = np.where(n_g > group_capacity, game.penalty_s, 0.0)
+    pen_next = np.where(n_g + 1 > group_capacity, game.penalty_s, 0.0)
+    shared = group_shared[g]
     others = s_g[g] - d_cur
     tok = np.zeros(game.n_actions)
     join = np.zeros(game.n_actions)
@@ -164,7 +178,12 @@ def join_times(game: Game, n: np.ndarray) -> np.ndarray:
 
 
 def _moving_step_shared(
-    game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray, x: np.ndarray, tables: tuple | None = None
+    game: Game,
+    a: np.ndarray,
+    n: np.ndarray,
+    m: np.ndarray,
+    x: np.ndarray,
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """``_moving_step`` with shared servers: a move within a shared server also leaves the old variant."""
     srv = game.server_of
@@ -180,11 +199,14 @@ def _moving_step_shared(
     m_x = m[np.maximum(srv, 0)]
     h_next = game.ap_penalty(srv, m_x + 1)
     h_cur = game.ap_penalty(srv, m_x)
+    out: np.ndarray
     if not (h_next != h_cur).any():
-        return tok + h_next[x]
+        out = tok + h_next[x]
+        return out
     srv_i = srv[a][:, None]
     same_ap = (srv[x] == srv_i) & (srv_i >= 0)
-    return tok + np.where(same_ap, h_cur[x], h_next[x])
+    out = tok + np.where(same_ap, h_cur[x], h_next[x])
+    return out
 
 
 def _staying_cost(
@@ -203,9 +225,12 @@ def _staying_cost(
     else:
         tok = game.step_time(a, n[a])
     cong = tok + game.ap_penalty(srv_i, m[np.maximum(srv_i, 0)])
+    out: np.ndarray
     if rows is None:
-        return game.alpha * cong + game.beta[np.arange(game.n_users), a]
-    return game.alpha[rows] * cong + game.beta[rows, a]
+        out = game.alpha * cong + game.beta[np.arange(game.n_users), a]
+    else:
+        out = game.alpha[rows] * cong + game.beta[rows, a]
+    return out
 
 
 def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -213,7 +238,8 @@ def response_costs(game: Game, a: np.ndarray, n: np.ndarray, m: np.ndarray) -> n
     step = _moving_step(game, a, n, m, np.arange(game.n_actions)[None, :])
     cost = game.alpha[:, None] * step + game.beta
     cost[np.arange(game.n_users), a] = _staying_cost(game, a, n, m)
-    return cost
+    out: np.ndarray = cost
+    return out
 
 
 def best_responses(
@@ -222,7 +248,7 @@ def best_responses(
     n: np.ndarray | None = None,
     m: np.ndarray | None = None,
     rows: np.ndarray | None = None,
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """(br, gain): each user's best response and its normalised gain (C_i(a) - C_i(br)) / alpha_i (s/token).
 
     Same costs as ``response_costs`` but evaluated only on each user's allowed actions
@@ -233,7 +259,7 @@ def best_responses(
     return br, gain
 
 
-def _action_tables(game: Game, n: np.ndarray, m: np.ndarray):
+def _action_tables(game: Game, n: np.ndarray, m: np.ndarray) -> ActionTables:
     """Per action x under loads (n, m): (stay, join, within, leave, join_h, h_cur) per token (s/token).
 
     stay: tok + h(m) of a user already on x; join: the per-token time after joining x from outside its
@@ -241,6 +267,8 @@ def _action_tables(game: Game, n: np.ndarray, m: np.ndarray):
     server is shared); join_h: join + h(m + 1), what a user from another AP pays; h_cur: h(m) of x's AP.
     """
     srv = game.server_of
+    within: np.ndarray | None
+    leave: np.ndarray | None
     if game.shared:
         tok, join, within, leave = _shared_tables(game, n)
     else:
@@ -299,7 +327,16 @@ def best_responses_and_stay(
     return br, gain, stay
 
 
-def _search(game: Game, tables, users, ar, alpha, stay, cand, cbeta) -> tuple[np.ndarray, np.ndarray]:
+def _search(
+    game: Game,
+    tables: ActionTables,
+    users: np.ndarray,
+    ar: np.ndarray,
+    alpha: np.ndarray,
+    stay: np.ndarray,
+    cand: np.ndarray,
+    cbeta: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(br, gain) of ``users`` (actions ``ar``, weights ``alpha``, staying costs ``stay``) over their
     candidate table ``cand`` / ``cbeta`` (padding at inf); ``tables``: ``_action_tables``."""
     _, join, within, leave, join_h, h_cur = tables
@@ -311,6 +348,7 @@ def _search(game: Game, tables, users, ar, alpha, stay, cand, cbeta) -> tuple[np
         x, ai = cand[ii, kk], ar[ii]
         tok = join[x]
         if within is not None:
+            assert leave is not None  # _action_tables sets both or neither
             grp = game.group_full
             same = game.shared_action[ai] & (grp[x] == grp[ai]) & (x != ai)
             tok = np.where(same, within[x] - leave[ai], tok)
@@ -334,7 +372,8 @@ def _own_server_entries(
     if runs is None:  # actions not numbered server by server: scan the table
         key = np.where(ar > 0, game.server_of[ar], -2)
         own = (game.server_of[cand] == key[:, None]) & ~game.candidate_padding[users, : cand.shape[1]]
-        return np.nonzero(own)
+        row, col = np.nonzero(own)
+        return row, col
     off = np.flatnonzero(ar > 0)
     col = game.server_of[ar[off]] + 1
     first, count = runs[0][users[off], col], runs[1][users[off], col].astype(np.int64)

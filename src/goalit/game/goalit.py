@@ -55,9 +55,9 @@ def select_disjoint(
     rep = game.group_representative if game.shared else None
     room = game.subchannels - m  # joins AP j can still absorb at zero penalty
     exclusive = np.zeros(game.n_servers, dtype=bool)
-    chosen = []
+    chosen: list[int] = []
     srv = game.server_of
-    for i in order:
+    for i in order.tolist():
         old, new = int(a[i]), int(br[i])
         if rep is not None:  # a shared server is touched as a whole (its first action stands for it)
             old, new = int(rep[old]), int(rep[new])
@@ -135,7 +135,8 @@ class Dirty:
             idx = np.repeat(self.start[acts] - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
             idx += np.arange(counts.sum())
             mask[self.users_by_action[idx]] = True
-        return np.flatnonzero(mask)
+        out: np.ndarray = np.flatnonzero(mask)
+        return out
 
 
 def _grant_order(game: Game, req: np.ndarray, g: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -152,7 +153,8 @@ def _grant_order(game: Game, req: np.ndarray, g: np.ndarray, target: np.ndarray)
     keep = target == 0
     keep[at_top[first]] = True
     sub = req[keep]
-    return sub[np.argsort(-g[keep], kind="stable")]
+    out: np.ndarray = sub[np.argsort(-g[keep], kind="stable")]
+    return out
 
 
 def goalit(
@@ -203,12 +205,14 @@ def goalit(
         trace.potential.append(dynamics.potential(game, a, n, m))
     seen = {a.tobytes()} if game.shared else None
     dirty = Dirty(game) if incremental else None
-    br = gain = stay = None
-    rows = None  # users to re-evaluate (None: all)
+    br: np.ndarray | None = None
+    gain: np.ndarray | None = None
+    stay: np.ndarray | None = None
+    rows: np.ndarray | None = None  # users to re-evaluate (None: all)
     pending = reuse_stay  # a potential is owed for the current profile
     while trace.slots < cap:
         trace.slots += 1
-        if br is None or rows is None:
+        if br is None or gain is None or stay is None or rows is None:  # br, gain, stay: set together
             br, gain, stay = dynamics.best_responses_and_stay(game, a, n, m)
         elif rows.size:
             br[rows], gain[rows], stay[rows] = dynamics.best_responses_and_stay(game, a, n, m, rows)
@@ -262,7 +266,14 @@ def goalit(
     return trace
 
 
-def _goalit_fast(game, rng, initial, grant, epsilon, max_slots) -> GoalitTrace:
+def _goalit_fast(
+    game: Game,
+    rng: np.random.Generator,
+    initial: np.ndarray | None,
+    grant: str,
+    epsilon: float | None,
+    max_slots: int | None,
+) -> GoalitTrace:
     """``goalit`` on the scalar fast path (partitioned games only: no cycle detection needed)."""
     from goalit.game import goalit_scalar
 

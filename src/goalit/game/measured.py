@@ -16,13 +16,18 @@ when run with a step table so that its policy decides on the same performance mo
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from goalit.game.model import Game
 
+if TYPE_CHECKING:
+    from goalit.physics.step_table import StepTable
+    from goalit.scenario.model import Users
 
-def with_step_table(game: Game, users, table) -> Game:
+
+def with_step_table(game: Game, users: Users, table: StepTable) -> Game:
     """A copy of ``game`` using ``table`` for the instances of the levels it holds (see module docstring)."""
     ip = game.instances
     step = game.step_table.copy()

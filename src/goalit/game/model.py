@@ -130,10 +130,18 @@ class Game:
     def n_groups(self) -> int:
         return 0 if self.group_capacity is None else int(self.group_capacity.shape[0])
 
+    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(group_of, group_capacity, group_shared), for code that needs the server groups (a game from
+        ``build_game`` always has them; a hand-built game without them raises a one-line ValueError)."""
+        if self.group_of is None or self.group_capacity is None or self.group_shared is None:
+            raise ValueError("the game has no server groups (group_of, group_capacity, group_shared)")
+        return self.group_of, self.group_capacity, self.group_shared
+
     @cached_property
     def group_full(self) -> np.ndarray:
         """(R+1,) group of every action, -1 for local (``group_of`` with a definite local entry)."""
-        return np.concatenate([[-1], self.group_of[1:]]).astype(np.int64)
+        group_of, _, _ = self.groups()
+        return np.concatenate([[-1], group_of[1:]]).astype(np.int64)
 
     @cached_property
     def kv_free_bytes(self) -> np.ndarray:
@@ -142,16 +150,17 @@ class Game:
         ip = self.instances
         free = np.asarray(ip.memory_bytes - ip.weight_bytes, dtype=float).copy()
         if self.shared:
-            g = self.group_of[1:]
+            group_of, _, group_shared = self.groups()
+            g = group_of[1:]
             hosted = np.bincount(g, weights=ip.weight_bytes[1:], minlength=self.n_groups)[g]
-            free[1:] = np.where(self.group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
+            free[1:] = np.where(group_shared[g], ip.memory_bytes[1:] - hosted, free[1:])
         return free
 
     @cached_property
     def group_representative(self) -> np.ndarray:
         """(R+1,) the first action of each action's group (0 for local): one index per congestion unit."""
         out = np.arange(self.n_actions)
-        g = self.group_of[1:]
+        g = self.groups()[0][1:]
         first = np.full(self.n_groups, self.n_actions, dtype=np.int64)
         np.minimum.at(first, g, np.arange(1, self.n_actions))
         out[1:] = first[g]
@@ -160,12 +169,14 @@ class Game:
     @cached_property
     def candidate_group(self) -> np.ndarray:
         """(N, K) group of each of ``candidates``."""
-        return self.group_full[self.candidates]
+        out: np.ndarray = self.group_full[self.candidates]
+        return out
 
     @cached_property
     def shared_action(self) -> np.ndarray:
         """(R+1,) True for the actions of shared servers."""
-        return np.concatenate([[False], self.group_shared[self.group_of[1:]]])
+        group_of, _, group_shared = self.groups()
+        return np.concatenate([[False], group_shared[group_of[1:]]])
 
     @property
     def n_actions(self) -> int:
@@ -178,7 +189,8 @@ class Game:
     @property
     def allowed(self) -> np.ndarray:
         """(N, R+1) boolean: action allowed for the user (reachable, within PPL bound, fits)."""
-        return np.isfinite(self.beta)
+        out: np.ndarray = np.isfinite(self.beta)
+        return out
 
     @cached_property
     def candidates(self) -> np.ndarray:
@@ -196,12 +208,14 @@ class Game:
     @cached_property
     def candidate_beta(self) -> np.ndarray:
         """(N, K) beta at ``candidates``."""
-        return np.take_along_axis(self.beta, self.candidates, axis=1)
+        out: np.ndarray = np.take_along_axis(self.beta, self.candidates, axis=1)
+        return out
 
     @cached_property
     def candidate_padding(self) -> np.ndarray:
         """(N, K) True where ``candidates`` only repeats the user's first allowed action (padding)."""
-        return np.arange(self.candidates.shape[1])[None, :] >= self.allowed.sum(axis=1)[:, None]
+        out: np.ndarray = np.arange(self.candidates.shape[1])[None, :] >= self.allowed.sum(axis=1)[:, None]
+        return out
 
     @cached_property
     def candidate_beta_search(self) -> np.ndarray:
@@ -259,7 +273,8 @@ class Game:
     def step_time(self, action: np.ndarray, load: np.ndarray) -> np.ndarray:
         """d_r(n) for arrays of actions and loads (s/token)."""
         cols = self.step_table.shape[1] - 1
-        return self.step_table[action, np.minimum(load, cols)]
+        out: np.ndarray = self.step_table[action, np.minimum(load, cols)]
+        return out
 
     def ap_penalty(self, server: np.ndarray, count: np.ndarray) -> np.ndarray:
         """h_j(m): 0 up to K_j offloaders on AP j, H beyond; 0 for server -1 (local)."""
@@ -394,7 +409,7 @@ def build_game(
         dl_rate = radio.shannon_rate_bps(sv.ap.subchannel_hz, sv.ap.tx_power_w, pl, n0)
         t_up = radio.transfer_delay_s(s, m.token_bits, up_rate, rad.access_overhead_s)
         t_dl = radio.transfer_delay_s(o, m.token_bits, dl_rate, rad.access_overhead_s)
-        for r in np.flatnonzero(server_of == j):
+        for r in np.flatnonzero(server_of == j).tolist():
             inst = next(i for i in sv.instances if i.level == level_of[r])
             lv = m.levels[inst.level]
             t_pre = roof.prefill_s(s, int(r))

@@ -127,6 +127,7 @@ class BackendState:
         self.running.add(flight)
         flight.state = "running"
         flight.t_started = time.perf_counter()
+        assert flight.decision is not None  # the gateway places a request before it queues for a slot
         self.loaded_level = flight.decision.level
         return True
 

@@ -137,12 +137,16 @@ class Gateway:
         if self.client is not None:
             await self.client.aclose()
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client to the backends (opened by ``start``, before any probe or request)."""
+        assert self.client is not None, "gateway not started"
+        return self.client
+
     async def probe(self, b: BackendState) -> bool:
         """GET /v1/models on ``b`` within ``probe_timeout_s``: True if it answers 200."""
         try:
-            r = await self.client.get(
-                f"{b.config.url}/v1/models", timeout=self.config.gateway.probe_timeout_s
-            )
+            r = await self._http.get(f"{b.config.url}/v1/models", timeout=self.config.gateway.probe_timeout_s)
             return r.status_code == 200
         except httpx.HTTPError:
             return False
@@ -342,7 +346,7 @@ class Gateway:
             )  # fmt: skip
         if self.tokens.urls:
             up = [b.up for b in self._tokenizer_backends]
-            n_tok = await self.tokens.count(self.client, parsed, up)
+            n_tok = await self.tokens.count(self._http, parsed, up)
             if n_tok is not None:
                 parsed = with_prompt_tokens(parsed, n_tok)
             self.metrics.inc("goalit_prompt_token_counts_total",
@@ -418,6 +422,7 @@ class Gateway:
 
     def _headers(self, flight: Flight, b: BackendState) -> dict[str, str]:
         d = flight.decision
+        assert d is not None  # placed by _route before forwarding
         return {
             "x-goalit-request-id": str(flight.id),
             "x-goalit-backend": b.name,
@@ -431,17 +436,19 @@ class Gateway:
     async def _forward(self, flight: Flight, b: BackendState) -> Response:
         """Send ``flight`` to ``b``; raise ``BackendFault`` if nothing reached the client yet."""
         parsed: ParsedRequest = flight.request
+        d = flight.decision
+        assert d is not None  # placed by _route before forwarding
         body = dict(parsed.body)
-        body["model"] = b.config.levels[flight.decision.level]
+        body["model"] = b.config.levels[d.level]
         url = f"{b.config.url}/v1/{parsed.kind}"
         t0 = time.perf_counter()
         flight.t_forward, flight.t_first, flight.batch_start = t0, float("nan"), len(b.running)
-        if flight.decision.action > 0:  # its prefill: the model's, at the machine's current decode speed
+        if d.action > 0:  # its prefill: the model's, at the machine's current decode speed
             s = np.array([float(parsed.job.prompt_tokens)])
-            pre = float(self.router.prefill_s(flight.decision.action, s, base=True)[0])
+            pre = float(self.router.prefill_s(d.action, s, base=True)[0])
             b.prefills.add(t0, pre * float(self.router.online.decode[b.index]), flight.id)
         try:
-            resp = await self.client.send(self.client.build_request("POST", url, json=body), stream=True)
+            resp = await self._http.send(self._http.build_request("POST", url, json=body), stream=True)
         except httpx.HTTPError as err:
             flight.backend_s += time.perf_counter() - t0
             raise _fault(err) from None
@@ -525,8 +532,11 @@ class _ForwardedStream(StreamingResponse):
             self.gw._finish(self.flight)
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown path (404), wrong method (405), ...: the OpenAI-style JSON error body, not plain text."""
+    assert isinstance(
+        exc, HTTPException
+    )  # registered for HTTPException only (Starlette types handlers by Exception)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
     body = {"error": {"message": f"{exc.detail}: {request.method} {request.url.path}"[:300],
                       "type": "invalid_request_error", "param": None, "code": code}}  # fmt: skip

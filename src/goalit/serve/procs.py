@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -97,20 +98,20 @@ class ProcessGroup:
         """Start ``argv`` with stdout+stderr to ``log_dir/name.log`` (or discarded), pinned to ``cpus``
         (logical CPU ids, Linux) if given."""
         log_path = None
-        out = subprocess.DEVNULL
+        log: IO[bytes] | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self.log_dir / f"{name}.log"
-            out = open(log_path, "wb")  # noqa: SIM115 - closed below, the child keeps its copy
+            log = open(log_path, "wb")  # noqa: SIM115 - closed below, the child keeps its copy
         try:
             popen = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})}, start_new_session=True,
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL if log is None else log,
+                stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True,
                 preexec_fn=_child_setup(cpus) if sys.platform.startswith("linux") else None,
             )  # fmt: skip
         finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
+            if log is not None:
+                log.close()
         child = Child(name, popen, list(argv), log_path)
         self.children.append(child)
         return child
@@ -223,6 +224,9 @@ class BackgroundLoad:
 
     0: only our processes ran; 0.5 on 2 CPUs: one CPU was busy elsewhere on average. NaN without /proc.
     """
+
+    _m0: tuple[int, int] | None  # (busy, total) machine ticks at start; None without /proc
+    _p0: int  # ticks of ``pids`` at start
 
     def __init__(self, pids: list[int]) -> None:
         self.pids = list(pids)

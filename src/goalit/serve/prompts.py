@@ -76,6 +76,8 @@ def build_prompts(
                 if n == target:
                     break
                 width = max(1, width + (target - n))
+            if best is None:
+                raise ValueError(f"tries must be at least 1, not {tries}")
             texts.append(best[0])
             actual[k] = best[1]
     return texts, actual

@@ -109,7 +109,11 @@ def parse_body(raw: bytes, kind: str, config: GatewayConfig) -> ParsedRequest:
         bound = prefs["max_perplexity"]
         raise BadRequest(400, f"goalit.max_perplexity {bound:g} is below the best level served for {model!r} "
                          f"(perplexity {best:g})", param="goalit.max_perplexity")  # fmt: skip
-    job = Job(prompt_tokens=prompt_tokens, output_tokens=int(max_tokens), levels=levels, **prefs)
+    job = Job(
+        prompt_tokens=prompt_tokens, output_tokens=int(max_tokens), levels=levels, w_latency=prefs["w_latency"],
+        w_quality=prefs["w_quality"], w_energy=prefs["w_energy"], deadline_s=prefs["deadline_s"],
+        max_perplexity=prefs["max_perplexity"],
+    )  # fmt: skip
     forward = {k: v for k, v in body.items() if k != "goalit"}
     forward["max_tokens"] = int(max_tokens)  # explicit, so the backend does what the cost model assumed
     forward.pop("max_completion_tokens", None)

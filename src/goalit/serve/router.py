@@ -146,7 +146,7 @@ class Router:
         cfg = self.config
         if not cfg.host_groups():
             return None, None
-        key_of: dict[object, int] = {}
+        key_of: dict[tuple[str, object], int] = {}
         group = np.full(self.n_actions, -1, dtype=np.int64)
         for r in range(1, self.n_actions):
             b = cfg.backends[int(self.backend_of[r])]
@@ -290,7 +290,8 @@ class Router:
                 own, wait = 0.0, (backlog[j] / b.concurrency if held >= b.concurrency else 0.0)
             lat[:, r] = 2.0 * gw.link_s + wait + self.swap_s(r, backends[j]) + self.prefill_s(r, s) + own
 
-        if self.group_of is not None:  # an idle backend of a shared host adds nothing: d_r(0) = 0
+        if self.group_of is not None and self.group_shared is not None:  # (both or neither: _groups)
+            # an idle backend of a shared host adds nothing: d_r(0) = 0
             step[self.group_shared[np.maximum(self.group_of, 0)] & (self.group_of >= 0), 0] = 0.0
         allowed = np.array([self.allowed(job, backends) for job in allj], dtype=bool).reshape(n_users, n_act)
         if n_pin:

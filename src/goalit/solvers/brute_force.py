@@ -71,7 +71,9 @@ def enumerate_profiles(
     return Enumeration(best, best_cost, total, eq)
 
 
-def _is_equilibrium(game: Game, block: np.ndarray, costs: np.ndarray, actions, tol: float) -> np.ndarray:
+def _is_equilibrium(
+    game: Game, block: np.ndarray, costs: np.ndarray, actions: list[np.ndarray], tol: float
+) -> np.ndarray:
     ok = np.ones(block.shape[0], dtype=bool)
     for i, acts in enumerate(actions):
         for x in acts.tolist():

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
@@ -77,7 +78,7 @@ class _Rows:
         self.lo: list[float] = []
         self.hi: list[float] = []
 
-    def add(self, cols, vals, lo: float, hi: float) -> None:
+    def add(self, cols: npt.ArrayLike, vals: npt.ArrayLike, lo: float, hi: float) -> None:
         row = len(self.lo)
         cols = np.atleast_1d(np.asarray(cols, dtype=np.int64))
         self.r.extend([row] * cols.size)

@@ -51,4 +51,5 @@ def enumerate_optimum(game: Game, max_profiles: int = DEFAULT_MAX_PROFILES) -> n
             best_k, best_cost = lo + k, float(cost[k])
     if best_k < 0:  # every profile costs inf or nan: let the MILP report it
         return None
-    return grid[best_k].astype(np.int64)
+    out: np.ndarray = grid[best_k].astype(np.int64)
+    return out

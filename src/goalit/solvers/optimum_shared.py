@@ -25,13 +25,16 @@ for small games (benchmarks/optimum_shared.py: about 20 users in 30 s on the def
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.goalit import goalit
 from goalit.game.model import Game
+
+if TYPE_CHECKING:  # optimum imports this module lazily (the shared case of solve_milp)
+    from goalit.solvers.optimum import MilpOutcome
 
 
 def shared_reduction(game: Game, incumbent: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -69,8 +72,8 @@ def solve_milp_shared(
     time_limit_s: float | None = None,
     mip_rel_gap: float = 1e-7,
     incumbent: np.ndarray | None = None,
-) -> Any:
-    """Minimise the social cost of a game with shared servers; returns an ``optimum.MilpOutcome``."""
+) -> MilpOutcome:
+    """Minimise the social cost of a game with shared servers (an ``optimum.MilpOutcome``)."""
     from goalit.solvers.optimum import _Program
 
     t0 = time.perf_counter()
@@ -89,7 +92,7 @@ def solve_milp_shared(
     rows, new_vars = prog.rows, prog.new_vars
     prog.one_action_per_user()
 
-    group_of = game.group_of
+    group_of, group_capacity, group_shared = game.groups()
     for g in range(game.n_groups):
         acts = np.flatnonzero(group_of == g)
         cols_g = np.flatnonzero(np.isin(ri, acts))
@@ -121,9 +124,9 @@ def solve_milp_shared(
                 own = cols[ui[cols] == i]
                 if own.size:  # i on r itself: r serves at least one user
                     rows.add(np.concatenate([[y[0]], own]), [1.0, 1.0], -np.inf, 1.0)
-        cap = int(game.group_capacity[g])
+        cap = int(group_capacity[g])
         n_max = users_g.size
-        if game.group_shared[g] and n_max > cap:
+        if group_shared[g] and n_max > cap:
             p = new_vars(np.zeros(1), True, np.ones(1))
             rows.add(np.concatenate([cols_g, p]), np.concatenate([np.ones(cols_g.size), [-(n_max - cap)]]),
                      -np.inf, cap)  # fmt: skip

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -49,17 +49,24 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
     pre = roof.prefill_s(b * s_max)
     t = np.arange(1, int(o_max) + 1, dtype=float)
     dec = roof.decode_step_s(b[:, None], b[:, None] * (s_max + t[None, :]))
-    return pre + dec.sum(axis=1)
+    out: np.ndarray = pre + dec.sum(axis=1)
+    return out
 
 
-def static_batch_fits(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
+def static_batch_fits(
+    game: Game, r: int, batch: np.ndarray | int, s_max: np.ndarray | int, o_max: np.ndarray | int
+) -> np.ndarray:
     """KV-memory check of a static batch: theta Mem >= M_q + b kappa (s_max + o_max) (on a shared server:
-    its KV pool, Mem - sum of the hosted weights, >= b kappa (s_max + o_max))."""
+    its KV pool, Mem - sum of the hosted weights, >= b kappa (s_max + o_max)); vectorised over
+    ``batch``, ``s_max`` and ``o_max`` (broadcast)."""
     ip = game.instances
     b = np.asarray(batch, dtype=float)
+    out: np.ndarray
     if game.shared and game.shared_action[r]:
-        return game.kv_free_bytes[r] >= b * ip.kv_bytes_per_token * (s_max + o_max)
-    return ip.memory_bytes[r] >= ip.weight_bytes[r] + b * ip.kv_bytes_per_token * (s_max + o_max)
+        out = game.kv_free_bytes[r] >= b * ip.kv_bytes_per_token * (s_max + o_max)
+    else:
+        out = ip.memory_bytes[r] >= ip.weight_bytes[r] + b * ip.kv_bytes_per_token * (s_max + o_max)
+    return out
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ class StaticTimes:
         sum of the decode steps; +inf beyond KV memory."""
         t = np.arange(1, o_max + 1, dtype=float)[None, :]
         roof = self.roof[r]
-        total = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
+        total: np.ndarray = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
         if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
             return total
         fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
@@ -148,7 +155,7 @@ class StaticTimes:
 
     def solo_s(self, r: int, users: np.ndarray) -> np.ndarray:
         """T({k}) of each user k of ``users`` alone on instance r (+inf beyond KV memory), s."""
-        got = self.solo[users, r]
+        got: np.ndarray = self.solo[users, r]
         miss = np.isnan(got)
         if miss.any():
             g = self.game
@@ -190,7 +197,7 @@ class BatchTimes:
 
     def covers(self, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> bool:
         """Whether this cache holds every (b, s, o) a problem with these candidates needs."""
-        return (
+        return bool(
             b_cap <= self.b_cap
             and np.isin(prompts, self.prompts).all()
             and np.isin(outputs, self.outputs).all()
@@ -221,10 +228,13 @@ class BatchTimes:
             out[sel] = row[self.outputs[o_idx[sel]] - 1]
         return out
 
-    def time_s(self, s_idx, b, o_idx):
+    def time_s(
+        self, s_idx: np.ndarray | int, b: np.ndarray | int, o_idx: np.ndarray | int
+    ) -> np.ndarray | float:
         """T at table indices (vectorised; fills missing prompt lengths first)."""
         self.ensure(np.asarray(s_idx))
-        return self.tab[s_idx, b, o_idx]
+        out: np.ndarray | float = self.tab[s_idx, b, o_idx]
+        return out
 
 
 def _max_batch(problem: BatchProblem, game: Game) -> int:
@@ -242,6 +252,21 @@ def _max_batch(problem: BatchProblem, game: Game) -> int:
     )
     mem = int(np.floor(free / per_seq))
     return max(0, min(problem.max_batch, mem, problem.output_tokens.size))
+
+
+class _Incumbent(TypedDict):
+    """OT's best batch so far: served tokens, members (candidate positions), compute time (s)."""
+
+    value: int
+    members: list[int]
+    time: float
+
+
+class _SearchState(TypedDict):
+    """OT's search counters: batches examined; whether ``max_nodes`` stopped the search."""
+
+    nodes: int
+    stopped: bool
 
 
 def optimal_batch(
@@ -293,8 +318,8 @@ def optimal_batch(
         times.ensure(np.array([s_k]), need)
         filled.add(s_k)
 
-    best = {"value": 0, "members": [], "time": 0.0}
-    state = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
+    best: _Incumbent = {"value": 0, "members": [], "time": 0.0}
+    state: _SearchState = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
 
     def limit(s_i: int, o_i: int, avail: float) -> int:
         """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
@@ -509,7 +534,18 @@ def _solo_finish(
 
 
 def _allocate(
-    game, plan, pending, allowed, budget, free, avail, room, one_level, max_nodes, cap, times
+    game: Game,
+    plan: EpochPlan,
+    pending: np.ndarray,
+    allowed: np.ndarray,
+    budget: np.ndarray,
+    free: np.ndarray,
+    avail: np.ndarray,
+    room: np.ndarray,
+    one_level: tuple[bool, bool],
+    max_nodes: int | None,
+    cap: np.ndarray | None,
+    times: StaticTimes,
 ) -> None:
     """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``).
 
