@@ -74,3 +74,25 @@ def test_local_time():
     t = llm.local_time_s(200, 100, P, MQ, flops=2e12, mem_bw=76.8e9, eta_c=0.5, eta_m=0.6)
     assert t == pytest.approx(13.889083, rel=1e-7)
     assert MQ / (0.6 * 76.8e9) == pytest.approx(0.11, abs=0.005)  # spec C.6
+
+
+def test_step_constants_give_the_same_floats_as_the_numpy_formulas():
+    """StepConstants (the simulator's per-event path) == llm.decode_step_time_s / prefill_time_s, bit for bit,
+    on every variant of the default scenario's request game."""
+    from goalit.api import default_scenario
+    from goalit.game.model import build_game
+    from goalit.physics.roofline import StepConstants
+
+    game = build_game(default_scenario("default"))
+    roof = game.instances.roofline
+    rng = np.random.default_rng(5)
+    ctx = rng.integers(0, 400_000, 50)
+    for r in range(1, game.n_actions):
+        one = roof.at(r)
+        c = StepConstants(one)
+        for n in (1, 3, 17, 250):
+            ref = one.decode_step_s(n, ctx)
+            assert np.array_equal(c.decode_steps(n, ctx), ref)
+            assert [c.decode_s(n, int(x)) for x in ctx.tolist()] == ref.tolist()
+        for s in (1.0, 200.0, 5000.0, 1e6):
+            assert c.prefill_s(s) == float(one.prefill_s(s))

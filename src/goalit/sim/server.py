@@ -424,6 +424,7 @@ class SharedServer(ContinuousInstance):
         return self.variant_of[int(self.state.action[k])]
 
     def _join(self, new: np.ndarray, ctx: np.ndarray) -> None:
+        super()._join(new, ctx)
         var = [self._variant(k) for k in new.tolist()]
         for q, c in zip(var, ctx.tolist(), strict=True):
             self.n_by[q] += 1
@@ -431,12 +432,14 @@ class SharedServer(ContinuousInstance):
         self.var = np.concatenate([self.var, np.asarray(var, np.int64)])
 
     def _advance(self, k: int, n: int) -> None:
+        super()._advance(k, n)
         for q, n_q in enumerate(self.n_by):
             if n_q:
                 self.ctx_by[q] += k * n_q
                 self.tokens_by[q] += k * n_q
 
     def _drop(self, done: np.ndarray) -> None:
+        super()._drop(done)
         for q, c in zip(self.var[done].tolist(), self.ctx[done].tolist(), strict=True):
             self.n_by[q] -= 1
             self.ctx_by[q] -= c
