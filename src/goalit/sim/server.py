@@ -161,6 +161,7 @@ class ContinuousInstance(_InstanceBase):
         self.seg_t0 = 0.0
         self.seg_ends: list[float] = []  # ends of the steps of the current decode segment
         self.event_k = 0
+        self.k_min = 0  # steps to the segment's first completion
         self.prefill_end = 0.0
 
     # -- arrivals at the instance -------------------------------------------------------------------
@@ -273,6 +274,8 @@ class ContinuousInstance(_InstanceBase):
         self.ctx += k
         self.rem -= k
         self._advance(k, n)
+        if k < self.k_min:  # a segment cut short by an admission: nobody is done
+            return
         done = self.rem == 0
         if done.any():
             self._drop(done)
@@ -335,6 +338,7 @@ class ContinuousInstance(_InstanceBase):
             self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
+            self.k_min = k
             self.seg_ends = self._segment_ends(t, n, k)
             self.seg_t0 = t
             self.event_k = k

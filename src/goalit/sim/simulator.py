@@ -172,6 +172,9 @@ class Simulation:
             self.engines.append(inst)
         self.static_actions = [r for r in range(1, game.n_actions) if isinstance(_engine(self.instances[r]),
                                                                                StaticInstance)]  # fmt: skip
+        # per action: the engine serving it (a shared server's variants: the server) and whether it is static
+        self.engine_at: list[Any] = [None] + [_engine(self.instances[r]) for r in range(1, game.n_actions)]
+        self.static_at = [False] + [isinstance(e, StaticInstance) for e in self.engine_at[1:]]
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.kv_total = np.asarray(game.kv_free_bytes, float)  # (R+1,) KV pool of each action (bytes)
@@ -345,16 +348,16 @@ class Simulation:
             self._decide(t)
 
     def _on_engine(self, t: float, r: Any, version: Any) -> None:
-        self.instances[r].on_event(t, version)
+        self.engine_at[r].on_event(t, version)
 
     def _on_uplink_done(self, t: float, k: Any, _: Any) -> None:
         st = self.state
         st.end_uplink(k, t)
-        inst = self.instances[int(st.action[k])]
-        if isinstance(_engine(inst), StaticInstance):
-            inst.uplink_done(k, t)
+        r = int(st.action[k])
+        if self.static_at[r]:
+            self.engine_at[r].uplink_done(k, t)
         else:
-            inst.enqueue(k, t)
+            self.engine_at[r].enqueue(k, t)
 
     def _on_local_done(self, t: float, k: Any, _: Any) -> None:
         st = self.state
