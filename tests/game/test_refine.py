@@ -82,3 +82,47 @@ def test_exchange_candidates_are_two_user_changes_and_costs_match():
     assert social_costs(game, b) == pytest.approx([social_cost(game, c) for c in cands], rel=1e-12)
     few = exchange_candidates(game, a, 3, np.random.default_rng(0))
     assert len(few) == 3
+
+
+@pytest.mark.parametrize("scenario", ["default", "small"])
+def test_single_player_shortcut_gives_the_full_searchs_profile_and_rng_stream(monkeypatch, scenario):
+    """One player: when plain GOALIT ends at the cheapest allowed action, refine skips the random starts'
+    GOALIT runs; the profile, S and the rng state afterwards equal the full search's."""
+    import goalit.game.refine as refine_mod
+
+    full = build_game(default_scenario(scenario))
+    taken = 0
+    for i in range(min(full.n_users, 12)):
+        game = replace_users(full, [i])
+        r_short = np.random.default_rng(i)
+        short = refine(game, r_short)
+        with monkeypatch.context() as m:
+            m.setattr(refine_mod, "_cheapest_single", lambda *a: False)
+            r_full = np.random.default_rng(i)
+            long = refine(game, r_full)
+        assert np.array_equal(short.profile, long.profile)
+        assert short.social_cost == long.social_cost and short.converged == long.converged
+        assert r_short.random() == r_full.random()  # same draws made
+        assert short.starts == long.starts
+        taken += short.skipped_starts > 0
+    assert taken > 0
+
+
+def test_single_player_shortcut_not_taken_when_plain_stops_short():
+    """With a large epsilon plain GOALIT may stay local although an instance is cheaper: no shortcut."""
+    full = build_game(default_scenario("default"))
+    for i in range(full.n_users):
+        game = replace_users(full, [i])
+        costs = [social_cost(game, np.array([x])) for x in np.flatnonzero(np.isfinite(game.beta[0]))]
+        plain = goalit(game, np.random.default_rng(0), epsilon=1e9)
+        if social_cost(game, plain.profile) > min(costs):
+            tr = refine(game, np.random.default_rng(0), epsilon=1e9)
+            assert tr.skipped_starts == 0
+            return
+    pytest.skip("no user whose plain GOALIT stops short of its cheapest action")
+
+
+def replace_users(game, ids):
+    from goalit.sim.view import SubgameBuilder
+
+    return SubgameBuilder(game).users(np.asarray(ids, np.int64))

@@ -78,7 +78,8 @@ def engine_with(shared, seqs):
     eng.ctx = np.array([c for _, c, _ in seqs])
     eng.rem = np.array([o for _, _, o in seqs])
     eng.fresh = np.zeros(n, bool)
-    eng.var = np.array([r - 1 for r, _, _ in seqs])
+    eng._join(eng.ids, eng.ctx)  # the variant of each sequence and the per-variant sums
+    assert eng.var.tolist() == [r - 1 for r, _, _ in seqs]
     return eng
 
 

@@ -20,7 +20,15 @@ The refinement is a local search over equilibria, scored by the **social cost** 
 
 Every accepted profile is an epsilon-equilibrium with lower social cost, on partitioned and shared
 servers alike, so the result is never worse than plain GOALIT's and is an epsilon-equilibrium whenever
-plain GOALIT converged. S(result) / S(optimum) is an upper estimate of the **price of stability**;
+plain GOALIT converged.
+
+**Shortcut (same result, less work).** With one player, a profile is one action x and S = C(x). If plain
+GOALIT converged to the cheapest allowed action (checked for every x), no start can end strictly cheaper
+and no exchange exists (a swap needs two users; a make-room pair a user on the full AP and another off
+it), so the result is plain GOALIT's. The random start profiles are still drawn, so the ``rng`` stream is
+the one the full search leaves (GOALIT's parallel and max-gain grants draw nothing); the GOALIT runs
+from them are skipped (``skipped_starts``; ``slots`` counts the runs made). The random grant draws
+inside GOALIT, so it always runs the full search. S(result) / S(optimum) is an upper estimate of the **price of stability**;
 plain GOALIT's S / S(optimum) is the empirical price of anarchy.
 """
 
@@ -52,6 +60,7 @@ class RefineTrace:
     slots: int = 0  # GOALIT slots over every run (plain included)
     updates: int = 0
     messages: int = 0
+    skipped_starts: int = 0  # random starts not run: plain GOALIT is already the cheapest profile
 
 
 def social_cost(game: Game, a: np.ndarray) -> float:
@@ -137,6 +146,11 @@ def refine(
     tr.slots, tr.updates, tr.messages = plain.slots, plain.updates, plain.messages
     firsts = [plain]
     allowed = np.isfinite(game.beta)
+    if grant != "random" and plain.converged and _cheapest_single(game, plain.profile, plain_cost):
+        for _ in range(max(starts, 1) - 1):
+            _random_profile(allowed, rng)  # the draws of the full search
+        tr.starts, tr.rounds, tr.skipped_starts = max(starts, 1), 1, max(starts, 1) - 1
+        return tr
     for _ in range(max(starts, 1) - 1):
         a0 = _random_profile(allowed, rng)
         firsts.append(_run(tr, game, rng, a0, kw))
@@ -183,6 +197,20 @@ def _run(tr: RefineTrace, game: Game, rng, a0: np.ndarray, kw) -> GoalitTrace:
     tr.updates += run.updates
     tr.messages += run.messages
     return run
+
+
+def _cheapest_single(game: Game, a: np.ndarray, cost: float) -> bool:
+    """One player, and S(a) = ``cost`` is the least S over its allowed actions (exactly as
+    :func:`social_cost` computes it: a batched screen, then the close ones one by one)."""
+    if game.n_users != 1 or not np.isfinite(cost):
+        return False
+    xs = np.flatnonzero(np.isfinite(game.beta[0]))
+    xs = xs[xs != a[0]]
+    if xs.size == 0:
+        return True
+    screen = social_costs(game, xs[:, None])
+    close = xs[~(screen > cost + 1e-9 * abs(cost))]  # costs by another summation may differ by ulps
+    return all(social_cost(game, np.array([x], np.int64)) >= cost for x in close.tolist())
 
 
 def _random_profile(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:

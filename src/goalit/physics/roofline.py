@@ -81,3 +81,41 @@ class Roofline:
         )  # fmt: skip
         d = np.where(ok[:, None] & (n > 0), d, 0.0)
         return d
+
+
+class StepConstants:
+    """One variant's roofline constants as Python floats, for per-event step times in the simulator.
+
+    :meth:`decode_s` and :meth:`prefill_s` evaluate the formulas of :func:`goalit.physics.llm.decode_step_time_s`
+    and :func:`goalit.physics.llm.prefill_time_s` in the same operation order, so they return the same
+    floats (IEEE double either way) without NumPy's per-call overhead on scalars; :meth:`decode_steps`
+    is the array form for long segments.
+    """
+
+    __slots__ = ("weight_bytes", "kappa", "mem_den", "two_p", "comp_den", "overhead_s")
+
+    def __init__(self, roof: Roofline) -> None:
+        """``roof``: a Roofline of one variant (``Roofline.at(r)``)."""
+        self.weight_bytes = float(roof.weight_bytes)
+        self.kappa = float(roof.kv_bytes_per_token)
+        self.mem_den = float(roof.eta_m * roof.share * roof.mem_bw)  # eta_m theta BW (bytes/s)
+        self.two_p = 2.0 * float(roof.params)
+        self.comp_den = float(roof.eta_c * roof.share * roof.flops)  # eta_c theta F (FLOP/s)
+        self.overhead_s = float(roof.overhead_s)
+
+    def decode_s(self, batch: int, context_tokens: int) -> float:
+        """d(n, L): one decode step of ``batch`` sequences holding ``context_tokens`` tokens in total (s)."""
+        memory = (self.weight_bytes + self.kappa * context_tokens) / self.mem_den
+        compute = self.two_p * batch / self.comp_den
+        return (memory if memory >= compute else compute) + self.overhead_s
+
+    def decode_steps(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
+        """d(n, L) for every total context of ``context_tokens`` (int array), s."""
+        memory = (self.weight_bytes + self.kappa * context_tokens) / self.mem_den
+        return np.maximum(memory, self.two_p * batch / self.comp_den) + self.overhead_s
+
+    def prefill_s(self, prompt_tokens: float) -> float:
+        """T_pre of one prefill step over ``prompt_tokens`` tokens (s)."""
+        compute = self.two_p * prompt_tokens / self.comp_den
+        memory = self.weight_bytes / self.mem_den
+        return compute if compute >= memory else memory

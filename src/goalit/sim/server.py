@@ -28,11 +28,13 @@ split equally over the batch (P tau / |batch|, docs/model.md B.8), a prefill ste
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from goalit.physics.roofline import StepConstants
 from goalit.sim import engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +57,24 @@ class Host(Protocol):
 
 
 IDLE, PREFILL, DECODE = 0, 1, 2
+#: segments of at most this many steps are timed with Python floats, longer ones with one NumPy call
+SCALAR_STEPS = 16
+
+
+def _step_constants(roof: Any) -> StepConstants | None:
+    """Python-float constants of a variant's roofline (None when a share is 0: the NumPy path then)."""
+    c = StepConstants(roof)
+    return c if c.mem_den > 0 and c.comp_den > 0 else None
+
+
+def _cumulative(t: float, steps: Any) -> list[float]:
+    """Ends of consecutive steps from ``t``: t + cumsum(steps), the same floats as NumPy's."""
+    acc = 0.0
+    out = []
+    for x in steps:
+        acc += x
+        out.append(t + acc)
+    return out
 
 
 class ChannelPool:
@@ -91,6 +111,7 @@ class _InstanceBase:
         level = str(game.level_of[r])
         self._table = table if table is not None and level in table.levels else None
         self._level = level
+        self._const = _step_constants(self.roofline) if self._table is None else None
         self.version = 0
         self.busy_s = 0.0  # time spent in prefill or decode steps
         self.tokens = 0  # output tokens generated (useful tokens, no padding)
@@ -103,6 +124,8 @@ class _InstanceBase:
         measured step table)."""
         if self._table is not None:
             return float(self._table.prefill_time(self._level, total_prompt_tokens))
+        if self._const is not None:
+            return self._const.prefill_s(total_prompt_tokens)
         return float(self.roofline.prefill_s(total_prompt_tokens))
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
@@ -133,9 +156,12 @@ class ContinuousInstance(_InstanceBase):
         self.prefilling: list[int] = []
         self.phase = IDLE
         self.waking = False  # an event at the current time is already scheduled while idle
+        self.ctx_sum = 0  # sum of self.ctx (tokens), kept in step
+        self.any_fresh = False  # some running sequence has not produced its first token yet
         self.seg_t0 = 0.0
-        self.seg_ends = np.empty(0)
+        self.seg_ends: list[float] = []  # ends of the steps of the current decode segment
         self.event_k = 0
+        self.k_min = 0  # steps to the segment's first completion
         self.prefill_end = 0.0
 
     # -- arrivals at the instance -------------------------------------------------------------------
@@ -190,11 +216,11 @@ class ContinuousInstance(_InstanceBase):
                 self.version += 1
                 self.events.push(t, engine.INSTANCE, self.r, self.version)
         elif self.phase == DECODE:
-            k = min(int(np.searchsorted(self.seg_ends, t, side="left")) + 1, self.event_k)
+            k = min(bisect_left(self.seg_ends, t) + 1, self.event_k)
             if k < self.event_k:
                 self.event_k = k
                 self.version += 1
-                self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+                self.events.push(self.seg_ends[k - 1], engine.INSTANCE, self.r, self.version)
 
     # -- step boundaries ----------------------------------------------------------------------------
 
@@ -220,6 +246,8 @@ class ContinuousInstance(_InstanceBase):
                 new, ctx, rem, fresh = new[~done], ctx[~done], rem[~done], fresh[~done]
                 if done.any():
                     self._admit_blocked()
+            self._join(new, ctx)
+            self.any_fresh = self.any_fresh or bool(fresh.any())
             self.ids = np.concatenate([self.ids, new])
             self.ctx = np.concatenate([self.ctx, ctx])
             self.rem = np.concatenate([self.rem, rem])
@@ -239,13 +267,18 @@ class ContinuousInstance(_InstanceBase):
         share = self.power_w * dur / n
         ids = self.ids
         st.server_energy_j[ids] += share
-        if self.fresh.any():
+        if self.any_fresh:
             st.first_token_s[ids[self.fresh]] = self.seg_ends[0]
             self.fresh[:] = False
+            self.any_fresh = False
         self.ctx += k
         self.rem -= k
+        self._advance(k, n)
+        if k < self.k_min:  # a segment cut short by an admission: nobody is done
+            return
         done = self.rem == 0
         if done.any():
+            self._drop(done)
             fin = ids[done]
             keep = ~done
             self.ids, self.ctx, self.rem, self.fresh = (
@@ -263,10 +296,27 @@ class ContinuousInstance(_InstanceBase):
         """Duration of the prefill step of the admitted requests ``adm`` (prompt lengths ``prompts``), s."""
         return self.prefill_time(float(prompts.sum()))
 
-    def _segment_step_times(self, n: int, k: int) -> np.ndarray:
-        """Durations of the next k decode steps of the running batch of n sequences (s)."""
-        total = int(self.ctx.sum()) + n * np.arange(1, k + 1, dtype=np.int64)
-        return self.decode_times(n, total)
+    def _join(self, new: np.ndarray, ctx: np.ndarray) -> None:
+        """Sequences ``new`` (contexts ``ctx``) join the running batch."""
+        self.ctx_sum += int(ctx.sum())
+
+    def _advance(self, k: int, n: int) -> None:
+        """The running batch of n sequences made k decode steps."""
+        self.ctx_sum += k * n
+
+    def _drop(self, done: np.ndarray) -> None:
+        """The sequences at ``done`` (a mask of the running batch) leave it."""
+        self.ctx_sum -= int(self.ctx[done].sum())
+
+    def _segment_ends(self, t: float, n: int, k: int) -> list[float]:
+        """Ends of the next k decode steps of the running batch of n sequences from ``t`` (s)."""
+        c = self._const
+        if c is not None and k <= SCALAR_STEPS:
+            base = self.ctx_sum
+            return _cumulative(t, [c.decode_s(n, base + n * j) for j in range(1, k + 1)])
+        total = self.ctx_sum + n * np.arange(1, k + 1, dtype=np.int64)
+        times = c.decode_steps(n, total) if c is not None else self.decode_times(n, total)
+        return (t + np.cumsum(times)).tolist()
 
     def _schedule(self, t: float) -> None:
         st = self.state
@@ -288,13 +338,14 @@ class ContinuousInstance(_InstanceBase):
             self.events.push(t + tau, engine.INSTANCE, self.r, self.version)
         elif n:
             k = int(self.rem.min())
-            self.seg_ends = t + np.cumsum(self._segment_step_times(n, k))
+            self.k_min = k
+            self.seg_ends = self._segment_ends(t, n, k)
             self.seg_t0 = t
             self.event_k = k
             self.phase = DECODE
             self.max_batch_seen = max(self.max_batch_seen, n)
             self.version += 1
-            self.events.push(float(self.seg_ends[k - 1]), engine.INSTANCE, self.r, self.version)
+            self.events.push(self.seg_ends[k - 1], engine.INSTANCE, self.r, self.version)
         else:
             self.phase = IDLE
 
@@ -302,13 +353,13 @@ class ContinuousInstance(_InstanceBase):
         """Tokens generated by time ``t`` for every request in the running batch (for the horizon)."""
         done = self.state.output[self.ids] - self.rem
         if self.phase == DECODE:
-            done = done + int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+            done = done + bisect_right(self.seg_ends, t, 0, self.event_k)
         return dict(zip(self.ids.tolist(), done.tolist(), strict=True))
 
     def close(self, t: float) -> None:
         """Count the work done by the horizon ``t``: the partial decode segment, not the prefill after it."""
         if self.phase == DECODE:
-            k = int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+            k = bisect_right(self.seg_ends, t, 0, self.event_k)
             n = self.ids.shape[0]
             self.busy_s += t - self.seg_t0
             self.decode_steps += k
@@ -350,6 +401,11 @@ class SharedServer(ContinuousInstance):
         self.tables = [table if table is not None and lv in table.levels else None for lv in self.levels]
         self.var = np.empty(0, np.int64)  # variant (position in ``actions``) of every running sequence
         self.tokens_by = np.zeros(len(self.actions), np.int64)
+        # per variant, kept in step with ``var`` / ``ctx``: running sequences and their total context
+        self.n_by = [0] * len(self.actions)
+        self.ctx_by = [0] * len(self.actions)
+        consts = [_step_constants(roof) for roof in self.roofs]
+        self.consts = consts if all(c is not None for c in consts) and not any(self.tables) else None
 
     def prefill_time(self, total_prompt_tokens: float) -> float:  # pragma: no cover - not used
         raise NotImplementedError
@@ -358,6 +414,8 @@ class SharedServer(ContinuousInstance):
         """Prefill of ``tokens`` prompt tokens of variant q on the whole server (s)."""
         if self.tables[q] is not None:
             return float(self.tables[q].prefill_time(self.levels[q], tokens))
+        if self.consts is not None:
+            return self.consts[q].prefill_s(tokens)
         return float(self.roofs[q].prefill_s(tokens))
 
     def variant_decode_s(self, q: int, n: int, context_tokens: np.ndarray) -> np.ndarray:
@@ -369,42 +427,61 @@ class SharedServer(ContinuousInstance):
     def _variant(self, k: int) -> int:
         return self.variant_of[int(self.state.action[k])]
 
-    def on_event(self, t: float, version: int) -> None:
-        if version != self.version:
-            return
-        if self.phase == PREFILL:
-            new = np.asarray(self.prefilling, np.int64)
-            if getattr(self.host, "first_token_at_prefill", False):  # one-token requests end at the prefill
-                new = new[self.state.output[new] > 1]
-            self.var = np.concatenate([self.var, [self._variant(k) for k in new.tolist()]]).astype(np.int64)
-        super().on_event(t, version)
+    def _join(self, new: np.ndarray, ctx: np.ndarray) -> None:
+        super()._join(new, ctx)
+        var = [self._variant(k) for k in new.tolist()]
+        for q, c in zip(var, ctx.tolist(), strict=True):
+            self.n_by[q] += 1
+            self.ctx_by[q] += c
+        self.var = np.concatenate([self.var, np.asarray(var, np.int64)])
 
-    def _close_segment(self, t: float) -> None:
-        self.tokens_by += self.event_k * np.bincount(self.var, minlength=len(self.actions))
-        keep = self.rem - self.event_k != 0
-        super()._close_segment(t)
-        self.var = self.var[keep]
+    def _advance(self, k: int, n: int) -> None:
+        super()._advance(k, n)
+        for q, n_q in enumerate(self.n_by):
+            if n_q:
+                self.ctx_by[q] += k * n_q
+                self.tokens_by[q] += k * n_q
+
+    def _drop(self, done: np.ndarray) -> None:
+        super()._drop(done)
+        for q, c in zip(self.var[done].tolist(), self.ctx[done].tolist(), strict=True):
+            self.n_by[q] -= 1
+            self.ctx_by[q] -= c
+        self.var = self.var[~done]
 
     def _prefill_step_s(self, adm: np.ndarray, prompts: np.ndarray) -> float:
         """One compute-bound prefill step per variant among the admitted requests, back to back (s)."""
-        v = np.array([self._variant(k) for k in adm.tolist()], np.int64)
-        return sum(self.variant_prefill_s(q, float(prompts[v == q].sum())) for q in np.unique(v).tolist())
+        tokens: dict[int, int] = {}
+        for k, s in zip(adm.tolist(), prompts.tolist(), strict=True):
+            q = self._variant(k)
+            tokens[q] = tokens.get(q, 0) + s
+        return sum(self.variant_prefill_s(q, float(tokens[q])) for q in sorted(tokens))
 
-    def _segment_step_times(self, n: int, k: int) -> np.ndarray:
-        """The server's next k iterations: one decode step of every active variant's batch each (s)."""
+    def _segment_ends(self, t: float, n: int, k: int) -> list[float]:
+        """Ends of the server's next k iterations from ``t``: one decode step of every active variant's
+        batch each (s)."""
+        active = [(q, n_q, self.ctx_by[q]) for q, n_q in enumerate(self.n_by) if n_q]
+        if self.consts is not None and k <= SCALAR_STEPS:
+            consts = self.consts
+            times = []
+            for j in range(1, k + 1):
+                step = 0.0
+                for q, n_q, c in active:
+                    step += consts[q].decode_s(n_q, c + n_q * j)
+                times.append(step)
+            return _cumulative(t, times)
         steps = np.arange(1, k + 1, dtype=np.int64)
-        nv = len(self.actions)
-        counts = np.bincount(self.var, minlength=nv).tolist()
-        ctx_sum = np.bincount(self.var, weights=self.ctx, minlength=nv).tolist()  # exact: integer sums
         times = np.zeros(k)
-        for q, n_q in enumerate(counts):
-            if n_q:
-                times += self.variant_decode_s(q, n_q, int(ctx_sum[q]) + n_q * steps)
-        return times
+        for q, n_q, c in active:
+            if self.consts is not None:
+                times += self.consts[q].decode_steps(n_q, c + n_q * steps)
+            else:
+                times += self.variant_decode_s(q, n_q, c + n_q * steps)
+        return (t + np.cumsum(times)).tolist()
 
     def close(self, t: float) -> None:
         if self.phase == DECODE:
-            k = int(np.searchsorted(self.seg_ends[: self.event_k], t, side="right"))
+            k = bisect_right(self.seg_ends, t, 0, self.event_k)
             self.tokens_by += k * np.bincount(self.var, minlength=len(self.actions))
         super().close(t)
 

@@ -18,6 +18,7 @@ flight), never this object.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -172,6 +173,10 @@ class Simulation:
             self.engines.append(inst)
         self.static_actions = [r for r in range(1, game.n_actions) if isinstance(_engine(self.instances[r]),
                                                                                StaticInstance)]  # fmt: skip
+        # per action: the engine serving it (a shared server's variants: the server) and whether it is static
+        self.engine_at: list[Any] = [None] + [_engine(self.instances[r]) for r in range(1, game.n_actions)]
+        self.server_at: list[int] = game.server_of.tolist()  # AP of every action (-1 local)
+        self.static_at = [False] + [isinstance(e, StaticInstance) for e in self.engine_at[1:]]
         self.up_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.kv_total = np.asarray(game.kv_free_bytes, float)  # (R+1,) KV pool of each action (bytes)
@@ -237,7 +242,7 @@ class Simulation:
 
     def _send(self, k: int, r: int, t: float) -> None:
         """Start the uplink of request k to instance r (it is held on r from now)."""
-        j = int(self.game.server_of[r])
+        j = self.server_at[r]
         up = float(self.game.uplink_s[k, r])
         start, end = self.up_pools[j].acquire(t, up)
         self.state.start_uplink(k, r, start, up)
@@ -257,6 +262,7 @@ class Simulation:
         acts = self._check(view, dec)
         in_batch: set[int] = set()
         withdrawn: set[int] = set()
+        beta = self.game.beta
         if dec.batches:
             for r, pos in sorted(dec.batches.items()):
                 members = ids[pos]
@@ -276,7 +282,7 @@ class Simulation:
                 if cur >= 1:
                     raise RuntimeError(f"policy {self.policy.name!r} told queued request {k} to wait")
                 continue
-            if a != 0 and not np.isfinite(self.game.beta[k, a]):
+            if a != 0 and not math.isfinite(beta[k, a]):
                 raise RuntimeError(f"policy {self.policy.name!r} chose disallowed action {a} for request {k}")
             if self.policy.static and a >= 1:
                 raise RuntimeError(
@@ -312,8 +318,7 @@ class Simulation:
             return
         pending = list(st.pending)
         ids = np.array(pending + queued, np.int64)
-        current = np.concatenate([np.full(len(pending), WAIT, np.int64),
-                                  np.array([st.queued_at[k] for k in queued], np.int64)])  # fmt: skip
+        current = np.array([WAIT] * len(pending) + [st.queued_at[k] for k in queued], np.int64)
         view = View(t=t, game=self.game, ids=ids, current=current, background=self.background(rerouting),
                     waited_s=t - st.arrival[ids], rng=self.rng, subgames=self.subgames,
                     state=self.state_view, _available=self.available)  # fmt: skip
@@ -332,7 +337,7 @@ class Simulation:
         """Called by an instance at request k's last token: the response goes down."""
         r = int(self.state.action[k])
         self.state.last_token(k, t)
-        j = int(self.game.server_of[r])
+        j = self.server_at[r]
         _, end = self.down_pools[j].acquire(t, float(self.game.downlink_s[k, r]))
         self.events.push(end, engine.DOWNLINK_DONE, k)
 
@@ -345,16 +350,16 @@ class Simulation:
             self._decide(t)
 
     def _on_engine(self, t: float, r: Any, version: Any) -> None:
-        self.instances[r].on_event(t, version)
+        self.engine_at[r].on_event(t, version)
 
     def _on_uplink_done(self, t: float, k: Any, _: Any) -> None:
         st = self.state
         st.end_uplink(k, t)
-        inst = self.instances[int(st.action[k])]
-        if isinstance(_engine(inst), StaticInstance):
-            inst.uplink_done(k, t)
+        r = int(st.action[k])
+        if self.static_at[r]:
+            self.engine_at[r].uplink_done(k, t)
         else:
-            inst.enqueue(k, t)
+            self.engine_at[r].enqueue(k, t)
 
     def _on_local_done(self, t: float, k: Any, _: Any) -> None:
         st = self.state
