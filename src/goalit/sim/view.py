@@ -145,10 +145,9 @@ class SubgameBuilder:
         self.partitioned[0] = False
         # one group per partitioned instance or shared server: its representative action
         self.group_rep = np.zeros(game.n_groups, np.int64)
-        if game.n_actions > 1:  # a game with instances has server groups (build_game)
-            group_of, _, _ = game.groups()
+        if game.group_of is not None:
             for r in range(game.n_actions - 1, 0, -1):
-                self.group_rep[group_of[r]] = r
+                self.group_rep[game.group_of[r]] = r
         self.kappa = float(game.instances.kv_bytes_per_token)
         # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (docs/model.md B.5), coefficients per row, for loaded()
         roof = game.instances.roofline
