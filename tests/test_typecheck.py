@@ -1,7 +1,7 @@
 """The type checker runs in the test suite: ``mypy`` with the configuration in pyproject.toml passes on src/goalit.
 
 Strict on the packages listed in ``[[tool.mypy.overrides]]`` with ``disallow_untyped_defs`` (physics,
-scenario, game, solvers, calibrate, the foundation modules, the metric catalogue); the default checks
+scenario, game, solvers, sim, calibrate, the foundation modules); the default checks
 everywhere else.
 """
 

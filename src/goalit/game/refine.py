@@ -70,7 +70,8 @@ def social_cost(game: Game, a: np.ndarray) -> float:
 
 def social_costs(game: Game, b: np.ndarray) -> np.ndarray:
     """S of every profile (row) of ``b`` (C, N) at once."""
-    return dynamics.profile_costs(game, b).sum(axis=1)
+    s: np.ndarray = dynamics.profile_costs(game, b).sum(axis=1)
+    return s
 
 
 def exchange_candidates(game: Game, a: np.ndarray, limit: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -170,7 +171,16 @@ def refine(
     return tr
 
 
-def _improve(tr, game, rng, a, cost, tries, limit, kw) -> tuple[np.ndarray, float] | None:
+def _improve(
+    tr: RefineTrace,
+    game: Game,
+    rng: np.random.Generator,
+    a: np.ndarray,
+    cost: float,
+    tries: int,
+    limit: int,
+    kw: dict[str, Any],
+) -> tuple[np.ndarray, float] | None:
     """The first exchange (cheapest S first) from which GOALIT converges to a cheaper equilibrium."""
     cands = exchange_candidates(game, a, limit, rng)
     if not cands:
@@ -191,7 +201,9 @@ def _improve(tr, game, rng, a, cost, tries, limit, kw) -> tuple[np.ndarray, floa
     return None
 
 
-def _run(tr: RefineTrace, game: Game, rng, a0: np.ndarray, kw) -> GoalitTrace:
+def _run(
+    tr: RefineTrace, game: Game, rng: np.random.Generator, a0: np.ndarray, kw: dict[str, Any]
+) -> GoalitTrace:
     run = goalit(game, rng, initial=a0, **kw)
     tr.slots += run.slots
     tr.updates += run.updates
@@ -216,4 +228,5 @@ def _cheapest_single(game: Game, a: np.ndarray, cost: float) -> bool:
 def _random_profile(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random allowed action per user."""
     u = rng.random(allowed.shape)
-    return np.argmax(np.where(allowed, u, -1.0), axis=1).astype(np.int64)
+    a: np.ndarray = np.argmax(np.where(allowed, u, -1.0), axis=1).astype(np.int64)
+    return a

@@ -140,4 +140,5 @@ def parquet_bytes(records: dict[str, np.ndarray]) -> bytes | None:
     )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue().to_pybytes()
+    out: bytes = sink.getvalue().to_pybytes()  # pyarrow ships no stubs (ignore_missing_imports)
+    return out

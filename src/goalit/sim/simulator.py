@@ -153,7 +153,7 @@ class Simulation:
         shared_of: dict[int, SharedServer | SharedStaticServer] = {}
         for r in range(1, game.n_actions):
             g = -1 if game.group_of is None else int(game.group_of[r])
-            if game.shared and game.group_shared[g]:
+            if game.shared and game.group_shared is not None and game.group_shared[g]:  # shared: groups set
                 if g not in shared_of:
                     members = np.flatnonzero(game.group_of == g).tolist()
                     shared_of[g] = (

@@ -177,7 +177,7 @@ class StateView:
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in _VISIBLE:
             raise AttributeError(name)
-        a = getattr(self._s, name).view()
+        a: np.ndarray = getattr(self._s, name).view()
         a.flags.writeable = False
         return a
 

@@ -106,7 +106,11 @@ class Decision:
 def _decode_rows(roof: Any, n: np.ndarray, ctx: np.ndarray) -> np.ndarray:
     """d_r(n, ctx) for every row r of ``n`` / ``ctx`` (R+1, W); 0 where n = 0 or r has no share."""
     ok = np.asarray(roof.share, float) > 0
-    col = lambda x, fill: np.where(ok, x, fill)[:, None]  # noqa: E731
+
+    def col(x: Any, fill: float) -> np.ndarray:
+        out: np.ndarray = np.where(ok, x, fill)[:, None]
+        return out
+
     d = llm.decode_step_time_s(
         n, ctx, roof.params, np.asarray(roof.weight_bytes)[:, None], roof.kv_bytes_per_token,
         col(roof.share, 1.0), col(roof.flops, 1.0), col(roof.mem_bw, 1.0), col(roof.eta_c, 1.0),
@@ -135,32 +139,37 @@ class SubgameBuilder:
         self.cols = np.arange(c + 1)[None, :]
         self.shared_row = np.zeros(game.n_actions, bool)
         if game.shared:
-            self.shared_row[1:] = game.group_shared[game.group_of[1:]]
+            group_of, _, group_shared = game.groups()
+            self.shared_row[1:] = group_shared[group_of[1:]]
         self.partitioned = ~self.shared_row
         self.partitioned[0] = False
         # one group per partitioned instance or shared server: its representative action
         self.group_rep = np.zeros(game.n_groups, np.int64)
-        for r in range(game.n_actions - 1, 0, -1):
-            self.group_rep[game.group_of[r]] = r
+        if game.group_of is not None:
+            for r in range(game.n_actions - 1, 0, -1):
+                self.group_rep[game.group_of[r]] = r
         self.kappa = float(game.instances.kv_bytes_per_token)
         # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (docs/model.md B.5), coefficients per row, for loaded()
         roof = game.instances.roofline
         self.ok = np.asarray(roof.share, float) > 0
         ok = self.ok
-        pick = lambda x: np.where(ok, x, 1.0)  # noqa: E731
+
+        def pick(x: Any) -> np.ndarray:
+            return np.where(ok, x, 1.0)
+
         bw = pick(roof.eta_m) * pick(roof.share) * pick(roof.mem_bw)
         self.a = (np.asarray(roof.weight_bytes, float) / bw)[:, None]
         self.b = (roof.kv_bytes_per_token / bw)[:, None]
         self.c = (2.0 * roof.params / (pick(roof.eta_c) * pick(roof.share) * pick(roof.flops)))[:, None]
         self.o = np.asarray(roof.overhead_s, float)[:, None] * np.ones((game.n_actions, 1))
 
-    def _game(self, kw: dict) -> Game:
+    def _game(self, kw: dict[str, Any]) -> Game:
         # Game is a frozen dataclass without __post_init__: filling __dict__ is what __init__ would do.
         g = object.__new__(Game)
         g.__dict__.update(kw)
         return g
 
-    def take(self, ids: np.ndarray) -> dict:
+    def take(self, ids: np.ndarray) -> dict[str, Any]:
         kw = dict(self.base)
         if ids.shape[0] == 1:  # a view, no copy
             k = int(ids[0])
@@ -202,7 +211,8 @@ class SubgameBuilder:
         step[self.partitioned, 0] = 0.0
         step[0] = 0.0
         if game.shared:
-            kw["group_capacity"] = np.where(game.group_shared, free_seq[self.group_rep], game.group_capacity)
+            _, group_capacity, group_shared = game.groups()
+            kw["group_capacity"] = np.where(group_shared, free_seq[self.group_rep], group_capacity)
         kw["step_table"] = step
         kw["potential_table"] = np.cumsum(step, axis=1) if potential else None
         kw["subchannels"] = game.subchannels - bg.m_fixed
@@ -219,10 +229,11 @@ class SubgameBuilder:
         cols = np.minimum(self.cols[:, :width] + n_fixed[:, None], self.last_col)
         step = self.game.step_table[self.rows, cols]
         if self.game.shared:  # a shared server's iteration includes its other variants' fixed batches
-            g = self.game.group_of[1:]
+            group_of, group_capacity, _ = self.game.groups()
+            g = group_of[1:]
             step[~self.shared_row, 0] = 0.0
             fixed_g = np.bincount(g, weights=n_fixed[1:], minlength=self.game.n_groups).astype(np.int64)
-            kw["group_capacity"] = self.game.group_capacity - fixed_g
+            kw["group_capacity"] = group_capacity - fixed_g
         else:
             step[:, 0] = 0.0
         kw["step_table"] = step

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,16 +84,16 @@ class Workload:
                     raise TraceError(f"{name}: request {k}: {col} must be >= {lo}, not {int(x[k])}")
         return self
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """JSON-ready description: source, size, span, rate and the transforms applied."""
-        d = {
+        d: dict[str, Any] = {
             "source": self.source,
             "requests": len(self),
             "span_s": self.span_s,
             "mean_rate_per_s": self.mean_rate_per_s,
             "transforms": list(self.transforms),
         }
-        if self.prompt_tokens is not None and len(self):
+        if self.prompt_tokens is not None and self.output_tokens is not None and len(self):  # both or neither
             d["mean_prompt_tokens"] = float(self.prompt_tokens.mean())
             d["mean_output_tokens"] = float(self.output_tokens.mean())
         return d
@@ -309,8 +310,8 @@ def _read_azure(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         idx = [names.index(c) for c in AZURE_COLUMNS]
         width = max(idx) + 1
         stamps: list[str] = []
-        s: list[int] = []
-        o: list[int] = []
+        s: list[str] = []
+        o: list[str] = []
         lines: list[int] = []
         try:
             for row in reader:
