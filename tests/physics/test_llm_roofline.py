@@ -1,5 +1,5 @@
-"""LLM roofline golden values (spec B.5), worked out by hand. Llama-3-8B: P = 8.03e9 parameters,
-kappa = 131,072 B/token; q4_k_m weights M_q = 4.92e9 B (spec C.1, C.2).
+"""LLM roofline golden values (docs/model.md B.5), worked out by hand. Llama-3-8B: P = 8.03e9 parameters,
+kappa = 131,072 B/token; q4_k_m weights M_q = 4.92e9 B (docs/model.md C.1, C.2).
 
 RTX 4090 instance with share theta = 0.5: F = 165e12 FLOP/s, eta_c = 0.7; BW = 1008e9 B/s, eta_m(q4_k_m)
 = 0.73; delta_0 = 0.5 ms.
@@ -21,7 +21,7 @@ KV capacity, 1024 tokens reserved per sequence: floor((0.5 * 24 GiB - 4.92e9) / 
 
 Local run on the phone (F = 2e12 FLOP/s, eta_c = 0.5, BW = 76.8e9 B/s, eta_m = 0.6), s = 200, o = 100:
   prefill 2 * 8.03e9 * 200 / (0.5 * 2e12) = 3.212 s;  per token 4.92e9 / (0.6 * 76.8e9) = 0.10677083 s
-  T_loc = 3.212 + 100 * 0.10677083 = 13.889083 s   (spec C.6: ~0.11 s/token)
+  T_loc = 3.212 + 100 * 0.10677083 = 13.889083 s   (docs/model.md C.6: ~0.11 s/token)
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_kv_capacity():
 def test_local_time():
     t = llm.local_time_s(200, 100, P, MQ, flops=2e12, mem_bw=76.8e9, eta_c=0.5, eta_m=0.6)
     assert t == pytest.approx(13.889083, rel=1e-7)
-    assert MQ / (0.6 * 76.8e9) == pytest.approx(0.11, abs=0.005)  # spec C.6
+    assert MQ / (0.6 * 76.8e9) == pytest.approx(0.11, abs=0.005)  # docs/model.md C.6
 
 
 def test_step_constants_give_the_same_floats_as_the_numpy_formulas():
