@@ -42,12 +42,7 @@ class _Small:
         self.beta = game.beta.tolist()
         self.cand = game.candidates.tolist()
         self.cbeta = game.candidate_beta.tolist()
-        self.n = [0] * game.n_actions
-        self.m = [0] * game.n_servers
-        for x in a:
-            self.n[x] += 1
-            if self.srv[x] >= 0:
-                self.m[self.srv[x]] += 1
+        self.set_profile(a)
         self.shared = game.shared
         if self.shared:
             group_of, capacity, group_shared = game.groups()
@@ -56,6 +51,16 @@ class _Small:
             self.g_shared = group_shared.tolist()
             self.shared_action = game.shared_action.tolist()
             self.cbeta = game.candidate_beta_search.tolist()  # padding at inf, as dynamics._search
+
+    def set_profile(self, a: list[int]) -> None:
+        """Make ``a`` the current profile (kept by reference) and count its loads (n, m)."""
+        self.a = a
+        self.n = [0] * self.game.n_actions
+        self.m = [0] * self.game.n_servers
+        for x in a:
+            self.n[x] += 1
+            if self.srv[x] >= 0:
+                self.m[self.srv[x]] += 1
 
     def shared_tables(self, n: list[int]) -> tuple[list[float], list[float], list[float], list[float]]:
         """``dynamics._shared_tables`` under loads ``n``: (tok, join, within, leave), same floats (the group
@@ -171,6 +176,9 @@ class _Small:
         if self.srv[new] >= 0:
             self.m[self.srv[new]] += 1
         self.a[i] = new
+
+
+SmallGame = _Small  # the scalar tables, for other few-player fast paths (``baselines.greedy``)
 
 
 def best_responses_small(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
