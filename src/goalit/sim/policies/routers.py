@@ -9,7 +9,7 @@ O(players x actions). Each request is placed once (``reroute_queued=False``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,10 +52,54 @@ def _random(game: Game, rng: np.random.Generator, level: str | None) -> np.ndarr
     return a
 
 
+NEAREST_LEVEL = {"nearest-fp16": "fp16", "nearest-q4": "q4"}  # each nearest rule's default level
+
+
+class PerUser:
+    """Per-user values of a rule that depend on the user's own row of the game only (allowed actions,
+    uplink delays), computed on first use: ``get(game, ids)`` -> ``[fn(game, k) for k in ids]``, keyed by
+    the user index; a different game (by identity) empties the cache."""
+
+    def __init__(self, fn: Callable[[Game, int], Any]) -> None:
+        self.fn = fn
+        self.game: Game | None = None
+        self.rows: dict[int, Any] = {}
+
+    def get(self, game: Game, ids: np.ndarray) -> list[Any]:
+        if game is not self.game:
+            self.game, self.rows = game, {}
+        rows, out = self.rows, []
+        for k in ids.tolist():
+            v = rows.get(k)
+            if v is None:
+                v = rows[k] = self.fn(game, k)
+            out.append(v)
+        return out
+
+
+def _random_choices(game: Game, k: int) -> np.ndarray:
+    """User k's allowed instances (``_random``'s ``np.flatnonzero(ok[i])``)."""
+    out: np.ndarray = np.flatnonzero(np.isfinite(game.beta[k, 1:])) + 1
+    return out
+
+
+def _nearest_row(level: str) -> Callable[[Game, int], tuple[int, bool]]:
+    def row(game: Game, k: int) -> tuple[int, bool]:
+        """(r, placed) of ``_nearest``'s rule for user k alone (the same argmin over the same row)."""
+        from goalit.solvers.baselines import level_actions
+
+        ok = np.isfinite(game.beta[k]) & level_actions(game, level)
+        delay = np.where(ok, game.uplink_s[k], np.inf)
+        r = int(np.argmin(delay))
+        return r, bool(np.isfinite(delay[r]))
+
+    return row
+
+
 RULES: dict[str, Callable[[Game, np.random.Generator, str | None], np.ndarray]] = {
     "local": _local,
-    "nearest-fp16": _nearest("fp16"),
-    "nearest-q4": _nearest("q4"),
+    "nearest-fp16": _nearest(NEAREST_LEVEL["nearest-fp16"]),
+    "nearest-q4": _nearest(NEAREST_LEVEL["nearest-q4"]),
     "random": _random,
 }
 
@@ -66,6 +110,7 @@ class RouterPolicy(Policy):
 
     reroute_queued: bool = False
     level: str | None = None
+    _per_user: PerUser | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
@@ -76,9 +121,30 @@ class RouterPolicy(Policy):
         return build(name, cls, options)
 
     def decide(self, view: View) -> Decision:
-        a = RULES[self.name](view.subgames.users(view.ids), view.rng, self.level)
+        a = self._cached(view)
+        if a is None:
+            a = RULES[self.name](view.subgames.users(view.ids), view.rng, self.level)
         self._count("decisions")
         return Decision(np.asarray(a, np.int64))
+
+    def _cached(self, view: View) -> np.ndarray | None:
+        """The rule's actions from per-user values of the full game (same actions and random draws as
+        ``RULES``), or None when a player needs the local fallback (then the rule itself decides)."""
+        if self._per_user is None:
+            if self.name == "random":
+                self._per_user = PerUser(_random_choices)
+            elif self.name in NEAREST_LEVEL:
+                self._per_user = PerUser(_nearest_row(self.level or NEAREST_LEVEL[self.name]))
+            else:
+                return None
+        vals = self._per_user.get(view.subgames.game, view.ids)
+        if self.name == "random":
+            if not all(v.size for v in vals):
+                return None
+            return np.asarray([view.rng.choice(v) for v in vals], np.int64).reshape(-1)
+        if not all(placed for _, placed in vals):
+            return None
+        return np.asarray([r for r, _ in vals], np.int64).reshape(-1)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
