@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from tests.sim.test_sim_policies import random_users
 
 import goalit
 from goalit.game.model import build_game
 from goalit.sim.policies import SubgameBuilder, make_policy
 from goalit.sim.policies.routers import RULES, PerUser
 from goalit.sim.view import View
-from tests.sim.test_sim_policies import random_users
 
 
 def test_per_user_computes_each_user_once_and_resets_on_a_new_game():
