@@ -50,7 +50,8 @@ class _Small:
             self.cap = capacity.tolist()
             self.g_shared = group_shared.tolist()
             self.shared_action = game.shared_action.tolist()
-            self.cbeta = game.candidate_beta_search.tolist()  # padding at inf, as dynamics._search
+            # padding repeats a row's first candidate at the same cost, never below the running minimum:
+            # candidate_beta gives the first minimum dynamics._search finds with inf at the padding
 
     def set_profile(self, a: list[int]) -> None:
         """Make ``a`` the current profile (kept by reference) and count its loads (n, m)."""
@@ -70,6 +71,29 @@ class _Small:
         n_g = [0] * len(self.cap)
         s_g = [0.0] * len(self.cap)
         d_cur = [0.0] * n_act
+        if sum(n) + 1 <= last:  # no load reaches the table's last column: no clipping (the same entries)
+            for x in range(1, n_act):
+                nx, g = n[x], grp[x]
+                d_cur[x] = dc = step[x][nx]
+                s_g[g] += dc
+                n_g[g] += nx
+            pen_cur = [big_h if k > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+            pen_next = [big_h if k + 1 > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+            tok = [0.0] * n_act
+            join = [0.0] * n_act
+            within = [0.0] * n_act
+            leave = [0.0] * n_act
+            g_shared = self.g_shared
+            for x in range(1, n_act):
+                row, nx, g = step[x], n[x], grp[x]
+                dc = d_cur[x]
+                d_next = row[nx + 1]
+                both = s_g[g] - dc + d_next
+                tok[x] = s_g[g] + pen_cur[g]
+                join[x] = both + pen_next[g] if g_shared[g] else d_next
+                within[x] = both + pen_cur[g]
+                leave[x] = dc - row[nx - 1] if nx > 0 else dc - row[0]
+            return tok, join, within, leave
         for x in range(1, n_act):
             row, nx, g = step[x], n[x], grp[x]
             d_cur[x] = dc = row[min(nx, last)]
@@ -206,12 +230,17 @@ def goalit_small_cycled(
     grant: str = "parallel",
     epsilon: float | None = None,
     max_slots: int | None = None,
+    state: _Small | None = None,
 ) -> tuple[np.ndarray, int, int, int, bool, bool]:
     """``goalit_small`` and ``cycled``: on a game with shared servers the protocol stops when a profile
-    repeats, as :func:`goalit.game.goalit.goalit` does (always False on a partitioned game)."""
+    repeats, as :func:`goalit.game.goalit.goalit` does (always False on a partitioned game).
+    ``state``: ``SmallGame(game, ...)`` already built (its profile is replaced by ``initial``)."""
     eps = game.epsilon if epsilon is None else epsilon
     cap = game.max_slots if max_slots is None else max_slots
-    st = _Small(game, [int(x) for x in np.asarray(initial).tolist()])
+    a0 = [int(x) for x in np.asarray(initial).tolist()]
+    st = _Small(game, a0) if state is None else state
+    if state is not None:
+        st.set_profile(a0)
     slots = updates = messages = 0
     converged = cycled = False
     visited = {tuple(st.a)} if st.shared else None  # profiles seen (cycle detection)
@@ -236,10 +265,13 @@ def goalit_small_cycled(
                     if br[i] == 0 or br[i] not in seen:
                         keep.append(i)
                     seen.add(br[i])
-                chosen = select_disjoint(
-                    game, np.asarray(st.a, np.int64), np.asarray(br, np.int64), np.asarray(keep, np.int64),
-                    np.asarray(st.m, np.int64),
-                ).tolist()  # fmt: skip
+                if len(keep) == 1:  # select_disjoint always grants the first request
+                    chosen = keep
+                else:
+                    chosen = select_disjoint(
+                        game, np.asarray(st.a, np.int64), np.asarray(br, np.int64),
+                        np.asarray(keep, np.int64), np.asarray(st.m, np.int64),
+                    ).tolist()  # fmt: skip
         for i in chosen:
             st.move(i, br[i])
         updates += len(chosen)
@@ -253,20 +285,23 @@ def goalit_small_cycled(
     return np.asarray(st.a, np.int64), slots, updates, messages, converged, cycled
 
 
-def isolated_start_small(game: Game) -> np.ndarray:
+def isolated_start_small(game: Game, state: _Small | None = None) -> np.ndarray:
     """``dynamics.isolated_start`` with plain floats (same costs, same first-minimum tie rule).
 
     All local where allowed; other users at their cheapest action on an otherwise empty system.
+    ``state``: ``SmallGame(game, ...)`` if already built (its tables are reused, its profile untouched).
     """
     step = game.step_table
     if game.shared:  # dynamics.join_times at zero loads
-        d1 = _Small(game, []).shared_tables([0] * game.n_actions)[1]
+        st = _Small(game, []) if state is None else state
+        d1 = st.shared_tables([0] * game.n_actions)[1]
     else:
         d1 = step[:, min(1, step.shape[1] - 1)].tolist()
         d1[0] = 0.0  # step_time(0, 1) is column 1 of the local row, which is 0
-    alpha = game.alpha.tolist()
+    alpha = game.alpha.tolist() if state is None else state.alpha
+    beta = game.beta.tolist() if state is None else state.beta
     out = []
-    for i, row in enumerate(game.beta.tolist()):
+    for i, row in enumerate(beta):
         if math.isfinite(row[0]):
             out.append(0)
             continue

@@ -49,13 +49,14 @@ class GoalitPolicy(Policy):
         small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
         init = view.current.copy()
         new = init < 0
+        st = small_goalit.SmallGame(sub, []) if small else None  # the scalar tables, built once
         if new.any():
-            start = small_goalit.isolated_start_small if small else dynamics.isolated_start
-            init[new] = start(sub)[new]
+            start = small_goalit.isolated_start_small(sub, st) if small else dynamics.isolated_start(sub)
+            init[new] = start[new]
         cycled = False
         if small:
             profile, slots, updates, messages, converged, cycled = small_goalit.goalit_small_cycled(
-                sub, view.rng, init, self.grant, self.epsilon, self.max_slots
+                sub, view.rng, init, self.grant, self.epsilon, self.max_slots, state=st
             )
         else:
             tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
