@@ -11,24 +11,36 @@ from tests.sim.test_sim_policies import random_users
 import goalit
 from goalit.game.model import build_game
 from goalit.sim.policies import SubgameBuilder, make_policy
-from goalit.sim.policies.routers import RULES, PerUser
+from goalit.sim.policies.routers import RULES, PerUser, _random_choices
 from goalit.sim.view import View
 
 
-def test_per_user_computes_each_user_once_and_resets_on_a_new_game():
-    calls: list[int] = []
+def test_per_user_builds_once_per_game():
+    built: list[object] = []
 
-    def fn(game, k):
-        calls.append(k)
-        return 10 * k
+    def build(game):
+        built.append(game)
+        return [10 * k for k in range(5)]
 
-    cache = PerUser(fn)
+    cache = PerUser(build)
     g1, g2 = object(), object()
     assert cache.get(g1, np.array([3, 1, 3])) == [30, 10, 30]
     assert cache.get(g1, np.array([1, 4])) == [10, 40]
-    assert calls == [3, 1, 4]  # each user of g1 once
+    assert built == [g1]  # one build for g1
     assert cache.get(g2, np.array([1])) == [10]
-    assert calls == [3, 1, 4, 1]  # a new game: computed again
+    assert built == [g1, g2]  # a new game: built again
+
+
+def test_random_choices_are_each_users_allowed_instances():
+    sc = goalit.default_scenario("default")
+    game = build_game(sc, users=random_users(sc, 50, np.random.default_rng(1)))
+    beta = game.beta.copy()
+    beta[::7, 1:] = np.inf
+    game = dataclasses.replace(game, beta=beta)
+    got = _random_choices(game)
+    assert len(got) == game.n_users
+    for k, v in enumerate(got):
+        assert v.dtype == np.int64 and np.array_equal(v, np.flatnonzero(np.isfinite(beta[k, 1:])) + 1)
 
 
 @pytest.mark.parametrize("scenario", ["default", "default-partitioned"])

@@ -8,7 +8,7 @@ O(players x actions). Each request is placed once (``reroute_queued=False``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,43 +57,41 @@ NEAREST_LEVEL = {"nearest-fp16": "fp16", "nearest-q4": "q4"}  # each nearest rul
 
 class PerUser:
     """Per-user values of a rule that depend on the user's own row of the game only (allowed actions,
-    uplink delays), computed on first use: ``get(game, ids)`` -> ``[fn(game, k) for k in ids]``, keyed by
-    the user index; a different game (by identity) empties the cache."""
+    uplink delays): ``build(game)`` computes them for every user in one vectorised pass at first use;
+    ``get(game, ids)`` -> ``[build(game)[k] for k in ids]``; a different game (by identity) rebuilds."""
 
-    def __init__(self, fn: Callable[[Game, int], Any]) -> None:
-        self.fn = fn
+    def __init__(self, build: Callable[[Game], Sequence[Any]]) -> None:
+        self.build = build
         self.game: Game | None = None
-        self.rows: dict[int, Any] = {}
+        self.table: Sequence[Any] = ()
 
     def get(self, game: Game, ids: np.ndarray) -> list[Any]:
         if game is not self.game:
-            self.game, self.rows = game, {}
-        rows, out = self.rows, []
-        for k in ids.tolist():
-            v = rows.get(k)
-            if v is None:
-                v = rows[k] = self.fn(game, k)
-            out.append(v)
-        return out
+            self.game, self.table = game, self.build(game)
+        t = self.table
+        return [t[k] for k in ids.tolist()]
 
 
-def _random_choices(game: Game, k: int) -> np.ndarray:
-    """User k's allowed instances (``_random``'s ``np.flatnonzero(ok[i])``)."""
-    out: np.ndarray = np.flatnonzero(np.isfinite(game.beta[k, 1:])) + 1
-    return out
+def _random_choices(game: Game) -> list[np.ndarray]:
+    """Every user's allowed instances (``_random``'s ``np.flatnonzero(ok[i])``, in increasing order)."""
+    rows, cols = np.nonzero(np.isfinite(game.beta[:, 1:]))
+    ends = np.cumsum(np.bincount(rows, minlength=game.n_users)).tolist()
+    flat = cols.astype(np.int64) + 1
+    return [flat[s:e] for s, e in zip([0, *ends[:-1]], ends, strict=True)]
 
 
-def _nearest_row(level: str) -> Callable[[Game, int], tuple[int, bool]]:
-    def row(game: Game, k: int) -> tuple[int, bool]:
-        """(r, placed) of ``_nearest``'s rule for user k alone (the same argmin over the same row)."""
+def _nearest_rows(level: str) -> Callable[[Game], list[tuple[int, bool]]]:
+    def rows(game: Game) -> list[tuple[int, bool]]:
+        """(r, placed) of ``_nearest``'s rule for every user (the same row-wise argmin)."""
         from goalit.solvers.baselines import level_actions
 
-        ok = np.isfinite(game.beta[k]) & level_actions(game, level)
-        delay = np.where(ok, game.uplink_s[k], np.inf)
-        r = int(np.argmin(delay))
-        return r, bool(np.isfinite(delay[r]))
+        ok = game.allowed & level_actions(game, level)[None, :]
+        delay = np.where(ok, game.uplink_s, np.inf)
+        r = np.argmin(delay, axis=1)
+        placed = np.isfinite(delay[np.arange(game.n_users), r])
+        return list(zip(r.tolist(), placed.tolist(), strict=True))
 
-    return row
+    return rows
 
 
 RULES: dict[str, Callable[[Game, np.random.Generator, str | None], np.ndarray]] = {
@@ -134,7 +132,7 @@ class RouterPolicy(Policy):
             if self.name == "random":
                 self._per_user = PerUser(_random_choices)
             elif self.name in NEAREST_LEVEL:
-                self._per_user = PerUser(_nearest_row(self.level or NEAREST_LEVEL[self.name]))
+                self._per_user = PerUser(_nearest_rows(self.level or NEAREST_LEVEL[self.name]))
             else:
                 return None
         vals = self._per_user.get(view.subgames.game, view.ids)
