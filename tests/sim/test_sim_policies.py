@@ -145,6 +145,49 @@ def test_scalar_goalit_equals_the_protocol(grant):
     assert moved > 300 and multi > 30
 
 
+@pytest.mark.parametrize("grant", ["parallel", "max-gain", "random"])
+def test_scalar_goalit_equals_the_protocol_on_shared_servers(grant):
+    """On `default` (shared servers) decision games from ``loaded`` (background requests, contexts, KV
+    pools from free to over-committed): the scalar twin gives the protocol's profile, counters, cycle
+    flag and draws, and the same best-response floats."""
+    from goalit.game.dynamics import best_responses, isolated_start
+    from goalit.game.goalit_scalar import best_responses_small, goalit_small_cycled, isolated_start_small
+    from goalit.sim.view import Background
+
+    sc = goalit.default_scenario("default")
+    rng = np.random.default_rng(12)
+    game = build_game(sc, users=random_users(sc, 600, rng), context_tokens=400.0, kv_context_tokens=1024.0)
+    assert game.shared
+    b = SubgameBuilder(game)
+    cap = game.capacity[1:]
+    moved = multi = 0
+    for k in range(150):
+        ids = np.sort(rng.choice(600, 1 + k % 12, replace=False))
+        n_fixed = np.concatenate([[0], rng.integers(0, cap + 3)])
+        ctx = n_fixed * rng.uniform(100.0, 4000.0, n_fixed.shape)
+        m_fixed = rng.integers(0, 24, game.n_servers)
+        kv = game.kv_free_bytes * (1.0 - rng.uniform(0.0, 1.2, game.n_actions))
+        sub = b.loaded(ids, Background(n_fixed, ctx, m_fixed, kv))
+        init = isolated_start(sub)
+        assert np.array_equal(isolated_start_small(sub), init)
+        prof = np.array([rng.choice(np.flatnonzero(row)) for row in sub.allowed])
+        br_core, gain_core = best_responses(sub, prof)
+        br_small, gain_small = best_responses_small(sub, prof)
+        assert np.array_equal(br_core, br_small) and np.array_equal(gain_core, gain_small)  # same floats
+        if k % 3 == 0:
+            init = prof
+        slots_cap = None if k % 5 else int(rng.integers(1, 4))
+        r1, r2 = np.random.default_rng(k), np.random.default_rng(k)
+        tr = run_goalit(sub, r1, initial=init, grant=grant, max_slots=slots_cap)
+        got = goalit_small_cycled(sub, r2, init, grant, max_slots=slots_cap)
+        assert np.array_equal(got[0], tr.profile)
+        assert got[1:] == (tr.slots, tr.updates, tr.messages, tr.converged, tr.cycled)
+        assert r1.random() == r2.random()
+        moved += tr.updates
+        multi += tr.updates > 1
+    assert moved > 150 and multi > 15
+
+
 @pytest.mark.parametrize("name", ["greedy", "optimum"])
 def test_fast_registry_policies_decide_as_the_registry_solver(name):
     """``greedy`` and ``optimum`` skip the static metrics (and enumerate small optima): same run as the

@@ -115,3 +115,25 @@ def test_greedy_converges_without_congestion(game):
     res = solve(g, "greedy")
     assert res.converged and not res.extras["oscillated"]
     assert res.metrics.max_regret <= g.epsilon
+
+
+@pytest.mark.parametrize("scenario", ["default", "default-partitioned"])
+def test_greedy_scalar_path_equals_the_vectorised_rounds(scenario, make_game, congested):
+    """``greedy(trace=False)`` on few users (scalar path) gives the vectorised run's profile and counts,
+    oscillations included (congested games, shared and partitioned servers)."""
+    from goalit.game.goalit_scalar import MAX_PLAYERS
+
+    oscillated = 0
+    for k in range(30):
+        g = congested(make_game(1 + k % 12, 700 + k, scenario), 0.002 * (k % 4), 1 + k % 3)
+        rng = np.random.default_rng(k)
+        init = None if k % 3 else np.array([rng.choice(np.flatnonzero(r)) for r in g.allowed])
+        fast = baselines.greedy(g, None, 50, init, trace=False)
+        assert g.n_users <= MAX_PLAYERS
+        # the vectorised rounds: greedy with the trace, which never takes the scalar path
+        slow = baselines.greedy(g, None, 50, init, trace=True)
+        assert np.array_equal(fast["profile"], slow["profile"])
+        keys = ("converged", "oscillated", "cycle_length", "updates", "rounds")
+        assert [fast[x] for x in keys] == [slow[x] for x in keys]
+        oscillated += slow["oscillated"]
+    assert oscillated > 0

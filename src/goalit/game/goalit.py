@@ -175,7 +175,7 @@ def goalit(
     ``record_potential=False`` skips the per-slot potential trace (only the start is recorded).
     ``observe(a)`` is called with the profile after every slot that moved users (E4's per-slot record).
     ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
-    random draws, no per-slot lists); None: when the game is partitioned, has at most
+    random draws, no per-slot lists); None: when the game has at most
     ``goalit_scalar.MAX_PLAYERS`` users and no per-slot record is asked for.
     ``incremental``: after a slot, re-evaluate the best responses only of users whose costs can have
     changed (:class:`Dirty`); the others keep theirs, which are the same floats a full evaluation gives.
@@ -185,12 +185,7 @@ def goalit(
     if fast is None:
         from goalit.game import goalit_scalar
 
-        fast = (
-            not record_potential
-            and observe is None
-            and not game.shared
-            and game.n_users <= goalit_scalar.MAX_PLAYERS
-        )
+        fast = not record_potential and observe is None and game.n_users <= goalit_scalar.MAX_PLAYERS
     if fast:
         return _goalit_fast(game, rng, initial, grant, epsilon, max_slots)
     eps = game.epsilon if epsilon is None else epsilon
@@ -274,13 +269,11 @@ def _goalit_fast(
     epsilon: float | None,
     max_slots: int | None,
 ) -> GoalitTrace:
-    """``goalit`` on the scalar fast path (partitioned games only: no cycle detection needed)."""
+    """``goalit`` on the scalar fast path (with shared servers: the same cycle detection)."""
     from goalit.game import goalit_scalar
 
-    if game.shared:
-        raise ValueError("the scalar fast path covers partitioned games only")
     a0 = goalit_scalar.isolated_start_small(game) if initial is None else np.asarray(initial, np.int64)
-    profile, slots, updates, messages, converged = goalit_scalar.goalit_small(
+    profile, slots, updates, messages, converged, cycled = goalit_scalar.goalit_small_cycled(
         game, rng, a0, grant, epsilon, max_slots
     )
-    return GoalitTrace(profile, converged, slots, updates, messages)
+    return GoalitTrace(profile, converged, slots, updates, messages, cycled)

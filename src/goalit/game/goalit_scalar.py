@@ -2,7 +2,7 @@
 
 :func:`goalit.game.goalit.goalit` is vectorised over users; a simulator decision or a refinement run
 involves few players (usually one to a few dozen), where NumPy's per-call overhead dominates, and
-``goalit`` then runs this path itself (partitioned games of at most ``MAX_PLAYERS`` users without a
+``goalit`` then runs this path itself (games of at most ``MAX_PLAYERS`` users, partitioned or with shared servers, without a
 per-slot trace). This module runs the *same* protocol slot by slot with plain floats: the same best-response costs in the same floating-
 point operation order as ``dynamics.best_responses``, the same request threshold, the same grant rules
 (``select_disjoint`` itself for the parallel grant, ``rng.choice`` for the random one) and the same
@@ -12,6 +12,8 @@ per-slot potential trace.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -40,15 +42,119 @@ class _Small:
         self.beta = game.beta.tolist()
         self.cand = game.candidates.tolist()
         self.cbeta = game.candidate_beta.tolist()
-        self.n = [0] * game.n_actions
-        self.m = [0] * game.n_servers
+        self.set_profile(a)
+        self.shared = game.shared
+        if self.shared:
+            group_of, capacity, group_shared = game.groups()
+            self.grp = game.group_full.tolist()  # group of each action (-1: local)
+            self.cap = capacity.tolist()
+            self.g_shared = group_shared.tolist()
+            self.shared_action = game.shared_action.tolist()
+            # padding repeats a row's first candidate at the same cost, never below the running minimum:
+            # candidate_beta gives the first minimum dynamics._search finds with inf at the padding
+
+    def set_profile(self, a: list[int]) -> None:
+        """Make ``a`` the current profile (kept by reference) and count its loads (n, m)."""
+        self.a = a
+        self.n = [0] * self.game.n_actions
+        self.m = [0] * self.game.n_servers
         for x in a:
             self.n[x] += 1
             if self.srv[x] >= 0:
                 self.m[self.srv[x]] += 1
 
+    def shared_tables(self, n: list[int]) -> tuple[list[float], list[float], list[float], list[float]]:
+        """``dynamics._shared_tables`` under loads ``n``: (tok, join, within, leave), same floats (the group
+        sums accumulate in action order, as ``np.bincount`` does)."""
+        step, last, grp, big_h = self.step, self.last, self.grp, self.big_h
+        n_act = len(n)
+        n_g = [0] * len(self.cap)
+        s_g = [0.0] * len(self.cap)
+        d_cur = [0.0] * n_act
+        if sum(n) + 1 <= last:  # no load reaches the table's last column: no clipping (the same entries)
+            for x in range(1, n_act):
+                nx, g = n[x], grp[x]
+                d_cur[x] = dc = step[x][nx]
+                s_g[g] += dc
+                n_g[g] += nx
+            pen_cur = [big_h if k > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+            pen_next = [big_h if k + 1 > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+            tok = [0.0] * n_act
+            join = [0.0] * n_act
+            within = [0.0] * n_act
+            leave = [0.0] * n_act
+            g_shared = self.g_shared
+            for x in range(1, n_act):
+                row, nx, g = step[x], n[x], grp[x]
+                dc = d_cur[x]
+                d_next = row[nx + 1]
+                both = s_g[g] - dc + d_next
+                tok[x] = s_g[g] + pen_cur[g]
+                join[x] = both + pen_next[g] if g_shared[g] else d_next
+                within[x] = both + pen_cur[g]
+                leave[x] = dc - row[nx - 1] if nx > 0 else dc - row[0]
+            return tok, join, within, leave
+        for x in range(1, n_act):
+            row, nx, g = step[x], n[x], grp[x]
+            d_cur[x] = dc = row[min(nx, last)]
+            s_g[g] += dc
+            n_g[g] += nx
+        pen_cur = [big_h if k > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+        pen_next = [big_h if k + 1 > c else 0.0 for k, c in zip(n_g, self.cap, strict=True)]
+        tok = [0.0] * n_act
+        join = [0.0] * n_act
+        within = [0.0] * n_act
+        leave = [0.0] * n_act
+        for x in range(1, n_act):
+            row, nx, g = step[x], n[x], grp[x]
+            dc = d_cur[x]
+            d_next = row[min(nx + 1, last)]
+            both = s_g[g] - dc + d_next
+            tok[x] = s_g[g] + pen_cur[g]
+            join[x] = both + pen_next[g] if self.g_shared[g] else d_next
+            within[x] = both + pen_cur[g]
+            leave[x] = dc - row[min(max(nx - 1, 0), last)]
+        return tok, join, within, leave
+
+    def best_responses_shared(self) -> tuple[list[int], list[float]]:
+        """``dynamics.best_responses_and_stay`` (br, gain) on a game with shared servers, same floats."""
+        a, n, m, srv, k_x, big_h = self.a, self.n, self.m, self.srv, self.k_x, self.big_h
+        tok, join, within, leave = self.shared_tables(n)
+        acts = range(len(n))
+        m_x = [m[j] for j in self.srv0]
+        h_cur = [0.0 if k_x[x] is None or m_x[x] <= k_x[x] else big_h for x in acts]
+        stay_t = [tok[x] + h_cur[x] for x in acts]
+        join_h = [join[x] + (0.0 if k_x[x] is None or m_x[x] + 1 <= k_x[x] else big_h) for x in acts]
+        grp, sh = self.grp, self.shared_action
+        br = a[:]
+        gain = [0.0] * len(a)
+        for i, ai in enumerate(a):
+            al = self.alpha[i]
+            stay = al * stay_t[ai] + self.beta[i][ai]
+            si = srv[ai] if ai > 0 else -2
+            best = stay
+            best_x = -1
+            for x, cb in zip(self.cand[i], self.cbeta[i], strict=True):
+                if srv[x] != si:
+                    c = join_h[x] * al + cb
+                elif x == ai:
+                    c = stay
+                else:
+                    t = within[x] - leave[ai] if sh[ai] and grp[x] == grp[ai] else join[x]
+                    c = al * (t + h_cur[x]) + cb
+                if best_x < 0 or c < best:
+                    best, best_x = c, x
+            if best < stay:
+                g = (stay - best) / al
+                if g > 0:
+                    gain[i] = g
+                    br[i] = best_x
+        return br, gain
+
     def best_responses(self) -> tuple[list[int], list[float]]:
         """``dynamics.best_responses`` for the current profile: (br, normalised gain), same floats."""
+        if self.shared:
+            return self.best_responses_shared()
         a, n, m, srv, srv0, k_x, big_h, step, last = (
             self.a, self.n, self.m, self.srv, self.srv0, self.k_x, self.big_h, self.step, self.last,
         )  # fmt: skip
@@ -96,6 +202,9 @@ class _Small:
         self.a[i] = new
 
 
+SmallGame = _Small  # the scalar tables, for other few-player fast paths (``baselines.greedy``)
+
+
 def best_responses_small(game: Game, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(br, gain) of profile ``a``, as ``dynamics.best_responses`` computes them (for tests)."""
     br, gain = _Small(game, [int(x) for x in np.asarray(a).tolist()]).best_responses()
@@ -111,11 +220,30 @@ def goalit_small(
     max_slots: int | None = None,
 ) -> tuple[np.ndarray, int, int, int, bool]:
     """(profile, slots, updates, messages, converged) of GOALIT from ``initial``; see the module docstring."""
+    return goalit_small_cycled(game, rng, initial, grant, epsilon, max_slots)[:5]
+
+
+def goalit_small_cycled(
+    game: Game,
+    rng: np.random.Generator,
+    initial: np.ndarray,
+    grant: str = "parallel",
+    epsilon: float | None = None,
+    max_slots: int | None = None,
+    state: _Small | None = None,
+) -> tuple[np.ndarray, int, int, int, bool, bool]:
+    """``goalit_small`` and ``cycled``: on a game with shared servers the protocol stops when a profile
+    repeats, as :func:`goalit.game.goalit.goalit` does (always False on a partitioned game).
+    ``state``: ``SmallGame(game, ...)`` already built (its profile is replaced by ``initial``)."""
     eps = game.epsilon if epsilon is None else epsilon
     cap = game.max_slots if max_slots is None else max_slots
-    st = _Small(game, [int(x) for x in np.asarray(initial).tolist()])
+    a0 = [int(x) for x in np.asarray(initial).tolist()]
+    st = _Small(game, a0) if state is None else state
+    if state is not None:
+        st.set_profile(a0)
     slots = updates = messages = 0
-    converged = False
+    converged = cycled = False
+    visited = {tuple(st.a)} if st.shared else None  # profiles seen (cycle detection)
     while slots < cap:
         slots += 1
         br, gain = st.best_responses()
@@ -137,29 +265,44 @@ def goalit_small(
                     if br[i] == 0 or br[i] not in seen:
                         keep.append(i)
                     seen.add(br[i])
-                chosen = select_disjoint(
-                    game, np.asarray(st.a, np.int64), np.asarray(br, np.int64), np.asarray(keep, np.int64),
-                    np.asarray(st.m, np.int64),
-                ).tolist()  # fmt: skip
+                if len(keep) == 1:  # select_disjoint always grants the first request
+                    chosen = keep
+                else:
+                    chosen = select_disjoint(
+                        game, np.asarray(st.a, np.int64), np.asarray(br, np.int64),
+                        np.asarray(keep, np.int64), np.asarray(st.m, np.int64),
+                    ).tolist()  # fmt: skip
         for i in chosen:
             st.move(i, br[i])
         updates += len(chosen)
         messages += len(req) + len(chosen) + 1  # RTUs + grants + load broadcast
-    return np.asarray(st.a, np.int64), slots, updates, messages, converged
+        if visited is not None:
+            key = tuple(st.a)
+            if key in visited:
+                cycled = True
+                break
+            visited.add(key)
+    return np.asarray(st.a, np.int64), slots, updates, messages, converged, cycled
 
 
-def isolated_start_small(game: Game) -> np.ndarray:
+def isolated_start_small(game: Game, state: _Small | None = None) -> np.ndarray:
     """``dynamics.isolated_start`` with plain floats (same costs, same first-minimum tie rule).
 
     All local where allowed; other users at their cheapest action on an otherwise empty system.
+    ``state``: ``SmallGame(game, ...)`` if already built (its tables are reused, its profile untouched).
     """
     step = game.step_table
-    d1 = step[:, min(1, step.shape[1] - 1)].tolist()
-    d1[0] = 0.0  # step_time(0, 1) is column 1 of the local row, which is 0
-    alpha = game.alpha.tolist()
+    if game.shared:  # dynamics.join_times at zero loads
+        st = _Small(game, []) if state is None else state
+        d1 = st.shared_tables([0] * game.n_actions)[1]
+    else:
+        d1 = step[:, min(1, step.shape[1] - 1)].tolist()
+        d1[0] = 0.0  # step_time(0, 1) is column 1 of the local row, which is 0
+    alpha = game.alpha.tolist() if state is None else state.alpha
+    beta = game.beta.tolist() if state is None else state.beta
     out = []
-    for i, row in enumerate(game.beta.tolist()):
-        if row[0] != np.inf:
+    for i, row in enumerate(beta):
+        if math.isfinite(row[0]):
             out.append(0)
             continue
         al = alpha[i]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from goalit.game import dynamics
+from goalit.game import dynamics, goalit_scalar
 from goalit.game.model import LOCAL, Game
 from goalit.solvers.contract import Options
 from goalit.solvers.result import SolveResult
@@ -83,6 +83,8 @@ def greedy(
     no potential per round (``potential`` is then empty; a simulator decision does not need it).
     """
     eps = game.epsilon if epsilon is None else epsilon
+    if not trace and game.n_users <= goalit_scalar.MAX_PLAYERS:
+        return _greedy_small(game, eps, max_rounds, initial)
     a = (dynamics.isolated_start(game) if initial is None else np.asarray(initial, dtype=np.int64)).copy()
     seen = {a.tobytes(): 0}
     out: dict[str, Any] = {"converged": False, "oscillated": False, "cycle_length": 0, "updates": 0}
@@ -105,6 +107,36 @@ def greedy(
             break
         seen[key] = rounds
     out["profile"], out["rounds"] = a, rounds
+    return out
+
+
+def _greedy_small(game: Game, eps: float, max_rounds: int, initial: np.ndarray | None) -> dict[str, Any]:
+    """``greedy(..., trace=False)`` for few users with plain floats: the scalar best responses of
+    :mod:`goalit.game.goalit_scalar` (the floats of ``dynamics.best_responses``), same rounds and result."""
+    a0 = goalit_scalar.isolated_start_small(game) if initial is None else np.asarray(initial, np.int64)
+    a = [int(x) for x in a0.tolist()]
+    seen = {tuple(a): 0}
+    out: dict[str, Any] = {"converged": False, "oscillated": False, "cycle_length": 0, "updates": 0}
+    out["potential"] = []
+    rounds = 0
+    st = goalit_scalar.SmallGame(game, a)
+    while rounds < max_rounds:
+        br, gain = st.best_responses()
+        movers = [i for i, g in enumerate(gain) if g > eps]
+        if not movers:
+            out["converged"] = True
+            break
+        rounds += 1
+        for i in movers:
+            a[i] = br[i]
+        out["updates"] += len(movers)
+        st.set_profile(a)
+        key = tuple(a)
+        if key in seen:
+            out["oscillated"], out["cycle_length"] = True, rounds - seen[key]
+            break
+        seen[key] = rounds
+    out["profile"], out["rounds"] = np.asarray(a, np.int64), rounds
     return out
 
 

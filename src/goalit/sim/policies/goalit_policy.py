@@ -1,7 +1,7 @@
 """``goalit``: the GOALIT protocol on each decision's game, warm-started from the players' actions.
 
 New players start from :func:`~goalit.game.dynamics.isolated_start`; decisions with at most
-``small_goalit.MAX_PLAYERS`` players on partitioned servers run the protocol's scalar twin
+``small_goalit.MAX_PLAYERS`` players (partitioned or shared servers) run the protocol's scalar twin
 :func:`goalit.game.goalit_scalar.goalit_small` (the GOALIT engine's fast path) (same outcome and counters, tested), for speed.
 """
 
@@ -46,16 +46,17 @@ class GoalitPolicy(Policy):
 
     def decide(self, view: View) -> Decision:
         sub = view.subgame(potential=False)
-        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS and not sub.shared
+        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
         init = view.current.copy()
         new = init < 0
+        st = small_goalit.SmallGame(sub, []) if small else None  # the scalar tables, built once
         if new.any():
-            start = small_goalit.isolated_start_small if small else dynamics.isolated_start
-            init[new] = start(sub)[new]
+            start = small_goalit.isolated_start_small(sub, st) if small else dynamics.isolated_start(sub)
+            init[new] = start[new]
         cycled = False
         if small:
-            profile, slots, updates, messages, converged = small_goalit.goalit_small(
-                sub, view.rng, init, self.grant, self.epsilon, self.max_slots
+            profile, slots, updates, messages, converged, cycled = small_goalit.goalit_small_cycled(
+                sub, view.rng, init, self.grant, self.epsilon, self.max_slots, state=st
             )
         else:
             tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
