@@ -243,21 +243,13 @@ def format_report(res) -> str:
         c = ss["scale"]
         lines.append(
             "sim (table x speed check): same decisions, the step table scaled by the speed check before the "
-            "replay (decode "
-            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
-            + "; prefill "
-            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
-            + ")"
+            f"replay ({_factors(c)})"
         )
     if so["metrics"]:
         c = so["corrections"]
         lines.append(
             "* a diagnostic, not a prediction: same decisions, step table x the gateway's online corrections "
-            "learnt during this run (decode "
-            + ", ".join(f"{k} x{v:.2f}" for k, v in c["decode"].items())
-            + "; prefill "
-            + ", ".join(f"{k} x{v:.2f}" for k, v in c["prefill"].items())
-            + ")"
+            f"learnt during this run ({_factors(c)})"
         )
     if len(res.error_by_host_model) > 1:
         lines.append(
@@ -319,3 +311,9 @@ def _f(x):
 
 def _pct(x):
     return "-" if x is None else f"{100 * x:+.1f} %"
+
+
+def _factors(c: dict) -> str:
+    """'decode LEVEL xF, ...; prefill LEVEL xF, ...' of a {decode: {...}, prefill: {...}} scale table."""
+    part = lambda kind: ", ".join(f"{k} x{v:.2f}" for k, v in c[kind].items())  # noqa: E731
+    return f"decode {part('decode')}; prefill {part('prefill')}"
