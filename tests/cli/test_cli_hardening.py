@@ -120,16 +120,20 @@ def _wait_for_handler(p: subprocess.Popen, timeout_s: float = 60.0) -> None:
     SIGTERM handlers together on its first line, and Python itself catches SIGINT but never SIGTERM.
 
     Before that the interpreter itself is starting up, a window no package code can reach (Python's own
-    defaults apply there); on a loaded machine it can outlast a fixed sleep."""
+    defaults apply there); on a loaded machine it can outlast a fixed sleep. The mask is read only once
+    the child has exec'd (its cmdline is its own argv): between fork and exec it still shows the parent's
+    handlers, and a signal sent then is taken by the parent's C-level handler in the child and lost."""
     sig = signal.SIGTERM
     deadline = time.monotonic() + timeout_s
-    status = Path(f"/proc/{p.pid}/status")
+    status, cmdline = Path(f"/proc/{p.pid}/status"), Path(f"/proc/{p.pid}/cmdline")
+    argv = [str(a) for a in p.args]
     while time.monotonic() < deadline and p.poll() is None:
         try:
+            execd = cmdline.read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]
             caught = next(line for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
         except (OSError, StopIteration):
             return  # no /proc here: fall back to the fixed delays
-        if int(caught.split()[1], 16) >> (sig - 1) & 1:
+        if execd and int(caught.split()[1], 16) >> (sig - 1) & 1:
             return
         time.sleep(0.005)
 
