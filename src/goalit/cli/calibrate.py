@@ -343,10 +343,11 @@ def run_step_table(args: argparse.Namespace) -> int:
         return 0
     print(f"step table of {', '.join(levels)} on llama-server ({threads} thread(s), {args.slots} slots) "
           f"written to {path}")  # fmt: skip
-    rows = [(lv, e["points"], f"{e['median_pct']:.1f}", f"{e['max_pct']:.1f}", f"{e['prefill_median_pct']:.1f}",
-             f"{e['prefill_max_pct']:.1f}") for lv, e in errs.items()]  # fmt: skip
-    print(table(["level", "held-out points", "median |err| %", "max |err| %", "prefill median %",
-                 "prefill max %"], rows))  # fmt: skip
+    rows = [(lv, e["points"], f"{e['median_pct']:.1f}", f"{e['max_pct']:.1f}", f"{e['context_median_pct']:.1f}",
+             f"{e['context_max_pct']:.1f}", f"{e['prefill_median_pct']:.1f}", f"{e['prefill_max_pct']:.1f}")
+            for lv, e in errs.items()]  # fmt: skip
+    print(table(["level", "held-out points", "median |err| %", "max |err| %", "along context median %",
+                 "along context max %", "prefill median %", "prefill max %"], rows))  # fmt: skip
     return 0
 
 

@@ -208,6 +208,13 @@ def held_out_errors(table: StepTable) -> dict[str, dict[str, float]]:
     predicted by bilinear interpolation from its four grid neighbours at distance 1 along both axes,
     i.e. from the table without that row *and* column) and compared with its measurement. Returns per
     level ``median_pct``, ``max_pct`` (absolute % error) and ``points``; also for prefill prompts.
+
+    ``context_median_pct``, ``context_max_pct``, ``context_points``: the same along the context axis only
+    (each interior context left out of every measured batch's row, interpolated linearly): the
+    interpolation the table actually performs when its batch sizes are every integer 1..slots, as a
+    llama-server table is (a batch always has a measured size; the step is not smooth in the batch:
+    llama.cpp's kernels change between batch 1 and 2 and work in tiles, measured 2026-11-30: q8_0's
+    batches of 3 and 4 took the same time). ``batch_exhaustive``: the batches are 1..max without gaps.
     """
     out: dict[str, dict[str, float]] = {}
     for lv, t in table.levels.items():
@@ -236,6 +243,13 @@ def held_out_errors(table: StepTable) -> dict[str, dict[str, float]]:
         ]  # fmt: skip
         e = np.array(errs) * 100 if errs else np.array([np.nan])
         pe = np.array(perr) * 100 if perr else np.array([np.nan])
+        cerr = []
+        for i in range(t.batches.size):
+            for k in range(1, t.contexts.size - 1):
+                ck = np.delete(np.arange(t.contexts.size), k)
+                cerr.append(abs(float(interp1(t.contexts[ck], t.step_s[i, ck], t.contexts[k])) / t.step_s[i, k] - 1))
+        ce = np.array(cerr) * 100 if cerr else np.array([np.nan])
+        exhaustive = bool(np.array_equal(t.batches, np.arange(1, t.batches.size + 1)))
         out[lv] = {
             "median_pct": float(np.median(e)),
             "max_pct": float(np.max(e)),
@@ -243,5 +257,9 @@ def held_out_errors(table: StepTable) -> dict[str, dict[str, float]]:
             "prefill_median_pct": float(np.median(pe)),
             "prefill_max_pct": float(np.max(pe)),
             "prefill_points": len(perr),
+            "context_median_pct": float(np.median(ce)),
+            "context_max_pct": float(np.max(ce)),
+            "context_points": len(cerr),
+            "batch_exhaustive": exhaustive,
         }
     return out
