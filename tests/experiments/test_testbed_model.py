@@ -90,11 +90,15 @@ def test_testbed_scenario_models_the_host_as_one_shared_server():
 
 
 def test_testbed_host_model_options():
-    # default: shared for llama-server (measured better on this machine, hosts.host_model), partitioned
-    # for the serial llama_cpp.server; as asked otherwise
+    # default for llama-server: partitioned when each process is pinned to its own CPUs, shared when they
+    # time-multiplex the cores (hosts.host_model, measured on a quiet machine); partitioned for the serial
+    # llama_cpp.server; as asked otherwise
     cpus = os.cpu_count() or 1
-    assert host_model(TestbedOptions(servers=2, threads=cpus)) == "shared"
-    assert host_model(TestbedOptions(servers=2, threads=1)) == "shared"
+    assert host_model(TestbedOptions(servers=2, threads=cpus)) == "shared"  # 2 x cpus threads: not pinned
+    assert host_model(TestbedOptions(servers=2, threads=cpus, pin=False)) == "shared"
+    pinned = TestbedOptions(servers=2, threads=1)
+    assert host_model(pinned) == ("partitioned" if server_cpus(pinned)[0] is not None else "shared")
+    assert host_model(TestbedOptions(servers=2, threads=1, pin=False)) == "shared"
     assert host_model(TestbedOptions(engine="llama-cpp-python", threads=cpus)) == "partitioned"
     assert host_model(TestbedOptions(host_model="partitioned")) == "partitioned"
     with pytest.raises(GoalitInputError, match="--host-model must be one of"):

@@ -8,9 +8,10 @@ rest of the host: the last-level cache, the memory bandwidth, and the cores' tim
 process on the machine. The speed check measures the first two (each server decoding alone vs all
 decoding at once, ``contention``); the step table (one process alone) includes none of them.
 
-- ``partitioned``: every llama-server process is a server of its own (share 1): the processes decode
-  in parallel, each at the step table's speed.
-- ``shared`` (default for llama-server, measured better here: ``host_model``): ONE shared server
+- ``partitioned`` (default for pinned processes, measured best on a quiet machine: ``host_model``):
+  every llama-server process is a server of its own (share 1): the processes decode in parallel, each
+  at the step table's speed.
+- ``shared`` (default for llama-server processes that are not pinned, ``host_model``): ONE shared server
   (docs/model.md) hosting one variant per process, whose engine iterates over the processes' batches
   (their steps and prefills add up): the processes time-multiplex the host.
 """
@@ -90,20 +91,22 @@ def load_table(opts: TestbedOptions):
 
 
 def host_model(opts: TestbedOptions) -> str:
-    """The host model in effect (see ``TestbedOptions.host_model``): as asked, else ``shared`` for
-    llama-server and ``partitioned`` for llama_cpp.server (serial: one process per server, priced alone).
+    """The host model in effect (see ``TestbedOptions.host_model``): as asked; else, for llama-server,
+    ``partitioned`` when the processes are pinned to their own CPUs (``server_cpus``) and ``shared`` when
+    they are not (they time-multiplex the cores); ``partitioned`` for llama_cpp.server (serial: one process
+    per server, priced alone).
 
-    ``shared`` is the default because it predicted this machine better in repeated runs (2026-11-30,
-    06:04-06:27 UTC, 5 runs per load, 2 pinned llama-server processes x 1 thread, load average 5-10:
-    other engineers' work used 70-90 % of the 2 CPUs; same decisions, same runs, docs/serve.md): mean
-    |error| of mean latency 30 % (shared) vs 46 % (partitioned) at 0.5 req/s and 25 % vs 62 % at
-    2 req/s; of mean time per output token 9 % vs 52 % at 0.5 req/s and 58 % vs 51 % at 2 req/s. On a
-    busy host the two processes do not decode in parallel at the table's speed: each gets its core only
-    part of the time and a prefill on one stalls the other. Earlier single runs on a quieter machine
-    (45-49 % other load) favoured ``partitioned`` at 2 req/s (mean latency +28 % vs +369 %)."""
+    Measured on a quiet machine (2026-11-30, 08:55-09:01 UTC, other processes 0.1-0.3 % of the 2 CPUs;
+    2 pinned llama-server processes x 1 thread, the step table measured quiet; 3 runs per load, same
+    decisions, docs/serve.md): partitioned within 15.3 % on all five metrics at 0.5 and 2 req/s, shared
+    +102-157 % on mean latency and time per output token at 2 req/s (decoding together vs alone: 1.00-1.10x,
+    so the pinned processes do decode in parallel). Earlier runs under heavy background load (load average
+    5-10) had favoured ``shared``: there the cores were time-shared by other work anyway."""
     if opts.host_model is not None:
         return opts.host_model
-    return "shared" if opts.engine == "llama-server" else "partitioned"
+    if opts.engine != "llama-server":
+        return "partitioned"
+    return "partitioned" if server_cpus(opts)[0] is not None else "shared"
 
 
 def sim_max_batch(opts: TestbedOptions) -> int:
