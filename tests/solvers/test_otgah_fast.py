@@ -1,5 +1,7 @@
-"""OT-GAH's fast search and cached batch times decide exactly as the array-based original
-(tests/goalit_otgah_reference.py): same batches, times, node counts, fallbacks, bit for bit."""
+"""OT-GAH's compiled search with closed-form batch times decides as the array-based original
+(tests/goalit_otgah_reference.py, running sums over the decode steps): same batches, node counts and
+fallbacks; batch times equal to 1e-12 (a closed form and a running sum round differently). The compiled
+search and the same function run as plain Python agree bit for bit."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 import goalit_otgah_reference as ref
 from goalit.api import default_scenario
 from goalit.game.model import USER_FIELDS, build_game
-from goalit.solvers import otgah
+from goalit.solvers import otgah, otgah_search
 
 
 @pytest.fixture(scope="module", params=["default", "default-partitioned"])
@@ -28,40 +30,60 @@ def game(request):
     return dataclasses.replace(g, n_users=n, **kw)
 
 
+@pytest.fixture(params=["compiled", "python"])
+def engine(request, monkeypatch):
+    """The search OT-GAH runs: compiled by Numba, or plain Python (as without Numba installed)."""
+    if request.param == "python":
+        monkeypatch.setattr(otgah_search, "_compiled", False)
+    else:
+        pytest.importorskip("numba")
+    return request.param
+
+
+def test_the_compiled_search_is_the_one_that_runs(game):
+    """With Numba installed, OT-GAH's plans come from the compiled search (not a silent fallback)."""
+    pytest.importorskip("numba")
+    plan = otgah.plan_epoch(game, np.arange(30))
+    assert plan.nodes_explored > 1
+    assert otgah_search._compiled is not False and otgah_search._compiled.signatures
+
+
 def same_plan(a: otgah.EpochPlan, b: otgah.EpochPlan) -> None:
     assert a.assignment.tolist() == b.assignment.tolist()
     assert {r: m.tolist() for r, m in a.batches.items()} == {r: m.tolist() for r, m in b.batches.items()}
-    assert a.batch_time_s == b.batch_time_s  # exact floats
+    assert a.batch_time_s.keys() == b.batch_time_s.keys()
+    for r, t in a.batch_time_s.items():
+        assert t == pytest.approx(b.batch_time_s[r], rel=1e-12)
     assert (a.nodes_explored, a.searches, a.served_tokens, a.exact, a.info) == (
         b.nodes_explored, b.searches, b.served_tokens, b.exact, b.info,
     )  # fmt: skip
 
 
-def test_epochs_sharing_one_cache_match_the_reference(game):
-    """Sixteen epochs of random pending sets, free instances and waits on one StaticTimes."""
+def test_epochs_match_the_reference(game, engine):
+    """Sixteen epochs of random pending sets, free instances and waits."""
     rng = np.random.default_rng(5)
-    times = otgah.StaticTimes(game)
     for e in range(16):
         pending = np.sort(rng.choice(game.n_users, int(rng.integers(1, 40)), replace=False))
         available = rng.random(game.n_actions) < 0.8
         waited = rng.exponential(2.0, pending.size)
         kw = {"epoch_s": None if e % 7 == 0 else 1.0, "one_level_per_server": e % 5 == 0,
               "max_nodes": 40 if e % 6 == 0 else None, "model_capacity": e % 4 == 0}  # fmt: skip
-        got = otgah.plan_epoch(game, pending, available, waited, times=times, **kw)
+        got = otgah.plan_epoch(game, pending, available, waited, **kw)
         same_plan(got, ref.plan_epoch(game, pending, available, waited, **kw))
         assert got.nodes_explored > 0
 
 
-def test_solo_finish_bit_identical(game):
+def test_solo_finish_matches_the_reference(game):
     pending = np.arange(game.n_users)
     allowed = game.allowed[pending]
-    times = otgah.StaticTimes(game)
     want = ref._solo_finish(game, pending, allowed)
-    assert otgah._solo_finish(game, pending, allowed, times).tolist() == want.tolist()
-    assert otgah._solo_finish(game, pending[::-1], allowed[::-1], times).tolist() == want[::-1].tolist()
+    got = otgah._solo_finish(game, pending, allowed)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert got == pytest.approx(want, rel=1e-12)
+    assert otgah._solo_finish(game, pending[::-1], allowed[::-1]).tolist() == got[::-1].tolist()
 
 
-def test_optimal_batch_matches_reference_incl_node_limit(game):
+def test_optimal_batch_matches_reference_incl_node_limit(game, engine):
     rng = np.random.default_rng(9)
     for trial in range(24):
         r = int(rng.integers(1, game.n_actions))
@@ -73,15 +95,41 @@ def test_optimal_batch_matches_reference_incl_node_limit(game):
         cap = None if trial % 3 else int(rng.integers(2, 60))
         a = otgah.optimal_batch(game, prob, cap, bound_pruning=trial % 5 != 0)
         b = ref.optimal_batch(game, prob, cap, bound_pruning=trial % 5 != 0)
-        assert (a.members.tolist(), a.value, a.time_s, a.nodes, a.exact) == (
-            b.members.tolist(), b.value, b.time_s, b.nodes, b.exact,
-        )  # fmt: skip
+        assert (a.members.tolist(), a.value, a.nodes, a.exact) == (
+            b.members.tolist(),
+            b.value,
+            b.nodes,
+            b.exact,
+        )
+        assert a.time_s == pytest.approx(b.time_s, rel=1e-12)
 
 
-def test_cached_tables_equal_fresh_ones(game):
-    """A table grown in place (larger b, longer outputs) holds the same numbers as one built at once."""
-    t = otgah.StaticTimes(game)
-    small = t.table(3, 500, 2, 10).copy()
-    big = t.table(3, 500, 12, 300)
-    fresh = otgah.StaticTimes(game).table(3, 500, 12, 300)
-    assert np.array_equal(big, fresh) and np.array_equal(big[:3, :10], small)
+def test_closed_form_equals_the_running_sum_and_the_compiled_one(game):
+    """T(b, s, o) in closed form = prefill + the decode steps added one by one (docs/model.md B.5), on both
+    sides of the step where memory overtakes compute and beyond KV memory; the compiled and the array
+    forms give the same floats."""
+    otgah.plan_epoch(game, np.arange(8))  # the search has run: batch_time_s is the compiled one (with Numba)
+    roof = game.instances.roofline
+    rng = np.random.default_rng(3)
+    for r in range(1, game.n_actions):
+        c = otgah.instance_constants(game, r)
+        v = roof.at(r)
+        b = rng.integers(1, 40, 60)
+        s = rng.integers(1, 8000, 60)
+        o = rng.integers(1, 2000, 60)
+        got = otgah.batch_times(c, b, s, o)
+        fits = otgah.static_batch_fits(game, r, b, s, o)
+        assert np.array_equal(np.isfinite(got), fits)
+        for k in np.flatnonzero(fits)[:12]:
+            t = np.arange(1, o[k] + 1, dtype=float)
+            steps = v.decode_step_s(float(b[k]), b[k] * (s[k] + t))
+            want = float(v.prefill_s(float(b[k] * s[k]))) + float(np.cumsum(steps)[-1])
+            assert got[k] == pytest.approx(want, rel=1e-12)
+        one = [otgah_search.batch_time_s(int(x), int(y), int(z), c) for x, y, z in zip(b, s, o, strict=True)]
+        assert np.array_equal(np.asarray(one), got)  # the search's own T: the same floats
+
+
+def test_constants_of_all_instances_are_each_instances(game):
+    every = otgah.all_instance_constants(game)
+    for r in range(1, game.n_actions):
+        assert every[r].tolist() == otgah.instance_constants(game, r).tolist()

@@ -23,34 +23,87 @@ instances whose cached optimum lost a request or no longer fits the AP's remaini
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 import numpy as np
 
 from goalit.game import dynamics
 from goalit.game.model import LOCAL, Game
+from goalit.solvers import otgah_search
 from goalit.solvers.contract import Options
 from goalit.solvers.result import SolveResult
 
 WAIT = -1
-_FINITE_MAX = float(np.finfo(float).max)
 
 
 def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int, o_max: int) -> np.ndarray:
     """T(b, s_max, o_max) of instance r: padded prefill of b s_max tokens + o_max padded decode steps (s).
 
-    ``batch`` may be an array of batch sizes b >= 1 (vectorised over b).
-    """
+    ``batch`` may be an array of batch sizes b >= 1 (vectorised over b). Summed in closed form
+    (:func:`goalit.solvers.otgah_search.batch_time_s`; KV memory is not checked here)."""
+    return batch_times(instance_constants(game, r, memory=False), batch, s_max, o_max)
+
+
+def instance_constants(game: Game, r: int, memory: bool = True) -> np.ndarray:
+    """Instance r's constants for :func:`batch_times` and the compiled search; ``memory=False``: no KV
+    check (every batch fits)."""
     ip = game.instances
-    b = np.atleast_1d(np.asarray(batch, dtype=float))
-    roof = ip.roofline.at(r)
-    pre = roof.prefill_s(b * s_max)
-    t = np.arange(1, int(o_max) + 1, dtype=float)
-    dec = roof.decode_step_s(b[:, None], b[:, None] * (s_max + t[None, :]))
-    out: np.ndarray = pre + dec.sum(axis=1)
+    if not memory:
+        held, taken = np.inf, 0.0
+    elif game.shared and game.shared_action[r]:  # its KV pool: Mem - the hosted weights
+        held, taken = float(game.kv_free_bytes[r]), 0.0
+    else:
+        held, taken = float(ip.memory_bytes[r]), float(ip.weight_bytes[r])
+    return otgah_search.instance_constants(ip.roofline.at(r), held, taken)
+
+
+def all_instance_constants(game: Game) -> np.ndarray:
+    """(R+1, N_CONSTANTS): :func:`instance_constants` of every instance at once (row 0, local: unused);
+    the same floats (the products are formed elementwise in the same order)."""
+    ip, roof = game.instances, game.instances.roofline
+    n = game.n_actions
+
+    def col(x: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+    shared = np.asarray(game.shared_action, bool) if game.shared else np.zeros(n, bool)
+    held = np.where(
+        shared, np.asarray(game.kv_free_bytes, float) if game.shared else 0.0, col(ip.memory_bytes)
+    )
+    taken = np.where(shared, 0.0, col(ip.weight_bytes))
+    out: np.ndarray = np.stack([
+        col(roof.weight_bytes), col(roof.kv_bytes_per_token), col(roof.eta_m * roof.share * roof.mem_bw),
+        col(2.0 * float(roof.params)), col(roof.eta_c * roof.share * roof.flops), col(roof.overhead_s),
+        held, taken,
+    ], axis=1)  # fmt: skip
     return out
+
+
+def batch_times(c: np.ndarray, batch: Any, s_max: Any, o_max: Any) -> np.ndarray:
+    """T(b, s, o) of :func:`goalit.solvers.otgah_search.batch_time_s`, elementwise over broadcast arrays
+    (the same operations in the same order: the same floats); +inf beyond KV memory (s)."""
+    b, s, o = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (batch, s_max, o_max))
+    )
+    w, kv, mem_den, two_p, comp_den, overhead, held, taken = (float(x) for x in c)
+    bf = b.astype(float)
+    fits = ~(held < taken + (bf * kv) * (s + o))
+    compute = two_p * bf / comp_den
+    pre = np.maximum(two_p * (b * s) / comp_den, w / mem_den)
+    per_t = bf * kv
+    base = w + per_t * s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (compute * mem_den - base) / per_t
+    t_star = np.where(x <= 1.0, 1, np.where(x > o, o + 1, np.ceil(np.where(np.isfinite(x), x, 1.0)))).astype(
+        np.int64
+    )
+    t_star = np.where(per_t > 0.0, t_star, np.where(base / mem_den >= compute, 1, o + 1))
+    n_c = t_star - 1
+    n_m = o - n_c
+    memory = (n_m * base + per_t * ((t_star + o) * n_m / 2.0)) / mem_den
+    total: np.ndarray = np.where(fits, pre + o * overhead + n_c * compute + memory, np.inf)
+    return total
 
 
 def static_batch_fits(
@@ -96,147 +149,6 @@ class BatchChoice:
     exact: bool = True
 
 
-class StaticTimes:
-    """Static-batch times of one game's instances, kept across epochs and decisions (s).
-
-    T(b, s, o) and the KV check depend on (r, b, s, o) only, and T at (b, s, o) is the same number
-    whichever table it is read from (elementwise roofline, then a running sum over t), so one cache
-    serves every epoch of a run: ``table(r, s, b, o)`` holds T(b', s, o') for b' <= b, o' <= o (+inf
-    beyond KV memory); ``solo_s(r, users)`` holds T({k}) of a batch of one, computed exactly as
-    :func:`static_batch_time_s` does (pairwise sum over the decode steps). A cache is tied to ``game``;
-    the tables are dropped when they exceed ``max_floats`` entries.
-    """
-
-    def __init__(self, game: Game, max_floats: int = 1 << 22) -> None:
-        self.game = game
-        self.max_floats = int(max_floats)
-        roof = game.instances.roofline
-        self.roof = [roof] + [roof.at(r) for r in range(1, game.n_actions)]
-        self.tabs: dict[tuple[int, int], np.ndarray] = {}
-        self.rows1: dict[tuple[int, int], np.ndarray] = {}  # b = 1 rows (the solo filter), small
-        self.size = 0
-        self.solo = np.full((game.n_users, game.n_actions), np.nan)  # T({k}) of user k on r, nan: unknown
-
-    def table(self, r: int, s: int, b_cap: int, o_max: int) -> np.ndarray:
-        """(>= b_cap + 1, >= o_max) array: [b, o - 1] = T(b, s, o) of instance r (row 0: zeros)."""
-        tab = self.tabs.get((r, s))
-        if tab is not None and tab.shape[0] > b_cap and tab.shape[1] >= o_max:
-            return tab
-        if tab is not None:
-            b_cap, o_max = max(b_cap, tab.shape[0] - 1), max(o_max, tab.shape[1])
-            self.size -= tab.size
-        if self.size > self.max_floats:
-            self.tabs.clear()
-            self.size = 0
-        tab = np.zeros((b_cap + 1, o_max))
-        if b_cap > 0 and o_max > 0:
-            tab[1:] = self._grid(r, s, np.arange(1, b_cap + 1, dtype=float)[:, None], o_max)
-        self.tabs[(r, s)] = tab
-        self.size += tab.size
-        return tab
-
-    def row1(self, r: int, s: int, o_max: int) -> np.ndarray:
-        """(>= o_max,) T(1, s, o) of instance r at [o - 1]: the b = 1 row of ``table`` (same numbers)."""
-        row = self.rows1.get((r, s))
-        if row is None or row.size < o_max:
-            row = self.rows1[(r, s)] = self._grid(r, s, np.ones((1, 1)), max(o_max, 1))[0]
-        return row
-
-    def _grid(self, r: int, s: int, b: np.ndarray, o_max: int) -> np.ndarray:
-        """T(b, s, o) for the batch sizes ``b`` (column) and o = 1..o_max: padded prefill plus the running
-        sum of the decode steps; +inf beyond KV memory."""
-        t = np.arange(1, o_max + 1, dtype=float)[None, :]
-        roof = self.roof[r]
-        total: np.ndarray = roof.prefill_s(b * s) + np.cumsum(roof.decode_step_s(b, b * (s + t)), axis=1)
-        if static_batch_fits(self.game, r, b, s, o_max).all():  # KV need grows with o: all rows fit
-            return total
-        fits = static_batch_fits(self.game, r, b, s, np.arange(1, o_max + 1, dtype=np.int64)[None, :])
-        return np.where(fits, total, np.inf)
-
-    def solo_s(self, r: int, users: np.ndarray) -> np.ndarray:
-        """T({k}) of each user k of ``users`` alone on instance r (+inf beyond KV memory), s."""
-        got: np.ndarray = self.solo[users, r]
-        miss = np.isnan(got)
-        if miss.any():
-            g = self.game
-            u = users[miss]
-            s = g.prompt_tokens[u].astype(np.int64)
-            o = g.output_tokens[u].astype(np.int64)
-            val = np.full(u.size, np.inf)
-            fits = static_batch_fits(g, r, 1, s, o)
-            roof = self.roof[r]
-            for ov in np.unique(o[fits]).tolist():  # one (k, o) block per output length: same row sums
-                rows = np.flatnonzero(fits & (o == ov))
-                sv = s[rows][:, None]
-                t = np.arange(1, ov + 1, dtype=float)[None, :]
-                one = np.ones((rows.size, 1))
-                dec = roof.decode_step_s(one, one * (sv + t))
-                val[rows] = roof.prefill_s(one[:, 0] * s[rows]) + dec.sum(axis=1)
-            self.solo[u, r] = val
-            got[miss] = val
-        return got
-
-
-class BatchTimes:
-    """T(b, s, o) of one instance for b = 0..b_cap, s in ``prompts``, o in ``outputs`` (sorted unique).
-
-    +inf where the batch exceeds KV memory. Tables are filled per prompt length on demand, read from
-    ``cache`` (a :class:`StaticTimes` of the same game; a private one if None).
-    """
-
-    def __init__(
-        self, game: Game, r: int, b_cap: int, prompts: np.ndarray, outputs: np.ndarray,
-        cache: StaticTimes | None = None,
-    ) -> None:  # fmt: skip
-        self.game, self.r, self.b_cap = game, r, int(b_cap)
-        self.cache = StaticTimes(game) if cache is None or cache.game is not game else cache
-        self.prompts = np.unique(np.asarray(prompts, dtype=np.int64))
-        self.outputs = np.unique(np.asarray(outputs, dtype=np.int64))
-        self.tab = np.zeros((self.prompts.size, self.b_cap + 1, self.outputs.size))
-        self.upto = np.zeros(self.prompts.size, dtype=np.int64)  # output columns filled per prompt length
-
-    def covers(self, b_cap: int, prompts: np.ndarray, outputs: np.ndarray) -> bool:
-        """Whether this cache holds every (b, s, o) a problem with these candidates needs."""
-        return bool(
-            b_cap <= self.b_cap
-            and np.isin(prompts, self.prompts).all()
-            and np.isin(outputs, self.outputs).all()
-        )
-
-    def ensure(self, s_idx: np.ndarray, need: int | None = None) -> None:
-        """Fill the tables of the prompt lengths ``prompts[s_idx]`` for the first ``need`` output lengths
-        (default all): a search never reads an output longer than its longest servable candidate's."""
-        need = self.outputs.size if need is None else int(need)
-        s_idx = np.atleast_1d(s_idx)
-        missing = self.upto[s_idx] < need
-        if not missing.any():
-            return
-        for k in np.unique(s_idx[missing]).tolist():
-            if self.b_cap > 0 and need > 0:
-                o = self.outputs[:need]
-                tab = self.cache.table(self.r, int(self.prompts[k]), self.b_cap, int(o[-1]))
-                self.tab[k, :, :need] = tab[: self.b_cap + 1, o - 1]
-            self.upto[k] = need
-
-    def solo_s(self, s_idx: np.ndarray, o_idx: np.ndarray) -> np.ndarray:
-        """T(1, s, o) at table indices, without filling the whole tables (a batch of one needs b = 1 only)."""
-        out = np.empty(s_idx.size)
-        o_max = int(self.outputs[-1]) if self.outputs.size else 1
-        for k in np.unique(s_idx).tolist():
-            sel = s_idx == k
-            row = self.cache.row1(self.r, int(self.prompts[k]), o_max)
-            out[sel] = row[self.outputs[o_idx[sel]] - 1]
-        return out
-
-    def time_s(
-        self, s_idx: np.ndarray | int, b: np.ndarray | int, o_idx: np.ndarray | int
-    ) -> np.ndarray | float:
-        """T at table indices (vectorised; fills missing prompt lengths first)."""
-        self.ensure(np.asarray(s_idx))
-        out: np.ndarray | float = self.tab[s_idx, b, o_idx]
-        return out
-
-
 def _max_batch(problem: BatchProblem, game: Game) -> int:
     """Largest b that could ever be feasible (sub-channels; KV memory at the smallest padding)."""
     if problem.output_tokens.size == 0:
@@ -254,27 +166,12 @@ def _max_batch(problem: BatchProblem, game: Game) -> int:
     return max(0, min(problem.max_batch, mem, problem.output_tokens.size))
 
 
-class _Incumbent(TypedDict):
-    """OT's best batch so far: served tokens, members (candidate positions), compute time (s)."""
-
-    value: int
-    members: list[int]
-    time: float
-
-
-class _SearchState(TypedDict):
-    """OT's search counters: batches examined; whether ``max_nodes`` stopped the search."""
-
-    nodes: int
-    stopped: bool
-
-
 def optimal_batch(
     game: Game,
     problem: BatchProblem,
     max_nodes: int | None = None,
-    times: BatchTimes | None = None,
     bound_pruning: bool = True,
+    constants: np.ndarray | None = None,
 ) -> BatchChoice:
     """OT: the feasible static batch with the most served tokens, by depth-first search with pruning.
 
@@ -285,9 +182,10 @@ def optimal_batch(
     pruning: a child is cut when its value plus the largest values that could still join (at most
     b_lim - b more, b_lim the largest batch meeting memory and the tightest deadline at the current
     padding) cannot beat the incumbent. ``nodes`` counts the root and every child generated (bounded),
-    pruned or not. Exact unless ``max_nodes`` stops it (``exact=False``). ``times``: a cache of
-    instance ``problem.r`` to reuse across searches. ``bound_pruning=False`` keeps only feasibility
-    pruning (for measuring what each rule saves).
+    pruned or not. Exact unless ``max_nodes`` stops it (``exact=False``). ``bound_pruning=False`` keeps
+    only feasibility pruning (for measuring what each rule saves). The search is compiled by Numba
+    (:mod:`goalit.solvers.otgah_search`) and computes batch times in closed form where it needs them.
+    ``constants``: ``instance_constants(game, problem.r)`` if already at hand.
     """
     n = int(problem.output_tokens.size)
     b_cap = _max_batch(problem, game)
@@ -299,102 +197,18 @@ def optimal_batch(
     bud = problem.budget_s.astype(float)
     order = np.lexsort((np.arange(n), -bud, s, -o))
     o, s, up, bud = o[order], s[order], up[order], bud[order]
-    if times is None or times.r != problem.r or not times.covers(b_cap, s, o):
-        times = BatchTimes(game, problem.r, b_cap, s, o)
-    si = np.searchsorted(times.prompts, s)
-    oi = np.searchsorted(times.outputs, o)
-    # a candidate that cannot be served alone never joins a batch
-    t_solo = times.solo_s(si, oi)
-    cand = np.flatnonzero(np.isfinite(t_solo) & (t_solo + up <= bud))
-
-    # the search runs on Python scalars (same IEEE arithmetic as the array form, far less overhead per node)
-    ol, sl, oil, upl, budl = o.tolist(), si.tolist(), oi.tolist(), up.tolist(), bud.tolist()
-    need = int(oi[cand].max()) + 1 if cand.size else 1  # output columns the search can read
-    item, filled = times.tab.item, set(np.flatnonzero(times.upto >= need).tolist())  # prompt tables filled
-    columns: dict[tuple[int, int], list[float]] = {}  # (s, o) -> T over b, for limit
-    inf = np.inf
-
-    def ensure(s_k: int) -> None:
-        times.ensure(np.array([s_k]), need)
-        filled.add(s_k)
-
-    best: _Incumbent = {"value": 0, "members": [], "time": 0.0}
-    state: _SearchState = {"nodes": 1, "stopped": False}  # the root (empty batch) is a node
-
-    def limit(s_i: int, o_i: int, avail: float) -> int:
-        """Largest b with T(b, s, o) <= avail (memory included: T = inf beyond it); T increases in b."""
-        col = columns.get((s_i, o_i))
-        if col is None:
-            if s_i not in filled:
-                ensure(s_i)
-            col = columns[(s_i, o_i)] = times.tab[s_i, :, o_i].tolist()
-        avail = min(avail, _FINITE_MAX)  # an infinite budget still excludes T = inf (memory)
-        return min(b_cap, bisect_right(col, avail) - 1)  # = searchsorted(side="right"): col is sorted
-
-    def compatible(ks: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float) -> list[int]:
-        """The candidates of ``ks`` that can join the batch (b, s, o, up_max, budget) keeping it feasible."""
-        b1 = b + 1
-        if b1 > b_cap or not ks:
-            return []
-        out = []
-        for k in ks:
-            s_k = sl[k]
-            if s_k < s_i:
-                s_k = s_i
-            if s_k not in filled:
-                ensure(s_k)
-            t = item(s_k, b1, o_i)
-            if t < inf:
-                u, d = upl[k], budl[k]
-                if t + (u if u > up_max else up_max) <= (d if d < budget else budget):
-                    out.append(k)
-        return out
-
-    def visit(members: list[int], b: int, s_i: int, o_i: int, up_max: float, budget: float, value: int,
-              comp: list[int]) -> None:  # fmt: skip
-        if value > best["value"]:
-            best["value"], best["members"] = value, list(members)
-            best["time"] = item(s_i, b, o_i)
-        if not comp:
-            return
-        room = (limit(s_i, o_i, budget - up_max) if b else b_cap) - b
-        if room <= 0:
-            return
-        vals = [ol[j] for j in comp]
-        for q, j in enumerate(comp):
-            # the best any batch containing this batch + some of comp[q:] can do (values sorted descending)
-            if bound_pruning and value + sum(vals[q : q + room]) <= best["value"]:
-                break
-            if max_nodes is not None and state["nodes"] >= max_nodes:
-                state["stopped"] = True
-                return
-            state["nodes"] += 1  # the child batch is generated and bounded
-            s2 = s_i if s_i > sl[j] else sl[j]
-            o2 = o_i if b else oil[j]
-            u, d = upl[j], budl[j]
-            up2, bud2 = (u if u > up_max else up_max), (d if d < budget else budget)
-            rest = compatible(comp[q + 1 :], b1 := b + 1, s2, o2, up2, bud2)
-            lim2 = limit(s2, o2, bud2 - up2)
-            if (
-                bound_pruning
-                and value + ol[j] + sum([ol[k] for k in rest[: max(lim2 - b1, 0)]]) <= best["value"]
-            ):
-                continue
-            members.append(j)
-            visit(members, b1, s2, o2, up2, bud2, value + ol[j], rest)
-            members.pop()
-            if state["stopped"]:
-                return
-
-    visit([], 0, 0, 0, 0.0, inf, 0, cand.tolist())
-    chosen = np.sort(order[np.asarray(best["members"], dtype=np.int64)])
-    return BatchChoice(chosen, int(best["value"]), float(best["time"]), state["nodes"], not state["stopped"])
+    c = instance_constants(game, problem.r) if constants is None else constants
+    members, value, time_s, nodes, stopped = otgah_search.search(
+        o, s, up, bud, b_cap, -1 if max_nodes is None else int(max_nodes), bound_pruning, c
+    )
+    chosen = np.sort(order[np.asarray(members, dtype=np.int64)])
+    return BatchChoice(chosen, int(value), float(time_s), int(nodes), not stopped)
 
 
 def exhaustive_batch(game: Game, problem: BatchProblem) -> BatchChoice:
     """Brute force over all 2^n subsets, the oracle of OT (``nodes`` = 2^n subsets examined).
 
-    Independent of OT's tables: batch times come straight from ``static_batch_time_s``.
+    Independent of OT's search: batch times come straight from ``static_batch_time_s``.
     """
     n = int(problem.output_tokens.size)
     if n > 20:
@@ -450,7 +264,6 @@ def plan_epoch(
     max_nodes: int | None = None,
     model_capacity: bool = False,
     serial_shared: bool = True,
-    times: StaticTimes | None = None,
 ) -> EpochPlan:
     """One OT-GAH epoch over the requests ``pending`` (user indices of ``game``).
 
@@ -466,13 +279,9 @@ def plan_epoch(
     so it gets at most one per epoch; the static solver turns it off (Model A scores co-active variants).
     ``model_capacity``: also cap each batch at Model A's KV capacity ``game.capacity[r]`` (reserved at
     the scenario's longest sequence), so that a profile scored under Model A is never charged H for a
-    batch that fits physically; the static solver sets it. ``times``: a :class:`StaticTimes` of ``game``
-    to reuse across epochs (a caller deciding many epochs on one game passes the same one; the plan does
-    not depend on it).
+    batch that fits physically; the static solver sets it.
     """
     pending = np.asarray(pending, dtype=np.int64)
-    if times is None or times.game is not game:
-        times = StaticTimes(game)
     n_p = int(pending.size)
     n_act = game.n_actions
     waited = np.zeros(n_p) if waited_s is None else np.asarray(waited_s, dtype=float)
@@ -486,13 +295,13 @@ def plan_epoch(
     room = game.subchannels.astype(np.int64).copy()
     cap = game.capacity if model_capacity else None
     one = (one_level_per_server, serial_shared)
-    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap, times)
+    _allocate(game, plan, pending, allowed, budget, free, avail, room, one, max_nodes, cap)
 
     local_ok = allowed[:, LOCAL]
     if epoch_s is None:  # no next epoch
         doomed = free.copy()
     else:  # would miss the deadline even served alone (on any allowed instance) after one more epoch
-        solo = _solo_finish(game, pending, allowed, times)
+        solo = _solo_finish(game, pending, allowed)
         doomed = free & (waited + float(epoch_s) + solo > game.deadline_s[pending])
     plan.assignment[doomed & local_ok] = LOCAL
     stuck = free & doomed & ~local_ok
@@ -510,25 +319,24 @@ def plan_epoch(
             one,
             max_nodes,
             cap,
-            times,
         )
     plan.served_tokens = int(sum(game.output_tokens[pending[m]].sum() for m in plan.batches.values()))
     plan.info["fallback_local"] = int((doomed & local_ok).sum())
     return plan
 
 
-def _solo_finish(
-    game: Game, pending: np.ndarray, allowed: np.ndarray, times: StaticTimes | None = None
-) -> np.ndarray:
+def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """min over allowed instances of T_up + T({k}) + T_dl: the soonest request k could complete (s)."""
-    times = StaticTimes(game) if times is None or times.game is not game else times
     out = np.full(pending.size, np.inf)
+    s, o = game.prompt_tokens[pending], game.output_tokens[pending]
+    consts = all_instance_constants(game)
     for r in range(1, game.n_actions):
         rows = np.flatnonzero(allowed[:, r])
         if rows.size == 0:
             continue
         u = pending[rows]
-        done = game.uplink_s[u, r] + times.solo_s(r, u) + game.downlink_s[u, r]
+        solo = otgah_search.solo(s[rows], o[rows], consts[r])
+        done = game.uplink_s[u, r] + solo + game.downlink_s[u, r]
         out[rows] = np.minimum(out[rows], done)
     return out
 
@@ -545,15 +353,12 @@ def _allocate(
     one_level: tuple[bool, bool],
     max_nodes: int | None,
     cap: np.ndarray | None,
-    times: StaticTimes,
 ) -> None:
     """GAH: repeatedly commit the instance whose OT batch serves the most tokens (updates ``plan``).
 
     ``one_level`` = (at most one batch per server, at most one batch per shared server)."""
     cache: dict[int, tuple[np.ndarray, BatchChoice]] = {}  # r -> (candidate positions, choice)
-    b_cap = int(min(pending.size, room.max(initial=0)))
-    s_all, o_all = game.prompt_tokens[pending].astype(np.int64), game.output_tokens[pending].astype(np.int64)
-    tables = {r: BatchTimes(game, r, b_cap, s_all, o_all, times) for r in np.flatnonzero(avail).tolist()}
+    consts = all_instance_constants(game)
 
     def solve(r: int) -> tuple[np.ndarray, BatchChoice]:
         j = int(game.server_of[r])
@@ -567,7 +372,7 @@ def _allocate(
             budget_s=budget[pos, r],
             max_batch=int(room[j] if cap is None else min(room[j], cap[r])),
         )
-        choice = optimal_batch(game, prob, max_nodes, tables[r])
+        choice = optimal_batch(game, prob, max_nodes, constants=consts[r])
         plan.nodes_explored += choice.nodes
         plan.searches += 1
         plan.exact &= choice.exact

@@ -28,7 +28,6 @@ class OtGahPolicy(Policy):
     static: bool = True
     planner: Any = None
     options: dict[str, Any] = field(default_factory=dict)
-    _times: Any = field(default=None, init=False, repr=False)  # plan_epoch's StaticTimes, kept across epochs
 
     @classmethod
     def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
@@ -42,17 +41,12 @@ class OtGahPolicy(Policy):
                    options=options)  # fmt: skip
 
     def decide(self, view: View) -> Decision:
-        planner, extra = self.planner, {}
+        planner = self.planner
         if planner is None:
-            from goalit.solvers.otgah import StaticTimes
             from goalit.solvers.otgah import plan_epoch as planner
-
-            if self._times is None or self._times.game is not view.game:
-                self._times = StaticTimes(view.game)
-            extra["times"] = self._times
         plan = planner(
             view.game, view.ids, available=view.available(), waited_s=view.waited_s, epoch_s=self.epoch_s,
-            **self.options, **extra,
+            **self.options,
         )  # fmt: skip
         self._count("decisions")
         self._count("nodes_explored", int(getattr(plan, "nodes_explored", 0)))
