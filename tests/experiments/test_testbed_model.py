@@ -142,3 +142,18 @@ def test_shared_engine_of_the_testbed_uses_the_step_table():
     )
     assert shared == pytest.approx(want, rel=1e-9)
     assert lat("shared", None) != pytest.approx(shared, rel=1e-3)
+
+
+def test_the_policys_own_simulation_decides_each_request_on_arrival_as_the_gateway():
+    """The gateway routes each request when it arrives; the testbed's own-decision simulation does the same
+    (no decision interval: every decision has one player and no request waits for a decision)."""
+    from goalit.experiments.testbed.compare import _simulate
+    from goalit.sim.workload import Workload
+
+    opts = TestbedOptions(w_quality=0.0)
+    cat, llm, hw = resolve_profiles(opts)
+    sc = scenario_of(opts, cat, llm, hw)
+    w = Workload(np.array([0.0, 0.1, 0.13, 0.4, 0.41]), np.full(5, 60), np.full(5, 16))
+    res = _simulate(sc, w, opts, "goalit", None)
+    assert res.metrics["decisions"] == 5 and res.metrics["players_per_decision_max"] == 1
+    assert np.array_equal(res.records["dispatch_s"], res.records["arrival_s"])  # decided the moment it arrives

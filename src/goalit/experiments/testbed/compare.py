@@ -62,8 +62,11 @@ def testbed_actions(opts: TestbedOptions, records: list[Record]) -> np.ndarray:
 def _simulate(scenario: Scenario, w, opts: TestbedOptions, policy, table):
     from goalit.sim import simulate
 
+    # a named policy decides each request when it arrives, as the gateway routes it (not at the
+    # simulator's default decision interval, which would add up to one interval of waiting)
+    extra = {"decision_interval_s": 0.0} if isinstance(policy, str) else {}
     return simulate(scenario, policy=policy, workload=w, seed=opts.seed, max_batch=sim_max_batch(opts),
-                    step_table=table, first_token_at_prefill=opts.engine == "llama-server")  # fmt: skip
+                    step_table=table, first_token_at_prefill=opts.engine == "llama-server", **extra)  # fmt: skip
 
 
 def simulate_both(scenario: Scenario, w, opts: TestbedOptions, records: list[Record]):
