@@ -247,7 +247,9 @@ def held_out_errors(table: StepTable) -> dict[str, dict[str, float]]:
         for i in range(t.batches.size):
             for k in range(1, t.contexts.size - 1):
                 ck = np.delete(np.arange(t.contexts.size), k)
-                cerr.append(abs(float(interp1(t.contexts[ck], t.step_s[i, ck], t.contexts[k])) / t.step_s[i, k] - 1))
+                cerr.append(
+                    abs(float(interp1(t.contexts[ck], t.step_s[i, ck], t.contexts[k])) / t.step_s[i, k] - 1)
+                )
         ce = np.array(cerr) * 100 if cerr else np.array([np.nan])
         exhaustive = bool(np.array_equal(t.batches, np.arange(1, t.batches.size + 1)))
         out[lv] = {
