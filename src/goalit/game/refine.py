@@ -150,8 +150,7 @@ def refine(
     firsts = [plain]
     allowed = np.isfinite(game.beta)
     if grant != "random" and plain.converged and single is not None and _cheapest_single(single, plain_cost):
-        for _ in range(max(starts, 1) - 1):
-            _random_profile(allowed, rng)  # the draws of the full search
+        rng.random((max(starts, 1) - 1) * allowed.size)  # the draws of the full search's random starts
         tr.starts, tr.rounds, tr.skipped_starts = max(starts, 1), 1, max(starts, 1) - 1
         return tr
     for _ in range(max(starts, 1) - 1):

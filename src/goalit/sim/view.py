@@ -199,8 +199,12 @@ class SubgameBuilder:
         n_p = int(ids.shape[0])
         s = kw["prompt_tokens"]
         o = kw["output_tokens"]
-        l_p = float((s + o / 2.0).mean()) if n_p else 0.0
-        kv_p = self.kappa * float((s + o).mean()) if n_p else 1.0
+        if n_p == 1:  # the mean of one value is that value: the same floats without two reductions
+            s0, o0 = float(s[0]), float(o[0])
+            l_p, kv_p = s0 + o0 / 2.0, self.kappa * (s0 + o0)
+        else:
+            l_p = float((s + o / 2.0).mean()) if n_p else 0.0
+            kv_p = self.kappa * float((s + o).mean()) if n_p else 1.0
         m = np.arange(n_p + 2, dtype=float)[None, :]
         n = bg.n_fixed[:, None] + m
         step = np.maximum(self.a + self.b * (bg.ctx_fixed[:, None] + m * l_p), self.c * n) + self.o
