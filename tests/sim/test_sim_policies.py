@@ -207,6 +207,7 @@ def test_fast_registry_policies_decide_as_the_registry_solver(name, interval):
     b = goalit.simulate("default", policy=plain, **kw)
     assert a.metrics["decisions"] > 5
     assert a.metrics == b.metrics
-    assert a.summary_json() == b.summary_json()
+    if name == "goalit-refined":  # same options too: the same `goalit simulate --json` bytes
+        assert a.summary_json() == b.summary_json()
     if interval is not None:
         assert a.metrics["players_per_decision_max"] > 3

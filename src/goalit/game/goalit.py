@@ -176,7 +176,7 @@ def goalit(
     ``observe(a)`` is called with the profile after every slot that moved users (E4's per-slot record).
     ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
     random draws, no per-slot lists); None: when the game has at most
-    ``goalit_scalar.max_players()`` users (32, or 1024 with the Numba kernel) and no per-slot record is
+    ``goalit_scalar.max_players()`` users (32, or 4096 with the Numba kernel) and no per-slot record is
     asked for.
     ``incremental``: after a slot, re-evaluate the best responses only of users whose costs can have
     changed (:class:`Dirty`); the others keep theirs, which are the same floats a full evaluation gives.

@@ -28,8 +28,11 @@ from goalit.game.model import Game
 
 # Games with at most this many players use the scalar protocol; larger ones the vectorised one.
 MAX_PLAYERS = 32
-# ... with the compiled kernel: measured crossover with the vectorised engine (benchmarks/goalit_kernel.py)
-MAX_PLAYERS_COMPILED = 1024
+# ... with the compiled kernel (benchmarks/goalit_kernel.py, parallel grant from the isolated start; CPU ms
+# per run vectorised / kernel on 2026-11-30, load ~1): `default` 32 players 6.8 / 0.10, 1,024: 21 / 4.4,
+# 4,096: 36 / 28; `large` 1,024: 35 / 5.5, 4,096: 224 / 82. The kernel re-evaluates every player each
+# slot and the vectorised engine only those whose costs changed, so it catches up beyond that.
+MAX_PLAYERS_COMPILED = 4096
 
 _KERNEL: ModuleType | bool | None = None  # goalit_kernel once imported, False without Numba
 

@@ -1,7 +1,7 @@
 """``goalit``: the GOALIT protocol on each decision's game, warm-started from the players' actions.
 
 New players start from :func:`~goalit.game.dynamics.isolated_start`; decisions with at most
-``goalit_scalar.max_players()`` players (32; 1024 with Numba) run the protocol's scalar twin
+``goalit_scalar.max_players()`` players (32; 4,096 with Numba) run the protocol's scalar twin
 :func:`goalit.game.goalit_scalar.goalit_from` (the GOALIT engine's fast path, compiled with Numba when
 installed; same outcome and counters, tested), for speed.
 """
