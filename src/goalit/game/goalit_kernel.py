@@ -5,7 +5,7 @@ grants (the random grant draws from NumPy's generator and stays in Python): the 
 in the same floating-point operation order (no fast-math, so no fused multiply-adds or reassociation),
 the same request threshold, grant rules (:func:`goalit.game.goalit.select_disjoint` transcribed), counters
 and cycle detection (every profile visited, in a hash table), so profile, slots, updates, messages and
-both flags are equal (tests/game/test_goalit_kernel.py). Also the isolated start of new players.
+both flags are equal (tests/game/test_goalit_kernel.py), and the isolated start of new players.
 
 This module imports Numba when it is imported (``_jit``); :func:`goalit.game.goalit_scalar.kernel`
 imports it lazily, never at ``import goalit``, and falls back to the Python path without Numba.
@@ -220,14 +220,56 @@ def _hash(a: np.ndarray) -> int:
 
 
 @_jit
+def _isolated_start(
+    a: np.ndarray, srv: np.ndarray, step: np.ndarray, alpha: np.ndarray, beta: np.ndarray, shared: bool,
+    group_of: np.ndarray, cap: np.ndarray, g_shared: np.ndarray, big_h: float,
+) -> None:  # fmt: skip
+    """``isolated_start_small`` for the players with ``a[i] < 0`` (written into ``a``): local where
+    allowed, else the cheapest action on an otherwise empty system (the first minimum)."""
+    n_act = srv.shape[0]
+    d1 = np.zeros(n_act)
+    if shared:  # dynamics.join_times at zero loads
+        grp = np.full(n_act, -1, np.int64)
+        for x in range(1, n_act):
+            grp[x] = group_of[x]
+        tok = np.empty(n_act)
+        within = np.empty(n_act)
+        leave = np.empty(n_act)
+        _shared_tables(np.zeros(n_act, np.int64), step, grp, cap, g_shared, big_h, tok, d1, within, leave)
+    else:
+        col = min(1, step.shape[1] - 1)
+        for x in range(1, n_act):
+            d1[x] = step[x, col]
+    for i in range(a.shape[0]):
+        if a[i] >= 0:
+            continue
+        if np.isfinite(beta[i, 0]):
+            a[i] = 0
+            continue
+        al = alpha[i]
+        best = np.inf
+        best_x = 0
+        for x in range(n_act):
+            b = beta[i, x]
+            c = b if x == 0 else al * d1[x] + b
+            if x == 0 or c < best:
+                best = c
+                best_x = x
+        a[i] = best_x
+
+
+@_jit
 def goalit_run(
     a: np.ndarray, srv: np.ndarray, k_ap: np.ndarray, big_h: float, step: np.ndarray, alpha: np.ndarray,
     beta: np.ndarray, cand: np.ndarray, cbeta: np.ndarray, shared: bool, group_of: np.ndarray,
-    cap: np.ndarray, g_shared: np.ndarray, eps: float, max_slots: int, max_gain: bool,
+    cap: np.ndarray, g_shared: np.ndarray, eps: float, max_slots: int, max_gain: bool, start: bool,
 ) -> tuple[int, int, int, bool, bool]:  # fmt: skip
     """GOALIT from profile ``a`` (changed in place to the end profile): (slots, updates, messages,
     converged, cycled). ``group_of``, ``cap``, ``g_shared``: the server groups (read when ``shared``);
-    ``max_gain``: the max-gain grant, else the parallel one."""
+    ``max_gain``: the max-gain grant, else the parallel one; ``start``: players at -1 first take their
+    isolated start (``isolated_start_small``)."""
+    if start:
+        _isolated_start(a, srv, step, alpha, beta, shared, group_of, cap, g_shared, big_h)
     n_act = srv.shape[0]
     n_users = a.shape[0]
     n = np.zeros(n_act, np.int64)
@@ -327,42 +369,3 @@ def goalit_run(
             latest[h] = len(profiles)
             profiles.append(a.copy())
     return slots, updates, messages, converged, cycled
-
-
-@_jit
-def isolated_start(
-    a: np.ndarray, srv: np.ndarray, step: np.ndarray, alpha: np.ndarray, beta: np.ndarray, shared: bool,
-    group_of: np.ndarray, cap: np.ndarray, g_shared: np.ndarray, big_h: float,
-) -> None:  # fmt: skip
-    """``isolated_start_small`` for the players with ``a[i] < 0`` (written into ``a``): local where
-    allowed, else the cheapest action on an otherwise empty system (the first minimum)."""
-    n_act = srv.shape[0]
-    d1 = np.zeros(n_act)
-    if shared:  # dynamics.join_times at zero loads
-        grp = np.full(n_act, -1, np.int64)
-        for x in range(1, n_act):
-            grp[x] = group_of[x]
-        tok = np.empty(n_act)
-        within = np.empty(n_act)
-        leave = np.empty(n_act)
-        _shared_tables(np.zeros(n_act, np.int64), step, grp, cap, g_shared, big_h, tok, d1, within, leave)
-    else:
-        col = min(1, step.shape[1] - 1)
-        for x in range(1, n_act):
-            d1[x] = step[x, col]
-    for i in range(a.shape[0]):
-        if a[i] >= 0:
-            continue
-        if np.isfinite(beta[i, 0]):
-            a[i] = 0
-            continue
-        al = alpha[i]
-        best = np.inf
-        best_x = 0
-        for x in range(n_act):
-            b = beta[i, x]
-            c = b if x == 0 else al * d1[x] + b
-            if x == 0 or c < best:
-                best = c
-                best_x = x
-        a[i] = best_x

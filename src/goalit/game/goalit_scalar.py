@@ -306,7 +306,7 @@ def goalit_small_cycled(
     k = _use_kernel(grant, compiled)
     if k is not None:
         a = np.array(initial, np.int64)
-        out = k.goalit_run(a, *_kernel_tables(game), float(eps), int(cap), grant == "max-gain")
+        out = k.goalit_run(a, *_kernel_tables(game), float(eps), int(cap), grant == "max-gain", False)
         return a, int(out[0]), int(out[1]), int(out[2]), bool(out[3]), bool(out[4])
     a0 = [int(x) for x in np.asarray(initial).tolist()]
     st = _Small(game, a0) if state is None else state
@@ -369,14 +369,10 @@ def goalit_from(
     start (:func:`isolated_start_small`): a simulator decision. ``compiled`` as there."""
     k = _use_kernel(grant, compiled)
     if k is not None:
-        tables = _kernel_tables(game)
         a = np.array(current, np.int64)
-        if (a < 0).any():
-            srv, _, big_h, step, alpha, beta, _, _, shared, group_of, cap, g_shared = tables
-            k.isolated_start(a, srv, step, alpha, beta, shared, group_of, cap, g_shared, big_h)
         eps = game.epsilon if epsilon is None else epsilon
         slots = game.max_slots if max_slots is None else max_slots
-        out = k.goalit_run(a, *tables, float(eps), int(slots), grant == "max-gain")
+        out = k.goalit_run(a, *_kernel_tables(game), float(eps), int(slots), grant == "max-gain", True)
         return a, int(out[0]), int(out[1]), int(out[2]), bool(out[3]), bool(out[4])
     init = np.array(current, np.int64)
     st = _Small(game, [])
