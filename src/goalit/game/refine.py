@@ -148,11 +148,11 @@ def refine(
     tr = RefineTrace(plain.profile, plain_cost, plain.converged, plain, plain_cost)
     tr.slots, tr.updates, tr.messages = plain.slots, plain.updates, plain.messages
     firsts = [plain]
-    allowed = np.isfinite(game.beta)
     if grant != "random" and plain.converged and single is not None and _cheapest_single(single, plain_cost):
-        rng.random((max(starts, 1) - 1) * allowed.size)  # the draws of the full search's random starts
+        rng.random((max(starts, 1) - 1) * game.beta.size)  # the draws of the full search's random starts
         tr.starts, tr.rounds, tr.skipped_starts = max(starts, 1), 1, max(starts, 1) - 1
         return tr
+    allowed = np.isfinite(game.beta)
     for _ in range(max(starts, 1) - 1):
         a0 = _random_profile(allowed, rng)
         firsts.append(_run(tr, game, rng, a0, kw))
