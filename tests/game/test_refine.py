@@ -126,3 +126,34 @@ def replace_users(game, ids):
     from goalit.sim.view import SubgameBuilder
 
     return SubgameBuilder(game).users(np.asarray(ids, np.int64))
+
+
+@pytest.mark.parametrize("scenario", ["default", "default-partitioned", "small"])
+def test_single_player_costs_are_the_social_costs_of_every_action(scenario):
+    """``single_player_costs`` gives the very floats ``social_cost`` gives for each one-player profile, on
+    decision games with background load (KV pools and APs from free to over-committed)."""
+    from goalit.game.refine import single_player_costs
+    from goalit.sim.view import Background, SubgameBuilder
+
+    full = build_game(default_scenario(scenario))
+    b = SubgameBuilder(full)
+    rng = np.random.default_rng(5)
+    checked = 0
+    for k in range(60):
+        n_fixed = np.concatenate([[0], rng.integers(0, 12, full.n_actions - 1)]) * (k % 4 > 0)
+        ctx = n_fixed * rng.uniform(100.0, 4000.0, n_fixed.shape)
+        m_fixed = rng.integers(0, 24, full.n_servers) * (k % 3 > 0)
+        kv = full.kv_free_bytes * (1.0 - rng.uniform(0.0, 1.2, full.n_actions))
+        game = b.loaded(np.array([k % full.n_users]), Background(n_fixed, ctx, m_fixed, kv))
+        costs = single_player_costs(game)
+        # and no exchange exists with one player (refine skips the search), none drawn from the rng
+        r = np.random.default_rng(k)
+        assert exchange_candidates(game, np.array([int(np.argmin(costs))]), 1, r) == []
+        assert r.random() == np.random.default_rng(k).random()
+        for x in range(game.n_actions):
+            if np.isfinite(game.beta[0, x]):
+                assert costs[x] == social_cost(game, np.array([x]))  # the same float
+                checked += 1
+            else:
+                assert costs[x] == np.inf
+    assert checked > 100

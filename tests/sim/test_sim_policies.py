@@ -188,13 +188,17 @@ def test_scalar_goalit_equals_the_protocol_on_shared_servers(grant):
     assert moved > 150 and multi > 15
 
 
-@pytest.mark.parametrize("name", ["greedy", "optimum"])
-def test_fast_registry_policies_decide_as_the_registry_solver(name):
-    """``greedy`` and ``optimum`` skip the static metrics (and enumerate small optima): same run as the
-    registry's solver called through the generic RegistryPolicy."""
+@pytest.mark.parametrize(
+    ("name", "interval"),
+    [("greedy", None), ("optimum", None), ("goalit-refined", None), ("goalit-refined", 1.0)],
+)
+def test_fast_registry_policies_decide_as_the_registry_solver(name, interval):
+    """``greedy``, ``optimum`` and ``goalit-refined`` skip the static metrics (and enumerate small optima):
+    same run as the registry's solver called through the generic RegistryPolicy (goalit-refined also on
+    1 s decision intervals: several players, the full exchange search)."""
     from goalit.sim.policies import RegistryPolicy, make_policy
 
-    fast = make_policy(name)
+    fast = make_policy(name) if interval is None else make_policy(name, decision_interval_s=interval)
     assert type(fast) is not RegistryPolicy
     plain = RegistryPolicy(name=name, epoch_s=fast.epoch_s, reroute_queued=fast.reroute_queued,
                            options={"enumerate_max_profiles": 0} if name == "optimum" else {})  # fmt: skip
@@ -203,3 +207,7 @@ def test_fast_registry_policies_decide_as_the_registry_solver(name):
     b = goalit.simulate("default", policy=plain, **kw)
     assert a.metrics["decisions"] > 5
     assert a.metrics == b.metrics
+    if name == "goalit-refined":  # same options too: the same `goalit simulate --json` bytes
+        assert a.summary_json() == b.summary_json()
+    if interval is not None:
+        assert a.metrics["players_per_decision_max"] > 3

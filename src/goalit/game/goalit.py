@@ -176,7 +176,8 @@ def goalit(
     ``observe(a)`` is called with the profile after every slot that moved users (E4's per-slot record).
     ``fast``: run the scalar fast path (:mod:`goalit.game.goalit_scalar`: same profile, counters and
     random draws, no per-slot lists); None: when the game has at most
-    ``goalit_scalar.MAX_PLAYERS`` users and no per-slot record is asked for.
+    ``goalit_scalar.max_players()`` users (32, or 4096 with the Numba kernel) and no per-slot record is
+    asked for.
     ``incremental``: after a slot, re-evaluate the best responses only of users whose costs can have
     changed (:class:`Dirty`); the others keep theirs, which are the same floats a full evaluation gives.
     """
@@ -185,7 +186,7 @@ def goalit(
     if fast is None:
         from goalit.game import goalit_scalar
 
-        fast = not record_potential and observe is None and game.n_users <= goalit_scalar.MAX_PLAYERS
+        fast = not record_potential and observe is None and game.n_users <= goalit_scalar.max_players()
     if fast:
         return _goalit_fast(game, rng, initial, grant, epsilon, max_slots)
     eps = game.epsilon if epsilon is None else epsilon
@@ -272,8 +273,13 @@ def _goalit_fast(
     """``goalit`` on the scalar fast path (with shared servers: the same cycle detection)."""
     from goalit.game import goalit_scalar
 
-    a0 = goalit_scalar.isolated_start_small(game) if initial is None else np.asarray(initial, np.int64)
-    profile, slots, updates, messages, converged, cycled = goalit_scalar.goalit_small_cycled(
-        game, rng, a0, grant, epsilon, max_slots
-    )
+    if initial is None:  # every user new: the isolated start
+        out = goalit_scalar.goalit_from(
+            game, rng, np.full(game.n_users, -1, np.int64), grant, epsilon, max_slots
+        )
+    else:
+        out = goalit_scalar.goalit_small_cycled(
+            game, rng, np.asarray(initial, np.int64), grant, epsilon, max_slots
+        )
+    profile, slots, updates, messages, converged, cycled = out
     return GoalitTrace(profile, converged, slots, updates, messages, cycled)

@@ -9,11 +9,17 @@ point operation order as ``dynamics.best_responses``, the same request threshold
 counters, so its profile, slots, updates, messages, convergence flag and random draws equal the
 protocol's (checked on random states by tests/game/test_goalit_scalar.py and tests/sim/test_sim_policies.py). It does not record the
 per-slot potential trace.
+
+With Numba installed the parallel and max-gain grants run the same loop compiled
+(:mod:`goalit.game.goalit_kernel`, imported on first use by :func:`kernel`), which pays off up to far
+larger games (``MAX_PLAYERS_COMPILED``); without Numba, or for the random grant, the Python loop below.
 """
 
 from __future__ import annotations
 
 import math
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +28,64 @@ from goalit.game.model import Game
 
 # Games with at most this many players use the scalar protocol; larger ones the vectorised one.
 MAX_PLAYERS = 32
+# ... with the compiled kernel (benchmarks/goalit_kernel.py, parallel grant from the isolated start; CPU ms
+# per run vectorised / kernel on 2026-11-30, load ~1): `default` 32 players 6.8 / 0.10, 1,024: 21 / 4.4,
+# 4,096: 36 / 28; `large` 1,024: 35 / 5.5, 4,096: 224 / 82. The kernel re-evaluates every player each
+# slot and the vectorised engine only those whose costs changed, so it catches up beyond that.
+MAX_PLAYERS_COMPILED = 4096
+
+_KERNEL: ModuleType | bool | None = None  # goalit_kernel once imported, False without Numba
+
+
+def kernel() -> ModuleType | None:
+    """The compiled protocol (:mod:`goalit.game.goalit_kernel`), or None when Numba is not installed.
+
+    Imported on the first call (Numba's import takes a few tenths of a second), never at ``import goalit``.
+    """
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from goalit.game import goalit_kernel
+        except ImportError:
+            _KERNEL = False
+        else:
+            _KERNEL = goalit_kernel
+    return _KERNEL if isinstance(_KERNEL, ModuleType) else None
+
+
+def max_players() -> int:
+    """The largest game the scalar path takes: ``MAX_PLAYERS_COMPILED`` with Numba, else ``MAX_PLAYERS``."""
+    return MAX_PLAYERS_COMPILED if kernel() is not None else MAX_PLAYERS
+
+
+def _kernel_tables(game: Game) -> tuple[Any, ...]:
+    """The game's tables as the kernel takes them (contiguous int64 / float64 / bool arrays)."""
+    shared = game.shared
+    if shared:
+        group_of, capacity, group_shared = game.groups()
+        groups = (
+            np.ascontiguousarray(group_of, np.int64), np.ascontiguousarray(capacity, np.int64),
+            np.ascontiguousarray(group_shared, np.bool_),
+        )  # fmt: skip
+    else:
+        groups = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.bool_))
+    return (
+        np.ascontiguousarray(game.server_of, np.int64), np.ascontiguousarray(game.subchannels, np.int64),
+        float(game.penalty_s), np.ascontiguousarray(game.step_table, np.float64),
+        np.ascontiguousarray(game.alpha, np.float64), np.ascontiguousarray(game.beta, np.float64),
+        np.ascontiguousarray(game.candidates, np.int64), np.ascontiguousarray(game.candidate_beta, np.float64),
+        shared, *groups,
+    )  # fmt: skip
+
+
+def _use_kernel(grant: str, compiled: bool | None) -> ModuleType | None:
+    """The kernel if it runs this call (``compiled``: None when available, True required, False never)."""
+    if compiled is False or grant == "random":
+        return None
+    k = kernel()
+    if compiled and k is None:
+        raise RuntimeError("the compiled GOALIT kernel needs Numba, which is not installed")
+    return k
 
 
 class _Small:
@@ -231,12 +295,19 @@ def goalit_small_cycled(
     epsilon: float | None = None,
     max_slots: int | None = None,
     state: _Small | None = None,
+    compiled: bool | None = None,
 ) -> tuple[np.ndarray, int, int, int, bool, bool]:
     """``goalit_small`` and ``cycled``: on a game with shared servers the protocol stops when a profile
     repeats, as :func:`goalit.game.goalit.goalit` does (always False on a partitioned game).
-    ``state``: ``SmallGame(game, ...)`` already built (its profile is replaced by ``initial``)."""
+    ``state``: ``SmallGame(game, ...)`` already built (its profile is replaced by ``initial``; unused by
+    the kernel). ``compiled``: run the Numba kernel (None: when installed; never for the random grant)."""
     eps = game.epsilon if epsilon is None else epsilon
     cap = game.max_slots if max_slots is None else max_slots
+    k = _use_kernel(grant, compiled)
+    if k is not None:
+        a = np.array(initial, np.int64)
+        out = k.goalit_run(a, *_kernel_tables(game), float(eps), int(cap), grant == "max-gain", False)
+        return a, int(out[0]), int(out[1]), int(out[2]), bool(out[3]), bool(out[4])
     a0 = [int(x) for x in np.asarray(initial).tolist()]
     st = _Small(game, a0) if state is None else state
     if state is not None:
@@ -283,6 +354,32 @@ def goalit_small_cycled(
                 break
             visited.add(key)
     return np.asarray(st.a, np.int64), slots, updates, messages, converged, cycled
+
+
+def goalit_from(
+    game: Game,
+    rng: np.random.Generator,
+    current: np.ndarray,
+    grant: str = "parallel",
+    epsilon: float | None = None,
+    max_slots: int | None = None,
+    compiled: bool | None = None,
+) -> tuple[np.ndarray, int, int, int, bool, bool]:
+    """``goalit_small_cycled`` from ``current``, where players at -1 (new ones) start at their isolated
+    start (:func:`isolated_start_small`): a simulator decision. ``compiled`` as there."""
+    k = _use_kernel(grant, compiled)
+    if k is not None:
+        a = np.array(current, np.int64)
+        eps = game.epsilon if epsilon is None else epsilon
+        slots = game.max_slots if max_slots is None else max_slots
+        out = k.goalit_run(a, *_kernel_tables(game), float(eps), int(slots), grant == "max-gain", True)
+        return a, int(out[0]), int(out[1]), int(out[2]), bool(out[3]), bool(out[4])
+    init = np.array(current, np.int64)
+    st = _Small(game, [])
+    new = init < 0
+    if new.any():
+        init[new] = isolated_start_small(game, st)[new]
+    return goalit_small_cycled(game, rng, init, grant, epsilon, max_slots, state=st, compiled=False)
 
 
 def isolated_start_small(game: Game, state: _Small | None = None) -> np.ndarray:

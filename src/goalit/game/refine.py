@@ -34,6 +34,7 @@ plain GOALIT's S / S(optimum) is the empirical price of anarchy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,16 +143,16 @@ def refine(
         "record_potential": False,
     }
     plain = goalit(game, rng, initial=initial, **kw)
-    plain_cost = social_cost(game, plain.profile)
+    single = single_player_costs(game) if game.n_users == 1 else None
+    plain_cost = social_cost(game, plain.profile) if single is None else single[int(plain.profile[0])]
     tr = RefineTrace(plain.profile, plain_cost, plain.converged, plain, plain_cost)
     tr.slots, tr.updates, tr.messages = plain.slots, plain.updates, plain.messages
     firsts = [plain]
-    allowed = np.isfinite(game.beta)
-    if grant != "random" and plain.converged and _cheapest_single(game, plain.profile, plain_cost):
-        for _ in range(max(starts, 1) - 1):
-            _random_profile(allowed, rng)  # the draws of the full search
+    if grant != "random" and plain.converged and single is not None and _cheapest_single(single, plain_cost):
+        rng.random((max(starts, 1) - 1) * game.beta.size)  # the draws of the full search's random starts
         tr.starts, tr.rounds, tr.skipped_starts = max(starts, 1), 1, max(starts, 1) - 1
         return tr
+    allowed = np.isfinite(game.beta)
     for _ in range(max(starts, 1) - 1):
         a0 = _random_profile(allowed, rng)
         firsts.append(_run(tr, game, rng, a0, kw))
@@ -159,9 +160,12 @@ def refine(
         tr.starts += 1
         if not first.converged:
             continue
-        a, cost = first.profile, social_cost(game, first.profile)
+        a = first.profile
+        cost = social_cost(game, a) if single is None else single[int(a[0])]
         for _ in range(max_rounds):
             tr.rounds += 1
+            if single is not None:  # one player: no exchange exists (and none is sampled)
+                break
             better = _improve(tr, game, rng, a, cost, tries, max_candidates, kw)
             if better is None:
                 break
@@ -211,18 +215,46 @@ def _run(
     return run
 
 
-def _cheapest_single(game: Game, a: np.ndarray, cost: float) -> bool:
-    """One player, and S(a) = ``cost`` is the least S over its allowed actions (exactly as
-    :func:`social_cost` computes it: a batched screen, then the close ones one by one)."""
-    if game.n_users != 1 or not np.isfinite(cost):
-        return False
-    xs = np.flatnonzero(np.isfinite(game.beta[0]))
-    xs = xs[xs != a[0]]
-    if xs.size == 0:
-        return True
-    screen = social_costs(game, xs[:, None])
-    close = xs[~(screen > cost + 1e-9 * abs(cost))]  # costs by another summation may differ by ulps
-    return all(social_cost(game, np.array([x], np.int64)) >= cost for x in close.tolist())
+def single_player_costs(game: Game) -> list[float]:
+    """S(x) = C(x) of the one player of ``game`` at every action x (inf where not allowed), the floats
+    :func:`social_cost` gives for the profile (x,) (the operations of ``dynamics.user_costs`` in its
+    order, on Python floats: on a shared server T_G sums its variants' steps in action order, as
+    ``np.bincount`` does)."""
+    step = game.step_table
+    col1 = min(1, step.shape[1] - 1)
+    d1 = step[:, col1].tolist()
+    srv = game.server_of.tolist()
+    k_ap = game.subchannels.tolist()
+    big_h = float(game.penalty_s)
+    al = float(game.alpha[0])
+    beta = game.beta[0].tolist()
+    tok = d1  # partitioned: d_x(1) (the local row is 0)
+    if game.shared:  # T_G with the player on x: d_x(1) plus the other variants' d_r(0)
+        group_of, capacity, _ = game.groups()
+        d0 = step[:, 0].tolist()
+        grp = group_of.tolist()
+        cap = capacity.tolist()
+        members: dict[int, list[int]] = {}
+        for r in range(1, len(grp)):
+            members.setdefault(grp[r], []).append(r)
+        tok = [0.0] * len(grp)
+        for x in range(1, len(grp)):
+            s_g = 0.0
+            for r in members[grp[x]]:
+                s_g += d1[r] if r == x else d0[r]
+            tok[x] = s_g + (big_h if 1 > cap[grp[x]] else 0.0)
+    out = []
+    for x, b in enumerate(beta):
+        j = srv[x]
+        h = big_h if j >= 0 and 1 > k_ap[j] else 0.0
+        out.append(al * (tok[x] + h) + b if math.isfinite(b) else math.inf)
+    return out
+
+
+def _cheapest_single(costs: list[float], cost: float) -> bool:
+    """Whether ``cost`` (S of the one player's profile) is the least S over its allowed actions
+    (``costs``: :func:`single_player_costs`; disallowed actions are inf, never below a finite cost)."""
+    return math.isfinite(cost) and all(c >= cost for c in costs)
 
 
 def _random_profile(allowed: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -143,6 +143,7 @@ class SubgameBuilder:
             self.shared_row[1:] = group_shared[group_of[1:]]
         self.partitioned = ~self.shared_row
         self.partitioned[0] = False
+        self.any_partitioned = bool(self.partitioned.any())  # else loaded() skips the KV penalty's steps
         # one group per partitioned instance or shared server: its representative action
         self.group_rep = np.zeros(game.n_groups, np.int64)
         if game.group_of is not None:
@@ -152,6 +153,7 @@ class SubgameBuilder:
         # d_r(n, L) = max(a_r + b_r L, c_r n) + o_r (docs/model.md B.5), coefficients per row, for loaded()
         roof = game.instances.roofline
         self.ok = np.asarray(roof.share, float) > 0
+        self.off = ~self.ok[:, None]
         ok = self.ok
 
         def pick(x: Any) -> np.ndarray:
@@ -199,16 +201,21 @@ class SubgameBuilder:
         n_p = int(ids.shape[0])
         s = kw["prompt_tokens"]
         o = kw["output_tokens"]
-        l_p = float((s + o / 2.0).mean()) if n_p else 0.0
-        kv_p = self.kappa * float((s + o).mean()) if n_p else 1.0
+        if n_p == 1:  # the mean of one value is that value: the same floats without two reductions
+            s0, o0 = float(s[0]), float(o[0])
+            l_p, kv_p = s0 + o0 / 2.0, self.kappa * (s0 + o0)
+        else:
+            l_p = float((s + o / 2.0).mean()) if n_p else 0.0
+            kv_p = self.kappa * float((s + o).mean()) if n_p else 1.0
         m = np.arange(n_p + 2, dtype=float)[None, :]
         n = bg.n_fixed[:, None] + m
         step = np.maximum(self.a + self.b * (bg.ctx_fixed[:, None] + m * l_p), self.c * n) + self.o
-        step[(n <= 0) | ~self.ok[:, None]] = 0.0
+        step[(n <= 0) | self.off] = 0.0
         free_seq = np.floor(np.maximum(bg.kv_free_bytes, -kv_p) / max(kv_p, 1e-300)).astype(np.int64)
-        over = self.partitioned[:, None] & (m > free_seq[:, None])
-        step = step + np.where(over, game.penalty_s, 0.0)
-        step[self.partitioned, 0] = 0.0
+        if self.any_partitioned:
+            over = self.partitioned[:, None] & (m > free_seq[:, None])
+            step = step + np.where(over, game.penalty_s, 0.0)
+            step[self.partitioned, 0] = 0.0
         step[0] = 0.0
         if game.shared:
             _, group_capacity, group_shared = game.groups()

@@ -17,6 +17,7 @@ subclass (a dataclass; its fields are its options) and ``register_policy(name, c
   decomposition variants (OT-GAH's planner on continuous batching; GOALIT at epochs on static batches);
 * ``optimum`` (:mod:`.optimum_policy`): the registry's optimum, small decisions by exact enumeration;
 * ``greedy`` (:mod:`.greedy_policy`): the registry's greedy without the static metrics;
+* ``goalit-refined`` (:mod:`.refined_policy`): the registry's refined GOALIT without the static metrics;
 * ``least-loaded`` (:mod:`.least_loaded`): the baseline, counting the background load;
 * ``local``, ``nearest-fp16``, ``nearest-q4``, ``random`` (:mod:`.routers`): the baselines' rules;
 * every other algorithm of :data:`goalit.solvers.registry.REGISTRY` (:mod:`.registry`): solved on the
@@ -46,13 +47,14 @@ from goalit.sim.policies.least_loaded import LeastLoadedPolicy
 from goalit.sim.policies.optimum_policy import OptimumPolicy
 from goalit.sim.policies.otgah import OtGahPolicy
 from goalit.sim.policies.otgah_continuous import OtGahContinuousPolicy
+from goalit.sim.policies.refined_policy import RefinedPolicy
 from goalit.sim.policies.registry import RegistryPolicy
 from goalit.sim.policies.routers import RouterPolicy
 from goalit.sim.view import WAIT, Background, Decision, SubgameBuilder, View, background_game, restricted_game
 
 __all__ = [
     "DEFAULT_DECISION_INTERVAL_S", "WAIT", "Background", "Decision", "GoalitEpochsPolicy", "GoalitPolicy", "GreedyPolicy",
-    "LeastLoadedPolicy", "OptimumPolicy", "OtGahContinuousPolicy", "OtGahPolicy", "Policy", "RegistryPolicy", "RouterPolicy",
+    "LeastLoadedPolicy", "OptimumPolicy", "OtGahContinuousPolicy", "OtGahPolicy", "Policy", "RefinedPolicy", "RegistryPolicy", "RouterPolicy",
     "SubgameBuilder", "View", "background_game", "make_policy",
     "policy_names", "register_policy", "restricted_game",
 ]  # fmt: skip
@@ -65,6 +67,7 @@ POLICIES: dict[str, type[Policy]] = {
     "goalit-epochs": GoalitEpochsPolicy,
     "optimum": OptimumPolicy,
     "greedy": GreedyPolicy,
+    "goalit-refined": RefinedPolicy,
     "least-loaded": LeastLoadedPolicy,
     "local": RouterPolicy,
     "nearest-fp16": RouterPolicy,

@@ -1,8 +1,9 @@
 """``goalit``: the GOALIT protocol on each decision's game, warm-started from the players' actions.
 
 New players start from :func:`~goalit.game.dynamics.isolated_start`; decisions with at most
-``small_goalit.MAX_PLAYERS`` players (partitioned or shared servers) run the protocol's scalar twin
-:func:`goalit.game.goalit_scalar.goalit_small` (the GOALIT engine's fast path) (same outcome and counters, tested), for speed.
+``goalit_scalar.max_players()`` players (32; 4,096 with Numba) run the protocol's scalar twin
+:func:`goalit.game.goalit_scalar.goalit_from` (the GOALIT engine's fast path, compiled with Numba when
+installed; same outcome and counters, tested), for speed.
 """
 
 from __future__ import annotations
@@ -46,19 +47,16 @@ class GoalitPolicy(Policy):
 
     def decide(self, view: View) -> Decision:
         sub = view.subgame(potential=False)
-        small = view.ids.shape[0] <= small_goalit.MAX_PLAYERS
-        init = view.current.copy()
-        new = init < 0
-        st = small_goalit.SmallGame(sub, []) if small else None  # the scalar tables, built once
-        if new.any():
-            start = small_goalit.isolated_start_small(sub, st) if small else dynamics.isolated_start(sub)
-            init[new] = start[new]
         cycled = False
-        if small:
-            profile, slots, updates, messages, converged, cycled = small_goalit.goalit_small_cycled(
-                sub, view.rng, init, self.grant, self.epsilon, self.max_slots, state=st
+        if view.ids.shape[0] <= small_goalit.max_players():
+            profile, slots, updates, messages, converged, cycled = small_goalit.goalit_from(
+                sub, view.rng, view.current, self.grant, self.epsilon, self.max_slots
             )
         else:
+            init = view.current.copy()
+            new = init < 0
+            if new.any():
+                init[new] = dynamics.isolated_start(sub)[new]
             tr = goalit(sub, view.rng, initial=init, grant=self.grant, epsilon=self.epsilon,
                         max_slots=self.max_slots, record_potential=False)  # fmt: skip
             profile, slots, updates, messages, converged = (
