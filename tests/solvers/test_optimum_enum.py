@@ -48,3 +48,18 @@ def test_optimum_policy_enumerates_and_matches_the_milp_run():
     milp = goalit.simulate("default", policy="optimum", enumerate_max_profiles=0, **kw)
     assert fast.metrics["decisions"] > 20
     assert fast.metrics == milp.metrics
+
+
+@pytest.mark.parametrize("scenario", ["default", "default-partitioned"])
+def test_one_player_shortcut_is_the_enumeration(make_game, congested, scenario):
+    """A one-player decision: the policy's shortcut picks the profile enumeration picks (first least cost)."""
+    from goalit.sim.policies.optimum_policy import _one_player_optimum
+
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        game = make_game(1, seed, scenario)
+        if seed % 2:
+            game = congested(game, 0.02 * rng.random(), int(rng.integers(1, 3)))
+        want = enumerate_optimum(game, 10**6)
+        got = _one_player_optimum(game)
+        assert got is not None and want is not None and got.tolist() == want.tolist(), seed
