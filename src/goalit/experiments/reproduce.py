@@ -198,12 +198,18 @@ def _write_text(path: Path, text: str) -> None:
     outputs.write_atomic(path, text)
 
 
-# Simulated requests per CPU-second by policy [M]: `default`, 60 s windows at 6-20 req/s, one process
-# (time.process_time) on the shared 2-core development machine, before the speed issue's work on OT-GAH;
-# OT-GAH's rate falls with the load (871 at 6 req/s, 185 at 20 req/s; 300 s windows are slower still).
-# Used only for the dry run's estimate; other policies (baselines) ~5,000.
-REQUESTS_PER_CPU_S = {"goalit": 2000.0, "ot-gah": 250.0, "ot-gah-continuous": 600.0, "goalit-epochs": 900.0}
-BASELINE_REQUESTS_PER_CPU_S = 5000.0
+# Simulated requests per CPU-second by policy [M]: `default`, 60 s windows at 6, 10 and 20 req/s, one
+# process (time.process_time), mean over the rates, `benchmarks/reproduce_rates.py` on the shared 2-core
+# development machine (2026-11-30, load average 2.8), after the compiled OT-GAH search and GOALIT kernel
+# (before them: goalit 2,000, ot-gah 250, ot-gah-continuous 600, goalit-epochs 900). Used only for the
+# dry run's estimate; other policies (baselines) as `random`.
+REQUESTS_PER_CPU_S = {
+    "goalit": 8300.0,
+    "ot-gah": 11400.0,
+    "ot-gah-continuous": 6400.0,
+    "goalit-epochs": 16400.0,
+}
+BASELINE_REQUESTS_PER_CPU_S = 8500.0
 
 
 @dataclass(frozen=True)
