@@ -6,8 +6,7 @@ moves and messages as the registry's ``greedy`` (:class:`~goalit.sim.policies.re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,18 +18,11 @@ from goalit.sim.view import Decision, View
 class GreedyPolicy(RegistryPolicy):
     """The registry's ``greedy`` with its options (``epsilon``, ``max_rounds``, ``initial``)."""
 
-    _opts: Any = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        from goalit.solvers.registry import REGISTRY
-
-        self._opts = REGISTRY[self.name].parse(dict(self.options))
-
     def decide(self, view: View) -> Decision:
         from goalit.solvers.baselines import greedy
 
         sub = view.subgame(potential=False)
-        o = self._opts
+        o = self.parsed
         g = greedy(sub, o.epsilon, int(o.max_rounds), o.initial, trace=False)
         prof = np.asarray(g["profile"], np.int64)
         rounds, updates = int(g["rounds"]), int(g["updates"])

@@ -28,11 +28,10 @@ class OptimumPolicy(RegistryPolicy):
 
     def __post_init__(self) -> None:
         from goalit.solvers.optimum import OptimumOptions
-        from goalit.solvers.registry import REGISTRY
 
-        opts = REGISTRY[self.name].parse(dict(self.options))
-        assert isinstance(opts, OptimumOptions)
-        self._max_profiles = int(opts.enumerate_max_profiles)
+        super().__post_init__()
+        assert isinstance(self.parsed, OptimumOptions)
+        self._max_profiles = int(self.parsed.enumerate_max_profiles)
 
     def decide(self, view: View) -> Decision:
         from goalit.solvers.optimum_enum import enumerate_optimum

@@ -7,8 +7,7 @@ convergence as the registry's ``goalit-refined`` through :class:`~goalit.sim.pol
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,18 +19,11 @@ from goalit.sim.view import Decision, View
 class RefinedPolicy(RegistryPolicy):
     """The registry's ``goalit-refined`` with its options (``grant``, ``epsilon``, ``starts``, ...)."""
 
-    _opts: Any = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        from goalit.solvers.registry import REGISTRY
-
-        self._opts = REGISTRY[self.name].parse(dict(self.options))
-
     def decide(self, view: View) -> Decision:
         from goalit.game.refine import refine
 
         sub = view.subgame(potential=False)
-        o = self._opts
+        o = self.parsed
         tr = refine(sub, view.rng, initial=o.initial, grant=o.grant, epsilon=o.epsilon, max_slots=o.max_slots,
                     starts=int(o.starts), tries=int(o.tries), max_rounds=int(o.max_rounds))  # fmt: skip
         prof = np.asarray(tr.profile, np.int64)

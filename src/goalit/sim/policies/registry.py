@@ -20,15 +20,16 @@ class RegistryPolicy(Policy):
     """Registry algorithm ``name`` with ``options`` on each decision's game."""
 
     options: dict[str, Any] = field(default_factory=dict)
+    parsed: Any = field(default=None, init=False, repr=False)  # a built-in algorithm's typed options
 
     def __post_init__(self) -> None:
         """A built-in algorithm's options are checked now, not at the first decision (a misspelt one is a
-        one-line GoalitInputError naming it)."""
+        one-line GoalitInputError naming it), and kept typed in ``parsed``."""
         from goalit.solvers.registry import REGISTRY
 
         entry = REGISTRY.get(self.name)
         if entry is not None:
-            entry.parse(dict(self.options))
+            self.parsed = entry.parse(dict(self.options))
 
     @classmethod
     def configured(cls, name: str, options: dict[str, Any], build: Callable[..., Policy]) -> Policy:
