@@ -47,27 +47,23 @@ class RefinedOptions(GoalitOptions):
                 raise GoalitInputError(f"{name} must be an integer >= 1, not {getattr(self, name)!r}")
 
 
+def _result(game: Game, name: str, tr: Any, opts: GoalitOptions, t0: float, **kw: Any) -> SolveResult:
+    """The SolveResult of an equilibrium run ``tr`` (profile, convergence and protocol counters)."""
+    res = SolveResult.of(game, name, tr.profile, converged=tr.converged, slots=tr.slots, updates=tr.updates,
+                         messages=tr.messages, runtime_s=time.perf_counter() - t0, **kw)  # fmt: skip
+    if opts.epsilon is not None:
+        res.epsilon = float(opts.epsilon)
+    return res
+
+
 def solve_goalit(game: Game, rng: np.random.Generator, opts: GoalitOptions = GoalitOptions()) -> SolveResult:
     """GOALIT (docs/model.md B.9): best-response update requests until an epsilon-equilibrium (the paper's)."""
     t0 = time.perf_counter()
     tr = goalit(
         game, rng, initial=opts.initial, grant=opts.grant, epsilon=opts.epsilon, max_slots=opts.max_slots
     )
-    res = SolveResult.of(
-        game,
-        "goalit",
-        tr.profile,
-        converged=tr.converged,
-        slots=tr.slots,
-        updates=tr.updates,
-        messages=tr.messages,
-        runtime_s=time.perf_counter() - t0,
-        potential_trace=tr.potential,
-        extras={"grant": opts.grant, "cycled": tr.cycled},
-    )
-    if opts.epsilon is not None:
-        res.epsilon = float(opts.epsilon)
-    return res
+    return _result(game, "goalit", tr, opts, t0, potential_trace=tr.potential,
+                   extras={"grant": opts.grant, "cycled": tr.cycled})  # fmt: skip
 
 
 def solve_goalit_refined(
@@ -79,21 +75,8 @@ def solve_goalit_refined(
         game, rng, initial=opts.initial, grant=opts.grant, epsilon=opts.epsilon, max_slots=opts.max_slots,
         starts=int(opts.starts), tries=int(opts.tries), max_rounds=int(opts.max_rounds),
     )  # fmt: skip
-    res = SolveResult.of(
-        game,
-        "goalit-refined",
-        tr.profile,
-        converged=tr.converged,
-        slots=tr.slots,
-        updates=tr.updates,
-        messages=tr.messages,
-        runtime_s=time.perf_counter() - t0,
-        extras={
-            "grant": opts.grant, "plain_social_cost": tr.plain_social_cost, "plain_converged": tr.plain.converged,
-            "starts": tr.starts, "exchange_rounds": tr.rounds, "exchanges_tried": tr.tried,
-            "exchanges_accepted": tr.accepted,
-        },
-    )  # fmt: skip
-    if opts.epsilon is not None:
-        res.epsilon = float(opts.epsilon)
-    return res
+    return _result(game, "goalit-refined", tr, opts, t0, extras={
+        "grant": opts.grant, "plain_social_cost": tr.plain_social_cost, "plain_converged": tr.plain.converged,
+        "starts": tr.starts, "exchange_rounds": tr.rounds, "exchanges_tried": tr.tried,
+        "exchanges_accepted": tr.accepted,
+    })  # fmt: skip
