@@ -133,3 +133,16 @@ def test_constants_of_all_instances_are_each_instances(game):
     every = otgah.all_instance_constants(game)
     for r in range(1, game.n_actions):
         assert every[r].tolist() == otgah.instance_constants(game, r).tolist()
+
+
+def test_infinite_budgets_match_the_reference(game, engine):
+    """Best-effort batches (budget +inf): the bound still counts only batches that fit KV memory, so the
+    node counts are the original's too."""
+    rng = np.random.default_rng(17)
+    for _ in range(8):
+        r = int(rng.integers(1, game.n_actions))
+        users = rng.choice(game.n_users, int(rng.integers(2, 25)), replace=False)
+        prob = otgah.BatchProblem(r, game.output_tokens[users], game.prompt_tokens[users],
+                                  game.uplink_s[users, r], np.full(users.size, np.inf), 20)  # fmt: skip
+        a, b = otgah.optimal_batch(game, prob), ref.optimal_batch(game, prob)
+        assert (a.members.tolist(), a.value, a.nodes) == (b.members.tolist(), b.value, b.nodes)

@@ -61,10 +61,16 @@ def batch_time_s(b: int, s: int, o: int, c: np.ndarray) -> float:
     return float(pre + o * overhead + n_c * compute + memory)
 
 
+_FINITE_MAX = float(np.finfo(float).max)
+
+
 def _limit(s: int, o: int, avail: float, b_cap: int, c: np.ndarray) -> int:
-    """Largest b in 0..b_cap with T(b, s, o) <= avail (T(0) = 0, T increasing in b); -1 if none."""
+    """Largest b in 0..b_cap with T(b, s, o) <= avail (T(0) = 0, T increasing in b, +inf beyond KV memory,
+    which an infinite budget still excludes); -1 if none."""
     if avail < 0.0:
         return -1
+    if avail > _FINITE_MAX:
+        avail = _FINITE_MAX
     lo, hi = 0, b_cap  # T(lo) <= avail
     while lo < hi:
         mid = (lo + hi + 1) // 2
