@@ -1,6 +1,6 @@
 """Test oracle: OT-GAH's tree search and epoch planner as they were before the speed work (commit 306181e),
 copied verbatim (array-based search, tables rebuilt every epoch, solo times from ``static_batch_time_s``).
-tests/solvers/test_otgah_fast.py checks that :mod:`goalit.solvers.otgah` decides exactly as this does."""
+tests/solvers/test_otgah_search.py checks that :mod:`goalit.solvers.otgah` decides exactly as this does."""
 
 # ruff: noqa
 from __future__ import annotations
