@@ -1,6 +1,7 @@
 """Test oracle: OT-GAH's tree search and epoch planner as they were before the speed work (commit 306181e),
 copied verbatim (array-based search, tables rebuilt every epoch, solo times from ``static_batch_time_s``).
-tests/solvers/test_otgah_search.py checks that :mod:`goalit.solvers.otgah` decides exactly as this does."""
+tests/solvers/test_otgah_search.py checks that :mod:`goalit.solvers.otgah` decides as this does (same plans and node counts; batch
+times, summed step by step here and in closed form there, to 1e-12)."""
 
 # ruff: noqa
 from __future__ import annotations
