@@ -46,3 +46,33 @@ def test_table_times_and_the_first_token_out_of_the_prefill(scenario):
     assert ttft == pytest.approx(0.1, abs=1e-3) and lat == pytest.approx(
         0.1, abs=1e-3
     )  # one token: the prefill only
+
+
+def test_the_decision_game_prices_loaded_instances_with_the_table(scenario):
+    """With a step table the policy's decision game prices the instances as they run: the table's step
+    at the batch and total context each instance would hold (it priced them with the roofline, so GOALIT
+    routed on other speeds than the instances had); without one, the roofline as before."""
+    from goalit.game.measured import with_step_table
+    from goalit.rng import stream
+    from goalit.sim.simulator import request_game
+    from goalit.sim.view import Background, SubgameBuilder
+    from goalit.sim.workload import request_users
+
+    w = Workload(np.array([0.0, 0.5]), np.array([100, 40]), np.array([11, 7]))
+    users, _ = request_users(scenario, w, stream(0, "workload"))
+    tab = table()
+    game = with_step_table(request_game(scenario, users, None, None), users, tab)
+    r_all = game.n_actions
+    bg = Background(np.array([0, 2, 0]), np.array([0.0, 300.0, 0.0]), np.zeros(len(game.subchannels), np.int64),
+                    np.full(r_all, 1e12))  # fmt: skip
+    ids = np.array([0])
+    measured = SubgameBuilder(game, tab).loaded(ids, bg, potential=False)
+    l_p = 100 + 11 / 2.0
+    for r in (1, 2):
+        level = str(game.level_of[r])
+        for m in (1, 2):  # m players join the n_fixed requests already there
+            n = int(bg.n_fixed[r]) + m
+            want = tab.decode_step_time_s(level, n, bg.ctx_fixed[r] + m * l_p)
+            assert measured.step_table[r, m] == pytest.approx(float(want))
+    roofline = SubgameBuilder(game).loaded(ids, bg, potential=False)
+    assert not np.allclose(roofline.step_table[1:, 1:3], measured.step_table[1:, 1:3])

@@ -181,7 +181,7 @@ class Simulation:
         self.down_pools = [ChannelPool(k) for k in game.subchannels.tolist()]
         self.kv_total = np.asarray(game.kv_free_bytes, float)  # (R+1,) KV pool of each action (bytes)
         self.allowed_any = np.isfinite(game.beta).any(axis=1)
-        self.subgames = SubgameBuilder(game)
+        self.subgames = SubgameBuilder(game, step_table)
         self.state_view = StateView(st)
         self.handlers: dict[int, Callable[[float, Any, Any], None]] = {
             engine.INSTANCE: self._on_engine,

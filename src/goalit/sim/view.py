@@ -128,9 +128,19 @@ class SubgameBuilder:
     pinned users (action set = their current action) followed by free users, full tables.
     """
 
-    def __init__(self, game: Game) -> None:
+    def __init__(self, game: Game, step_table: Any = None) -> None:
+        """``step_table``: the run's measured :class:`~goalit.physics.step_table.StepTable` (None: the
+        roofline); the decision game then prices the instances of the levels it holds with it, as the
+        instances run."""
         self.game = game
         self.base = {f: getattr(game, f) for f in game.__dataclass_fields__}
+        self.table = step_table
+        self.table_rows = (
+            []
+            if step_table is None
+            else [(r, str(game.level_of[r])) for r in range(1, game.n_actions)
+                  if str(game.level_of[r]) in step_table.levels]
+        )  # fmt: skip
         # allowed actions per user (Game.candidates, a cached property) depend on the user's row only
         self.per_user = {"candidates": game.candidates, "candidate_beta": game.candidate_beta}
         c = game.step_table.shape[1] - 1
@@ -210,6 +220,8 @@ class SubgameBuilder:
         m = np.arange(n_p + 2, dtype=float)[None, :]
         n = bg.n_fixed[:, None] + m
         step = np.maximum(self.a + self.b * (bg.ctx_fixed[:, None] + m * l_p), self.c * n) + self.o
+        for r, level in self.table_rows:  # measured steps at the batch and total context the row holds
+            step[r] = self.table.decode_step_time_s(level, n[r], bg.ctx_fixed[r] + m[0] * l_p)
         step[(n <= 0) | self.off] = 0.0
         free_seq = np.floor(np.maximum(bg.kv_free_bytes, -kv_p) / max(kv_p, 1e-300)).astype(np.int64)
         if self.any_partitioned:
