@@ -10,7 +10,8 @@ table (:class:`goalit.physics.step_table.StepTable`) holds gets
 
 Everything else (radio, local execution, quality, allowed actions) is unchanged. The simulator uses it
 when run with a step table so that its policy decides on the same performance model the instances run
-(``goalit.sim.simulate(..., step_table=...)``).
+(``goalit.sim.simulate(..., step_table=...)``); its decision games on a loaded system price the table's
+levels with the table too (``goalit.sim.view.SubgameBuilder``).
 """
 
 from __future__ import annotations
