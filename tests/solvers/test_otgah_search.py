@@ -106,8 +106,8 @@ def test_optimal_batch_matches_reference_incl_node_limit(game, engine):
 
 def test_closed_form_equals_the_running_sum_and_the_compiled_one(game):
     """T(b, s, o) in closed form = prefill + the decode steps added one by one (docs/model.md B.5), on both
-    sides of the step where memory overtakes compute and beyond KV memory; the compiled and the array
-    forms give the same floats."""
+    sides of the step where memory overtakes compute and beyond KV memory; the array form gives the
+    search's own floats."""
     otgah.plan_epoch(game, np.arange(8))  # the search has run: batch_time_s is the compiled one (with Numba)
     roof = game.instances.roofline
     rng = np.random.default_rng(3)
@@ -126,13 +126,7 @@ def test_closed_form_equals_the_running_sum_and_the_compiled_one(game):
             want = float(v.prefill_s(float(b[k] * s[k]))) + float(np.cumsum(steps)[-1])
             assert got[k] == pytest.approx(want, rel=1e-12)
         one = [otgah_search.batch_time_s(int(x), int(y), int(z), c) for x, y, z in zip(b, s, o, strict=True)]
-        assert np.array_equal(np.asarray(one), got)  # the search's own T: the same floats
-
-
-def test_constants_of_all_instances_are_each_instances(game):
-    every = otgah.all_instance_constants(game)
-    for r in range(1, game.n_actions):
-        assert every[r].tolist() == otgah.instance_constants(game, r).tolist()
+        assert np.array_equal(np.asarray(one), got)  # the search's own T, element by element
 
 
 def test_infinite_budgets_match_the_reference(game, engine):

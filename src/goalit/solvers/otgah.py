@@ -46,21 +46,19 @@ def static_batch_time_s(game: Game, r: int, batch: np.ndarray | int, s_max: int,
 
 
 def instance_constants(game: Game, r: int, memory: bool = True) -> np.ndarray:
-    """Instance r's constants for :func:`batch_times` and the compiled search; ``memory=False``: no KV
-    check (every batch fits)."""
-    ip = game.instances
+    """Instance r's constants for :func:`batch_times` and the compiled search (one row of
+    :func:`all_instance_constants`); ``memory=False``: no KV check (every batch fits)."""
+    c: np.ndarray = all_instance_constants(game)[r].copy()
     if not memory:
-        held, taken = np.inf, 0.0
-    elif game.shared and game.shared_action[r]:  # its KV pool: Mem - the hosted weights
-        held, taken = float(game.kv_free_bytes[r]), 0.0
-    else:
-        held, taken = float(ip.memory_bytes[r]), float(ip.weight_bytes[r])
-    return otgah_search.instance_constants(ip.roofline.at(r), held, taken)
+        c[6:] = (np.inf, 0.0)
+    return c
 
 
 def all_instance_constants(game: Game) -> np.ndarray:
-    """(R+1, N_CONSTANTS): :func:`instance_constants` of every instance at once (row 0, local: unused);
-    the same floats (the products are formed elementwise in the same order)."""
+    """(R+1, N_CONSTANTS): every instance's constants, in ``otgah_search``'s order (row 0, local: unused).
+
+    The products are formed as :mod:`goalit.physics.llm` forms them; the KV memory a batch may use is a
+    shared server's pool (Mem - the hosted weights) or the instance's memory less its weights."""
     ip, roof = game.instances, game.instances.roofline
     n = game.n_actions
 
@@ -81,29 +79,10 @@ def all_instance_constants(game: Game) -> np.ndarray:
 
 
 def batch_times(c: np.ndarray, batch: Any, s_max: Any, o_max: Any) -> np.ndarray:
-    """T(b, s, o) of :func:`goalit.solvers.otgah_search.batch_time_s`, elementwise over broadcast arrays
-    (the same operations in the same order: the same floats); +inf beyond KV memory (s)."""
-    b, s, o = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (batch, s_max, o_max))
-    )
-    w, kv, mem_den, two_p, comp_den, overhead, held, taken = (float(x) for x in c)
-    bf = b.astype(float)
-    fits = ~(held < taken + (bf * kv) * (s + o))
-    compute = two_p * bf / comp_den
-    pre = np.maximum(two_p * (b * s) / comp_den, w / mem_den)
-    per_t = bf * kv
-    base = w + per_t * s
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (compute * mem_den - base) / per_t
-    t_star = np.where(x <= 1.0, 1, np.where(x > o, o + 1, np.ceil(np.where(np.isfinite(x), x, 1.0)))).astype(
-        np.int64
-    )
-    t_star = np.where(per_t > 0.0, t_star, np.where(base / mem_den >= compute, 1, o + 1))
-    n_c = t_star - 1
-    n_m = o - n_c
-    memory = (n_m * base + per_t * ((t_star + o) * n_m / 2.0)) / mem_den
-    total: np.ndarray = np.where(fits, pre + o * overhead + n_c * compute + memory, np.inf)
-    return total
+    """T(b, s, o) of :func:`goalit.solvers.otgah_search.batch_time_s` (the search's own, in closed form)
+    elementwise over broadcast arrays, at least 1-d; +inf beyond KV memory (s)."""
+    b, s, o = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (batch, s_max, o_max))
+    return otgah_search.batch_times(b, s, o, c)
 
 
 def static_batch_fits(
@@ -335,7 +314,7 @@ def _solo_finish(game: Game, pending: np.ndarray, allowed: np.ndarray) -> np.nda
         if rows.size == 0:
             continue
         u = pending[rows]
-        solo = otgah_search.solo(s[rows], o[rows], consts[r])
+        solo = otgah_search.batch_times(1, s[rows], o[rows], consts[r])
         done = game.uplink_s[u, r] + solo + game.downlink_s[u, r]
         out[rows] = np.minimum(out[rows], done)
     return out

@@ -8,7 +8,7 @@ the search needs no tables.
 Inputs are the candidates in OT's order (output tokens descending): served tokens = output tokens
 ``o[k]``, prompt tokens ``s[k]``, uplink ``up[k]`` (s) and compute budget ``budget[k]`` (s) (those that
 cannot be served alone never join a batch); ``b_cap`` the largest batch; ``max_nodes`` < 0 for no node
-limit; ``c`` the instance's constants (:func:`instance_constants`).
+limit; ``c`` the instance's constants (``goalit.solvers.otgah.instance_constants``).
 """
 
 from __future__ import annotations
@@ -18,20 +18,11 @@ from typing import Any
 
 import numpy as np
 
-# instance constants, in this order: weight bytes M_q, KV bytes per token kappa, eta_m theta BW (bytes/s),
-# 2 P (FLOP per token), eta_c theta F (FLOP/s), per-step overhead delta_0 (s), KV bytes the instance can
-# hold and bytes already taken (a batch fits iff held >= taken + b kappa (s + o))
+# instance constants (goalit.solvers.otgah.all_instance_constants), in this order: weight bytes M_q,
+# KV bytes per token kappa, eta_m theta BW (bytes/s), 2 P (FLOP per token), eta_c theta F (FLOP/s),
+# per-step overhead delta_0 (s), KV bytes the instance can hold and bytes already taken (a batch fits
+# iff held >= taken + b kappa (s + o))
 N_CONSTANTS = 8
-
-
-def instance_constants(roof: Any, capacity_bytes: float, taken_bytes: float) -> np.ndarray:
-    """The constants of one variant (``Roofline.at(r)``), with the products formed as
-    :mod:`goalit.physics.llm` forms them."""
-    return np.array([
-        float(roof.weight_bytes), float(roof.kv_bytes_per_token), float(roof.eta_m * roof.share * roof.mem_bw),
-        2.0 * float(roof.params), float(roof.eta_c * roof.share * roof.flops), float(roof.overhead_s),
-        float(capacity_bytes), float(taken_bytes),
-    ])  # fmt: skip
 
 
 def batch_time_s(b: int, s: int, o: int, c: np.ndarray) -> float:
@@ -81,11 +72,11 @@ def _limit(s: int, o: int, avail: float, b_cap: int, c: np.ndarray) -> int:
     return lo
 
 
-def solo_times(s: np.ndarray, o: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """T({k}) = T(1, s_k, o_k) of every request k alone (+inf beyond KV memory), s."""
-    out = np.empty(s.size)
-    for k in range(s.size):
-        out[k] = batch_time_s(1, s[k], o[k], c)
+def _times(b: np.ndarray, s: np.ndarray, o: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """T(b_k, s_k, o_k) for every k (+inf beyond KV memory), s."""
+    out = np.empty(b.size)
+    for k in range(b.size):
+        out[k] = batch_time_s(b[k], s[k], o[k], c)
     return out
 
 
@@ -210,7 +201,7 @@ def _compile() -> None:
             g = globals()  # helpers first: the search calls them by their global names
             g["batch_time_s"] = numba.njit(batch_time_s, cache=True, nogil=True)
             g["_limit"] = numba.njit(_limit, cache=True, nogil=True)
-            g["solo_times_compiled"] = numba.njit(solo_times, cache=True, nogil=True)
+            g["_times_compiled"] = numba.njit(_times, cache=True, nogil=True)
             _compiled = numba.njit(_search, cache=True, nogil=True)
 
 
@@ -227,12 +218,13 @@ def search(
     return out
 
 
-def solo(s: np.ndarray, o: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """:func:`solo_times`, compiled by Numba when it is installed."""
+def batch_times(b: Any, s: Any, o: Any, c: np.ndarray) -> np.ndarray:
+    """:func:`batch_time_s` elementwise over broadcast arrays (compiled when Numba is installed), s."""
     _compile()
-    run = solo_times if _compiled is False else solo_times_compiled
-    out: np.ndarray = run(np.asarray(s, np.int64), np.asarray(o, np.int64), c)
+    bb, ss, oo = (np.ascontiguousarray(x, dtype=np.int64).ravel() for x in np.broadcast_arrays(b, s, o))
+    run = _times if _compiled is False else _times_compiled
+    out: np.ndarray = run(bb, ss, oo, c).reshape(np.broadcast(b, s, o).shape)
     return out
 
 
-solo_times_compiled: Any = None
+_times_compiled: Any = None
