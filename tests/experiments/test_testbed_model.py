@@ -156,4 +156,6 @@ def test_the_policys_own_simulation_decides_each_request_on_arrival_as_the_gatew
     w = Workload(np.array([0.0, 0.1, 0.13, 0.4, 0.41]), np.full(5, 60), np.full(5, 16))
     res = _simulate(sc, w, opts, "goalit", None)
     assert res.metrics["decisions"] == 5 and res.metrics["players_per_decision_max"] == 1
-    assert np.array_equal(res.records["dispatch_s"], res.records["arrival_s"])  # decided the moment it arrives
+    assert np.array_equal(
+        res.records["dispatch_s"], res.records["arrival_s"]
+    )  # decided the moment it arrives
